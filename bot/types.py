@@ -1,0 +1,143 @@
+"""Value objects that flow through the engine. No I/O here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Message:
+    """One customer message as a channel hands it to `Assistant.handle`."""
+
+    sender_id: str
+    text: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    input_channel: str | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    title: str
+    payload: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"title": self.title, "payload": self.payload}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a knowledge-base answer comes from."""
+
+    id: str
+    title: str
+    file: str
+    url: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        data = {"id": self.id, "title": self.title, "file": self.file}
+        if self.url:
+            data["url"] = self.url
+        return data
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One bot message. `kind` says which part of the bot produced it."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    sources: tuple[Source, ...] = ()
+    image: str | None = None
+    custom: Mapping[str, Any] | None = None
+    kind: str = "response"
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "text": self.text,
+            "buttons": [b.as_dict() for b in self.buttons],
+        }
+        if self.sources:
+            data["sources"] = [s.as_dict() for s in self.sources]
+        if self.image:
+            data["image"] = self.image
+        if self.custom:
+            data["custom"] = dict(self.custom)
+        return data
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An extracted entity in Rasa's shape."""
+
+    entity: str
+    value: Any
+    start: int
+    end: int
+    extractor: str
+    text: str = ""
+    confidence: float = 1.0
+    role: str | None = None
+    group: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "entity": self.entity,
+            "value": self.value,
+            "start": self.start,
+            "end": self.end,
+            "confidence_entity": self.confidence,
+            "extractor": self.extractor,
+        }
+        if self.role is not None:
+            data["role"] = self.role
+        if self.group is not None:
+            data["group"] = self.group
+        return data
+
+
+@dataclass(frozen=True)
+class IntentScore:
+    name: str
+    confidence: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "confidence": round(float(self.confidence), 6)}
+
+
+FALLBACK_INTENT = "nlu_fallback"
+
+
+@dataclass(frozen=True)
+class Parse:
+    """The NLU result for one message, in Rasa's parse shape via `as_dict`.
+
+    When the classifier abstains, `intent` is `nlu_fallback` (confidence = the threshold) and the
+    original ranking follows it in `intent_ranking`, as Rasa's FallbackClassifier does.
+    """
+
+    text: str
+    intent: IntentScore
+    entities: tuple[Entity, ...] = ()
+    intent_ranking: tuple[IntentScore, ...] = ()
+    abstained: bool = False
+
+    @property
+    def top_intent(self) -> str:
+        """The best real intent, skipping `nlu_fallback`."""
+        for score in self.intent_ranking:
+            if score.name != FALLBACK_INTENT:
+                return score.name
+        return self.intent.name
+
+    def entity_values(self, name: str) -> list[Any]:
+        return [e.value for e in self.entities if e.entity == name]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "intent": self.intent.as_dict(),
+            "entities": [e.as_dict() for e in self.entities],
+            "intent_ranking": [s.as_dict() for s in self.intent_ranking],
+        }
