@@ -33,9 +33,7 @@ class Encoder(Protocol):
     @property
     def dim(self) -> int: ...
 
-    def encode(
-        self, texts: Sequence[str], *, progress: ProgressCallback | None = None
-    ) -> np.ndarray: ...
+    def encode(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray: ...
 
 
 def default_model_path() -> Path:
@@ -119,9 +117,7 @@ class SentenceTransformerEncoder:
         model.eval()
         return model
 
-    def encode(
-        self, texts: Sequence[str], *, progress: ProgressCallback | None = None
-    ) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
         model = self.warm_up()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -187,8 +183,7 @@ class CachedEncoder:
             self._file.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self._file, check_same_thread=False)
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS embeddings ("
-                " key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS embeddings ( key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
             )
             conn.execute("PRAGMA journal_mode=WAL")
             self._conn = conn
@@ -197,9 +192,7 @@ class CachedEncoder:
     def _key(self, text: str) -> str:
         return hashlib.sha256(f"{self.fingerprint}\x00{text}".encode()).hexdigest()
 
-    def encode(
-        self, texts: Sequence[str], *, progress: ProgressCallback | None = None
-    ) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
         if not texts:
             return self._inner.encode(texts)
         keys = [self._key(t) for t in texts]
@@ -210,9 +203,7 @@ class CachedEncoder:
             for start in range(0, len(unique), 900):
                 chunk = unique[start : start + 900]
                 marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", chunk
-                )
+                rows = conn.execute(f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", chunk)
                 for key, blob in rows:
                     found[key] = np.frombuffer(blob, dtype=np.float32)
         if progress and found:
@@ -279,9 +270,7 @@ class FakeEncoder:
             vector[h % self._dim] += sign * weight
         return vector
 
-    def encode(
-        self, texts: Sequence[str], *, progress: ProgressCallback | None = None
-    ) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
         self.calls.append(len(texts))
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
@@ -295,9 +284,7 @@ def build_encoder(
     model_path: str | None, *, threads: int, batch_size: int, cache_file: Path | None
 ) -> Encoder:
     """The encoder the settings ask for, with the on-disk cache when a file is given."""
-    encoder: Encoder = SentenceTransformerEncoder(
-        model_path, threads=threads, batch_size=batch_size
-    )
+    encoder: Encoder = SentenceTransformerEncoder(model_path, threads=threads, batch_size=batch_size)
     if cache_file is not None:
         encoder = CachedEncoder(encoder, cache_file)
     return encoder
