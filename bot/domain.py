@@ -1,0 +1,236 @@
+"""The domain: responses, slots, forms, rules and extra maps, read from Rasa 3.1 YAML.
+
+Customer wording lives here (responses), never in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.errors import Problem
+from bot.yamlfile import LineDict, LineList
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule reduced to what the engine runs: on an intent, run these actions."""
+
+    name: str
+    intent: str | None
+    actions: tuple[str, ...]
+    activates_form: str | None = None
+    submits_form: str | None = None  # condition active_loop F, then `active_loop: null`, then actions
+    file: str = ""
+    line: int = 0
+
+
+@dataclass
+class Domain:
+    responses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    slots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    forms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rules: list[Rule] = field(default_factory=list)
+    intent_titles: dict[str, str] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)  # other top-level maps (button_titles …)
+    session_config: dict[str, Any] = field(default_factory=dict)
+    declared_actions: list[str] = field(default_factory=list)
+    response_lines: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    def action_for_intent(self, intent: str) -> Rule | None:
+        for rule in self.rules:
+            if rule.intent == intent and rule.submits_form is None:
+                return rule
+        return None
+
+    def submit_actions(self, form: str) -> tuple[str, ...]:
+        for rule in self.rules:
+            if rule.submits_form == form:
+                return rule.actions
+        return ()
+
+    def as_rasa_dict(self, intents: list[str], entities: list[str]) -> dict[str, Any]:
+        """The domain as Rasa sends it to an action server."""
+        actions = sorted(
+            {a for r in self.rules for a in r.actions if not a.startswith("utter_")} | set(self.declared_actions)
+        )
+        return {
+            "version": "3.1",
+            "config": {"store_entities_as_slots": True},
+            "session_config": self.session_config,
+            "intents": intents,
+            "entities": entities,
+            "slots": self.slots,
+            "responses": self.responses,
+            "actions": actions,
+            "forms": self.forms,
+            **self.extras,
+        }
+
+
+DOMAIN_KEYS = {
+    "responses",
+    "slots",
+    "forms",
+    "rules",
+    "intent_titles",
+    "button_titles",
+    "session_config",
+    "actions",
+    "intents",
+    "entities",
+    "stories",
+}
+
+
+def _response_variations(name: str, value: Any, file: str, line: int) -> tuple[list[dict[str, Any]], list[Problem]]:
+    if isinstance(value, str):
+        value = [{"text": value}]
+    if not isinstance(value, list) or not value:
+        return [], [Problem(file, line, f"response '{name}' has no variations", "write `- text: ...` under it")]
+    problems: list[Problem] = []
+    variations: list[dict[str, Any]] = []
+    for item in value:
+        if not isinstance(item, dict) or not any(k in item for k in ("text", "image", "custom", "buttons")):
+            problems.append(
+                Problem(file, line, f"a variation of response '{name}' has no text", "write `- text: ...`")
+            )
+            continue
+        for button in item.get("buttons") or []:
+            if not isinstance(button, dict) or "title" not in button or "payload" not in button:
+                problems.append(
+                    Problem(
+                        file,
+                        line,
+                        f"a button of response '{name}' needs a title and a payload",
+                        "write `- {title: Yes, payload: /affirm}`",
+                    )
+                )
+        variations.append(dict(item))
+    return variations, problems
+
+
+def _parse_rule(item: LineDict, file: str, line: int) -> tuple[Rule | None, list[Problem]]:
+    name = str(item.get("rule", f"rule at line {line}"))
+    steps = item.get("steps")
+    if not isinstance(steps, list) or not steps:
+        return None, [Problem(file, line, f"rule '{name}' has no steps", "add `steps:` with an intent and an action")]
+    condition = item.get("condition") or []
+    loop_condition = next(
+        (c["active_loop"] for c in condition if isinstance(c, dict) and c.get("active_loop")), None
+    )
+    intent = next((s["intent"] for s in steps if isinstance(s, dict) and "intent" in s), None)
+    actions: list[str] = []
+    activates: str | None = None
+    submits: str | None = None
+    after_null = False
+    for step in steps:
+        if not isinstance(step, dict):
+            continue
+        if "action" in step:
+            if loop_condition and not after_null and step["action"] == loop_condition:
+                continue
+            actions.append(str(step["action"]))
+        if "active_loop" in step:
+            if step["active_loop"] is None and loop_condition:
+                submits = loop_condition
+                after_null = True
+            elif step["active_loop"]:
+                activates = str(step["active_loop"])
+    if intent is None and submits is None:
+        return None, []  # a rule shape the engine does not need (e.g. conversation_start rules)
+    if activates and activates in actions:
+        actions.remove(activates)
+    return Rule(name, intent, tuple(actions), activates, submits, file, line), []
+
+
+def parse_domain_section(key: str, value: Any, file: str, line: int, domain: Domain) -> list[Problem]:
+    problems: list[Problem] = []
+    if key == "responses":
+        if not isinstance(value, LineDict):
+            return [Problem(file, line, "'responses' must be a mapping", "write `utter_name:` entries under it")]
+        for name, variations in value.items():
+            name_line = value.key_lines[name]
+            if name in domain.responses:
+                first_file, first_line = domain.response_lines[name]
+                problems.append(
+                    Problem(
+                        file,
+                        name_line,
+                        f"response '{name}' is defined twice (first at {first_file}:{first_line})",
+                        "keep one definition",
+                    )
+                )
+                continue
+            parsed, found = _response_variations(name, variations, file, name_line)
+            problems.extend(found)
+            domain.responses[name] = parsed
+            domain.response_lines[name] = (file, name_line)
+    elif key in ("slots", "forms"):
+        if not isinstance(value, dict):
+            return [Problem(file, line, f"'{key}' must be a mapping", f"write `{key}:` with named entries")]
+        getattr(domain, key).update({k: dict(v or {}) for k, v in value.items()})
+    elif key == "rules":
+        if not isinstance(value, LineList):
+            return [Problem(file, line, "'rules' must be a list", "write `- rule: name` items")]
+        for item, item_line in zip(value, value.item_lines, strict=True):
+            if not isinstance(item, LineDict):
+                problems.append(Problem(file, item_line, "a rule must be a mapping", "write `- rule: name`"))
+                continue
+            rule, found = _parse_rule(item, file, item_line)
+            problems.extend(found)
+            if rule:
+                domain.rules.append(rule)
+    elif key == "intent_titles":
+        if isinstance(value, dict):
+            domain.intent_titles.update({str(k): str(v) for k, v in value.items()})
+    elif key == "session_config":
+        if isinstance(value, dict):
+            domain.session_config.update(value)
+    elif key == "actions":
+        if isinstance(value, list):
+            domain.declared_actions.extend(str(a) for a in value)
+    elif key in ("intents", "entities", "stories"):
+        pass  # accepted for Rasa compatibility; derived from the data instead
+    else:
+        existing = domain.extras.setdefault(key, {})
+        if isinstance(existing, dict) and isinstance(value, dict):
+            existing.update(value)
+        else:
+            domain.extras[key] = value
+    return problems
+
+
+def validate_domain(domain: Domain, intents: set[str]) -> list[Problem]:
+    """Responses referenced by rules must exist; rules must name known intents."""
+    problems: list[Problem] = []
+    for rule in domain.rules:
+        if rule.intent and rule.intent not in intents and rule.intent != "nlu_fallback":
+            problems.append(
+                Problem(
+                    rule.file,
+                    rule.line,
+                    f"rule '{rule.name}' uses intent '{rule.intent}', which has no training examples",
+                    "add the intent to intents/nlu or fix the name",
+                )
+            )
+        for action in rule.actions:
+            if action.startswith("utter_") and action not in domain.responses:
+                problems.append(
+                    Problem(
+                        rule.file,
+                        rule.line,
+                        f"rule '{rule.name}' uses response '{action}', which is not defined",
+                        f"add `{action}:` under `responses:`",
+                    )
+                )
+        if rule.activates_form and rule.activates_form not in domain.forms:
+            problems.append(
+                Problem(
+                    rule.file,
+                    rule.line,
+                    f"rule '{rule.name}' activates form '{rule.activates_form}', which is not defined",
+                    "add it under `forms:`",
+                )
+            )
+    return problems
