@@ -21,6 +21,7 @@ class Rule:
     actions: tuple[str, ...]
     activates_form: str | None = None
     submits_form: str | None = None  # condition active_loop F, then `active_loop: null`, then actions
+    after_action: str | None = None  # the rule starts with this action (a follow-up rule)
     file: str = ""
     line: int = 0
 
@@ -37,11 +38,17 @@ class Domain:
     declared_actions: list[str] = field(default_factory=list)
     response_lines: dict[str, tuple[str, int]] = field(default_factory=dict)
 
-    def action_for_intent(self, intent: str) -> Rule | None:
+    def action_for_intent(self, intent: str, previous_action: str | None = None) -> Rule | None:
+        """The rule for this intent; a follow-up rule whose first action just ran wins."""
+        fallback = None
         for rule in self.rules:
-            if rule.intent == intent and rule.submits_form is None:
+            if rule.intent != intent or rule.submits_form is not None:
+                continue
+            if rule.after_action is None:
+                fallback = fallback or rule
+            elif rule.after_action == previous_action:
                 return rule
-        return None
+        return fallback
 
     def submit_actions(self, form: str) -> tuple[str, ...]:
         for rule in self.rules:
@@ -121,6 +128,11 @@ def _parse_rule(item: LineDict, file: str, line: int) -> tuple[Rule | None, list
     )
     intent = next((s["intent"] for s in steps if isinstance(s, dict) and "intent" in s), None)
     actions: list[str] = []
+    after_action: str | None = None
+    first = steps[0] if isinstance(steps[0], dict) else {}
+    if "action" in first and intent is not None and not loop_condition:
+        after_action = str(first["action"])
+        steps = steps[1:]
     activates: str | None = None
     submits: str | None = None
     after_null = False
@@ -141,7 +153,7 @@ def _parse_rule(item: LineDict, file: str, line: int) -> tuple[Rule | None, list
         return None, []  # a rule shape the engine does not need (e.g. conversation_start rules)
     if activates and activates in actions:
         actions.remove(activates)
-    return Rule(name, intent, tuple(actions), activates, submits, file, line), []
+    return Rule(name, intent, tuple(actions), activates, submits, after_action, file, line), []
 
 
 def parse_domain_section(key: str, value: Any, file: str, line: int, domain: Domain) -> list[Problem]:

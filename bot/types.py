@@ -52,12 +52,15 @@ class Reply:
     image: str | None = None
     custom: Mapping[str, Any] | None = None
     kind: str = "response"
+    id: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "text": self.text,
             "buttons": [b.as_dict() for b in self.buttons],
         }
+        if self.id:
+            data["id"] = self.id
         if self.sources:
             data["sources"] = [s.as_dict() for s in self.sources]
         if self.image:

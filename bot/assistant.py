@@ -1,0 +1,163 @@
+"""`Assistant.handle(message) -> replies`: the one entry point every channel calls.
+
+    text ─► encode once ─► NLU (intent ranking + abstention, entities) ─► dialogue engine
+         ─► rasa-sdk actions / responses / knowledge base ─► [Reply] ─► state saved (one transaction)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bot.dialogue.engine import DialogueEngine, Turn
+from bot.dialogue.state import ConversationState, event
+from bot.dialogue.tracker_store import InMemoryTrackerStore, TrackerStore
+from bot.encoder import Encoder
+from bot.nlu.model import NluModel, parse_intent_payload
+from bot.responses import ResponseRenderer
+from bot.types import IntentScore, Message, Parse, Reply
+
+log = logging.getLogger(__name__)
+
+RESTART_COMMANDS = frozenset({"/restart", "/session_start"})
+_NO_INTENT = IntentScore("", 0.0)
+
+
+@dataclass(frozen=True)
+class HandleResult:
+    parse: Parse | None
+    replies: list[Reply]
+
+
+@dataclass
+class AssistantOptions:
+    max_message_chars: int = 2000
+    session_expiration_minutes: int = 60
+    carry_over_slots: bool = False
+    slots_defaults: dict[str, Any] = field(default_factory=dict)
+
+
+class Assistant:
+    """Holds the loaded model, domain and stores; stateless between calls except through the store."""
+
+    def __init__(
+        self,
+        *,
+        encoder: Encoder,
+        nlu: NluModel,
+        engine: DialogueEngine,
+        renderer: ResponseRenderer,
+        tracker_store: TrackerStore | None = None,
+        options: AssistantOptions | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.encoder = encoder
+        self.nlu = nlu
+        self.engine = engine
+        self.renderer = renderer
+        self.tracker_store: TrackerStore = tracker_store or InMemoryTrackerStore()
+        self.options = options or AssistantOptions()
+        self.clock = clock
+
+    def warm_up(self) -> None:
+        """Load the model and extractors now, so the first customer does not wait."""
+        self.parse("hello")
+        self.nlu.entities.warm_up()
+
+    # -- NLU -------------------------------------------------------------------------------------
+    def parse(self, text: str, embedding: np.ndarray | None = None) -> Parse:
+        payload = parse_intent_payload(text, [*self.nlu.intents, "nlu_fallback", "restart"])
+        if payload is not None:
+            return payload
+        if embedding is None:
+            embedding = self.encoder.encode([text])[0]
+        return self.nlu.parse(text, embedding)
+
+    def parse_many(self, texts: Sequence[str]) -> list[Parse]:
+        embeddings = self.encoder.encode(list(texts))
+        return [self.parse(t, e) for t, e in zip(texts, embeddings, strict=True)]
+
+    # -- dialogue --------------------------------------------------------------------------------
+    def handle(self, message: Message) -> list[Reply]:
+        """Answer one customer message. Never raises for bad input; errors become polite replies."""
+        return self.handle_full(message).replies
+
+    def handle_full(self, message: Message) -> HandleResult:
+        """Like `handle`, also returning the NLU result (for `supportbot ask --json` and tests)."""
+        with self.tracker_store.lock(message.sender_id):
+            state = self._load_state(message.sender_id)
+            result = self._handle_locked(state, message)
+            state.last_activity = self.clock()
+            self.tracker_store.save(state)
+            return result
+
+    def _handle_locked(self, state: ConversationState, message: Message) -> HandleResult:
+        text = message.text.strip()
+        if not text:
+            return HandleResult(None, self._say(state, "utter_empty_message", message))
+        if len(text) > self.options.max_message_chars:
+            values = {"max_chars": self.options.max_message_chars}
+            return HandleResult(None, self._say(state, "utter_message_too_long", message, values))
+        if text in RESTART_COMMANDS:
+            self._restart(state)
+            return HandleResult(None, self._say(state, "utter_restart", message))
+        try:
+            embedding = None if text.startswith("/") else self.encoder.encode([text])[0]
+            parse = self.parse(text, embedding)
+        except Exception:  # the model failing must not lose the conversation
+            log.exception("NLU failed")
+            return HandleResult(None, self._say(state, "utter_internal_error", message))
+        turn = Turn(parse, embedding, message.input_channel, message.metadata)
+        try:
+            return HandleResult(parse, self.engine.handle(state, turn))
+        except Exception:
+            log.exception("dialogue failed for sender %s", state.sender_id)
+            return HandleResult(parse, turn.replies + self._say(state, "utter_internal_error", message))
+
+    def _say(
+        self, state: ConversationState, name: str, message: Message, values: dict[str, Any] | None = None
+    ) -> list[Reply]:
+        turn = Turn(Parse(message.text, _NO_INTENT), None, message.input_channel, message.metadata)
+        self.engine.utter(state, turn, name, values)
+        return turn.replies
+
+    # -- state -----------------------------------------------------------------------------------
+    def _load_state(self, sender_id: str) -> ConversationState:
+        state = self.tracker_store.load(sender_id)
+        now = self.clock()
+        if state is None:
+            state = ConversationState(sender_id)
+            self._start_session(state, carry_over={})
+            return state
+        expiry = self.options.session_expiration_minutes * 60
+        if expiry and state.last_activity and now - state.last_activity > expiry:
+            carry = dict(state.slots) if self.options.carry_over_slots else {}
+            carry.pop("requested_slot", None)
+            self._start_session(state, carry_over=carry)
+        return state
+
+    def _start_session(self, state: ConversationState, carry_over: dict[str, Any]) -> None:
+        state.session_id += 1
+        state.events = []
+        state.active_loop = None
+        state.paused = False
+        state.fallback_count = 0
+        state.slots = dict(self.options.slots_defaults)
+        state.add(event("action", name="action_session_start", policy=None, confidence=1.0))
+        state.add(event("session_started"))
+        for name, value in carry_over.items():
+            state.set_slot(name, value)
+        state.add(event("action", name="action_listen", policy=None, confidence=None))
+
+    def _restart(self, state: ConversationState) -> None:
+        state.add(event("restart"))
+        self._start_session(state, carry_over={})
+
+    def history(self, sender_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        return self.tracker_store.history(sender_id, limit)
+

@@ -1,0 +1,212 @@
+"""Builds the pieces of a running bot from `Settings`: encoder, validated data, trained model,
+dialogue engine and `Assistant`. The CLI, the server and tests all go through here."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bot.assistant import Assistant, AssistantOptions
+from bot.config import Settings
+from bot.dialogue.action_runner import ActionRunner, InProcessActionRunner, RemoteActionRunner
+from bot.dialogue.engine import DialogueEngine, KnowledgeAnswerer
+from bot.dialogue.tracker_store import SqlTrackerStore, TrackerStore
+from bot.domain import Domain, Rule
+from bot.encoder import Encoder, ProgressCallback, build_encoder
+from bot.errors import NotTrainedError, TrainingDataError
+from bot.intents_loader import IntentsProject, load_intents, require_valid
+from bot.nlu.classifier import ClassifierConfig
+from bot.nlu.entities import EntityPipeline, build_entity_pipeline
+from bot.nlu.model import NluModel, TrainResult, find_model, model_fingerprint, train_nlu
+from bot.nlu.training_data import TrainingData
+from bot.responses import ResponseRenderer
+
+log = logging.getLogger(__name__)
+SNAPSHOT = "snapshot.json"
+
+
+def models_dir(settings: Settings) -> Path:
+    return settings.state_path / "models"
+
+
+def make_encoder(settings: Settings) -> Encoder:
+    return build_encoder(
+        settings.model_path,
+        threads=settings.encoder_threads,
+        batch_size=settings.encoder_batch_size,
+        cache_file=settings.state_path / "cache" / "embeddings.sqlite",
+    )
+
+
+def classifier_config(settings: Settings) -> ClassifierConfig:
+    return ClassifierConfig(threshold=settings.nlu_threshold, ambiguity_margin=settings.nlu_ambiguity_margin)
+
+
+def load_project(settings: Settings) -> IntentsProject:
+    return load_intents(
+        settings.intents_path, root=settings.project_dir, min_examples=settings.min_examples_per_intent
+    )
+
+
+def make_entities(data: TrainingData, settings: Settings) -> EntityPipeline:
+    return build_entity_pipeline(
+        data,
+        order_number_pattern=settings.order_number_pattern,
+        order_number_format=settings.order_number_format,
+        timezone=settings.timezone,
+        languages=settings.date_languages,
+    )
+
+
+# -- snapshot of the last valid data: serving keeps working when a file is broken ------------------
+def _save_snapshot(directory: Path, project: IntentsProject) -> None:
+    data = project.data
+    payload = {
+        "domain": {
+            "responses": project.domain.responses,
+            "slots": project.domain.slots,
+            "forms": project.domain.forms,
+            "rules": [asdict(r) for r in project.domain.rules],
+            "intent_titles": project.domain.intent_titles,
+            "extras": project.domain.extras,
+            "session_config": project.domain.session_config,
+            "declared_actions": project.domain.declared_actions,
+        },
+        "entities": {
+            "synonyms": data.synonyms,
+            "regexes": data.regexes,
+            "lookups": data.lookups,
+            "annotated": sorted({(a.entity, a.text) for e in data.examples for a in e.entities}),
+        },
+    }
+    tmp = directory / f".{SNAPSHOT}.tmp"
+    tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=1))
+    tmp.replace(directory / SNAPSHOT)
+
+
+def _load_snapshot(directory: Path) -> tuple[Domain, TrainingData]:
+    payload = json.loads((directory / SNAPSHOT).read_text())
+    d = payload["domain"]
+    domain = Domain(
+        responses=d["responses"],
+        slots=d["slots"],
+        forms=d["forms"],
+        rules=[Rule(**{**r, "actions": tuple(r["actions"])}) for r in d["rules"]],
+        intent_titles=d["intent_titles"],
+        extras=d["extras"],
+        session_config=d["session_config"],
+        declared_actions=d["declared_actions"],
+    )
+    e = payload["entities"]
+    data = TrainingData(synonyms=e["synonyms"], regexes=e["regexes"], lookups=dict(e["lookups"]))
+    for entity, text in e["annotated"]:
+        data.lookups.setdefault(entity, []).append(text)
+    return domain, data
+
+
+# -- training --------------------------------------------------------------------------------------
+def extra_training_examples(settings: Settings) -> dict[str, list[str]]:
+    """Examples contributed by other parts of the bot (the knowledge base's `faq` intent)."""
+    try:
+        from bot.faq.integration import faq_examples
+    except ImportError:
+        return {}
+    return faq_examples(settings)
+
+
+def train(
+    settings: Settings,
+    encoder: Encoder,
+    *,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+    on_stage: Callable[[str], None] | None = None,
+    project: IntentsProject | None = None,
+) -> TrainResult:
+    """Validate, then train only if data, settings or model changed. Raises TrainingDataError."""
+    project = require_valid(project or load_project(settings))
+    directory = models_dir(settings)
+    directory.mkdir(parents=True, exist_ok=True)
+    result = train_nlu(
+        project.data,
+        encoder,
+        directory,
+        config=classifier_config(settings),
+        extra=extra_training_examples(settings),
+        force=force,
+        progress=progress,
+        on_stage=on_stage,
+    )
+    _save_snapshot(result.path, project)
+    return result
+
+
+def model_is_current(settings: Settings, encoder: Encoder, project: IntentsProject) -> Path | None:
+    fingerprint = model_fingerprint(
+        project.data, extra_training_examples(settings), classifier_config(settings), encoder
+    )
+    path = models_dir(settings) / f"nlu-{fingerprint[:16]}"
+    return path if (path / SNAPSHOT).exists() else None
+
+
+# -- serving ---------------------------------------------------------------------------------------
+def make_runner(settings: Settings) -> ActionRunner:
+    if settings.action_endpoint:
+        return RemoteActionRunner(settings.action_endpoint, timeout=settings.action_timeout_seconds)
+    return InProcessActionRunner("bot.actions")
+
+
+def load_assistant(
+    settings: Settings,
+    *,
+    encoder: Encoder | None = None,
+    tracker_store: TrackerStore | None = None,
+    runner: ActionRunner | None = None,
+    knowledge: KnowledgeAnswerer | None = None,
+    auto_train: bool = True,
+    on_problems: Callable[[Sequence[Any]], None] | None = None,
+) -> Assistant:
+    """The assistant for the current data. Stale model + valid data: trains first (when allowed).
+    Broken data: logs the problems and serves the last good model and domain."""
+    encoder = encoder or make_encoder(settings)
+    project = load_project(settings)
+    path: Path | None = None
+    if project.errors:
+        log.error("intents data has errors; serving the last good model:\n%s", TrainingDataError(project.problems))
+        if on_problems:
+            on_problems(project.errors)
+        path = find_model(models_dir(settings))
+        domain, data = _load_snapshot(path)
+    else:
+        path = model_is_current(settings, encoder, project)
+        if path is None:
+            if not auto_train:
+                raise NotTrainedError("the model is out of date — run `supportbot train`")
+            path = train(settings, encoder, project=project).path
+        domain, data = project.domain, project.data
+    nlu = NluModel.load(path, make_entities(data, settings))
+    renderer = ResponseRenderer(domain.responses)
+    engine = DialogueEngine(
+        domain,
+        renderer,
+        runner if runner is not None else make_runner(settings),
+        intents=nlu.intents,
+        entities=sorted(nlu.entities.entity_names),
+        knowledge=knowledge,
+    )
+    store = tracker_store or SqlTrackerStore.from_url(settings.resolved_database_url)
+    options = AssistantOptions(
+        max_message_chars=settings.max_message_chars,
+        session_expiration_minutes=settings.session_expiration_minutes,
+        carry_over_slots=settings.carry_over_slots,
+        slots_defaults=_slot_defaults(domain.slots),
+    )
+    return Assistant(encoder=encoder, nlu=nlu, engine=engine, renderer=renderer, tracker_store=store, options=options)
+
+
+def _slot_defaults(slots: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    return {name: spec.get("initial_value") for name, spec in slots.items()}

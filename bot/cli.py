@@ -1,0 +1,283 @@
+"""`supportbot` command line: train, validate, ask, chat, serve, and the staff/operator tools."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot.config import Settings
+from bot.errors import DataError, Problem, SupportbotError
+
+app = typer.Typer(
+    name="supportbot",
+    help="Self-hosted customer-support chatbot: train, check, try and serve your bot.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+KnowledgeOpt = Annotated[
+    Path | None, typer.Option("--knowledge", help="Knowledge folder (default: knowledge/).", show_default=False)
+]
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings().with_overrides(**overrides)
+    except ValueError as e:
+        err_console.print(f"[red]Invalid settings:[/red] {e}")
+        raise typer.Exit(2) from e
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    from rich.logging import RichHandler
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False)],
+    )
+    for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def print_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        colour = "red" if problem.severity == "error" else "yellow"
+        fix = f"\n    [dim]fix:[/dim] {problem.fix}" if problem.fix else ""
+        err_console.print(
+            f"[{colour}]{problem.severity}[/{colour}] [bold]{problem.location}[/bold]: {problem.message}{fix}",
+            highlight=False,
+        )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    _setup_logging(verbose)
+
+
+@app.command()
+def train(
+    force: Annotated[bool, typer.Option("--force", help="Retrain even if nothing changed.")] = False,
+    knowledge: KnowledgeOpt = None,
+) -> None:
+    """Validate the data and train the model (does nothing when nothing changed)."""
+    from bot import bootstrap
+
+    settings = _settings(knowledge_dir=knowledge)
+    project = bootstrap.load_project(settings)
+    if project.problems:
+        print_problems(project.problems)
+    if project.errors:
+        err_console.print(f"[red]Training stopped: {len(project.errors)} error(s).[/red] The previous model keeps serving.")
+        raise typer.Exit(1)
+    encoder = bootstrap.make_encoder(settings)
+    with _progress() as progress:
+        task = progress.add_task("Preparing", total=None)
+
+        def stage(name: str) -> None:
+            total = len(project.data.examples) if name == "encoding" else None
+            progress.update(task, description=name.capitalize(), total=total, completed=0)
+
+        try:
+            result = bootstrap.train(
+                settings,
+                encoder,
+                force=force,
+                project=project,
+                on_stage=stage,
+                progress=lambda n: progress.advance(task, n),
+            )
+        except DataError as e:
+            print_problems(list(e.problems))
+            raise typer.Exit(1) from e
+    if result.trained:
+        report = ", ".join(f"{k}={v:.3g}" for k, v in result.report.items())
+        console.print(f"[green]Trained[/green] {result.path.name} in {result.seconds:.1f}s ({report})")
+    else:
+        console.print(f"[green]Up to date[/green]: {result.path.name} (nothing changed, nothing retrained)")
+
+
+@app.command()
+def validate(knowledge: KnowledgeOpt = None) -> None:
+    """Check intents, responses, domain and knowledge files; exit 1 on errors."""
+    from bot import bootstrap
+
+    settings = _settings(knowledge_dir=knowledge)
+    problems = list(bootstrap.load_project(settings).problems)
+    problems.extend(_knowledge_problems(settings))
+    print_problems(problems)
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = len(problems) - len(errors)
+    if errors:
+        err_console.print(f"[red]{len(errors)} error(s)[/red], {warnings} warning(s)")
+        raise typer.Exit(1)
+    console.print(f"[green]All good[/green]: no errors, {warnings} warning(s)")
+
+
+def _knowledge_problems(settings: Settings) -> list[Problem]:
+    try:
+        from bot.faq.cli import validate_knowledge
+    except ImportError:
+        return []
+    from bot import bootstrap
+
+    return list(validate_knowledge(settings, bootstrap.make_encoder(settings)))
+
+
+def _load_assistant(settings: Settings) -> Any:
+    from bot import bootstrap
+
+    try:
+        return bootstrap.load_serving(settings) if hasattr(bootstrap, "load_serving") else bootstrap.load_assistant(settings)
+    except DataError as e:
+        print_problems(list(e.problems))
+        raise typer.Exit(1) from e
+    except SupportbotError as e:
+        err_console.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from e
+
+
+def _result_json(result: Any, text: str) -> dict[str, Any]:
+    parse = result.parse
+    data: dict[str, Any] = (
+        parse.as_dict() if parse else {"text": text, "intent": None, "entities": [], "intent_ranking": []}
+    )
+    data["replies"] = [r.as_dict() for r in result.replies]
+    return data
+
+
+@app.command()
+def ask(
+    text: Annotated[str, typer.Argument(help="The message, or - to read one message per line from stdin.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print Rasa's parse shape plus the replies.")] = False,
+    sender: Annotated[str, typer.Option(help="Conversation id (default: a new one per message).")] = "",
+    knowledge: KnowledgeOpt = None,
+) -> None:
+    """Send one message (or many with -) and print the bot's answer."""
+    from bot.types import Message
+
+    settings = _settings(knowledge_dir=knowledge)
+    assistant = _load_assistant(settings)
+    messages = (line.rstrip("\n") for line in sys.stdin) if text == "-" else iter([text])
+    for line in messages:
+        message = Message(sender or f"cli-{uuid.uuid4().hex[:8]}", line, input_channel="cli")
+        result = assistant.handle_full(message)
+        if as_json or text == "-":
+            sys.stdout.write(json.dumps(_result_json(result, line), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        else:
+            _print_replies(result.replies)
+
+
+def _print_replies(replies: list[Any]) -> None:
+    for reply in replies:
+        console.print(f"[bold cyan]bot>[/bold cyan] {reply.text}", highlight=False)
+        for button in reply.buttons:
+            console.print(f"      [dim][{button.title}] → {button.payload}[/dim]", highlight=False)
+        for source in reply.sources:
+            where = source.url or source.file
+            console.print(f"      [dim]source: {source.title} ({source.id}) {where}[/dim]", highlight=False)
+
+
+@app.command()
+def chat(
+    debug: Annotated[bool, typer.Option("--debug", help="Show intent, confidence and entities per turn.")] = False,
+    sender: Annotated[str, typer.Option(help="Conversation id.")] = "cli-chat",
+    knowledge: KnowledgeOpt = None,
+) -> None:
+    """Talk to the bot in the terminal. Type a button's number to press it; Ctrl-D to quit."""
+    from bot.types import Message
+
+    settings = _settings(knowledge_dir=knowledge)
+    assistant = _load_assistant(settings)
+    console.print("[dim]Chatting with the bot. /restart starts over; Ctrl-D quits.[/dim]")
+    buttons: list[Any] = []
+    while True:
+        try:
+            line = console.input("[bold green]you>[/bold green] ")
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if line.strip().isdigit() and buttons and 0 < int(line) <= len(buttons):
+            line = buttons[int(line) - 1].payload
+        result = assistant.handle_full(Message(sender, line, input_channel="cli"))
+        if debug and result.parse is not None:
+            p = result.parse
+            ranking = ", ".join(f"{s.name} {s.confidence:.2f}" for s in p.intent_ranking[:3])
+            ents = ", ".join(f"{e.entity}={e.value!r}" for e in p.entities) or "none"
+            console.print(f"[dim]  intent: {p.intent.name} ({p.intent.confidence:.2f}) | {ranking} | entities: {ents}[/dim]")
+        buttons = [b for r in result.replies for b in r.buttons]
+        for reply in result.replies:
+            console.print(f"[bold cyan]bot>[/bold cyan] {reply.text}", highlight=False)
+            for source in reply.sources:
+                console.print(f"      [dim]source: {source.title} ({source.id})[/dim]", highlight=False)
+        for number, button in enumerate(buttons, 1):
+            console.print(f"      [{number}] {button.title}", highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    knowledge: KnowledgeOpt = None,
+) -> None:
+    """Serve the HTTP API, channels and the web chat widget."""
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = _settings(host=host, port=port, knowledge_dir=knowledge)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+def main() -> None:
+    _register_plugins()
+    try:
+        app()
+    except SupportbotError as e:
+        err_console.print(f"[red]{e}[/red]")
+        sys.exit(1)
+
+
+def _register_plugins() -> None:
+    """Sub-command groups owned by other modules (knowledge base, handlers, evaluation)."""
+    for module, attr, name in (
+        ("bot.faq.cli", "kb_app", "kb"),
+        ("bot.actions.cli", "seed_command", None),
+        ("bot.actions.cli", "handoff_app", "handoff"),
+        ("bot.evaluation.cli", "evaluate_command", None),
+    ):
+        try:
+            imported = __import__(module, fromlist=[attr])
+        except ImportError:
+            continue
+        item = getattr(imported, attr, None)
+        if item is None:
+            continue
+        if isinstance(item, typer.Typer):
+            app.add_typer(item, name=name)
+        else:
+            app.command(name=getattr(item, "command_name", None))(item)

@@ -1,0 +1,184 @@
+"""Tracker stores: where conversation state lives between messages.
+
+`SqlTrackerStore` (SQLAlchemy; SQLite by default, Postgres for scale-out) keeps one row of state per
+sender and an append-only history of events; `InMemoryTrackerStore` is the fake for tests.
+Each save is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    Column,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event as sa_event,
+    select,
+)
+
+from bot.dialogue.state import ConversationState
+
+_metadata = MetaData()
+conversations = Table(
+    "conversations",
+    _metadata,
+    Column("sender_id", String(128), primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+history = Table(
+    "conversation_events",
+    _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sender_id", String(128), index=True, nullable=False),
+    Column("session_id", Integer, nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("timestamp", Float, nullable=False),
+)
+
+HISTORY_EVENTS = ("user", "bot", "session_started", "restart", "pause", "resume")
+
+
+class TrackerStore(Protocol):
+    def load(self, sender_id: str) -> ConversationState | None: ...
+
+    def save(self, state: ConversationState) -> None:
+        """Persist the state and append `state.new_events` to the history, atomically."""
+        ...
+
+    def history(self, sender_id: str, limit: int = 200) -> list[dict[str, Any]]: ...
+
+    @contextmanager
+    def lock(self, sender_id: str) -> Iterator[None]:
+        """Messages of one sender are processed one at a time, in order."""
+        yield
+
+
+class _SenderLocks:
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    @contextmanager
+    def hold(self, sender_id: str) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(sender_id, threading.Lock())
+        with lock:
+            yield
+
+
+class InMemoryTrackerStore:
+    def __init__(self) -> None:
+        self._states: dict[str, dict[str, Any]] = {}
+        self._history: dict[str, list[dict[str, Any]]] = {}
+        self._locks = _SenderLocks()
+
+    def load(self, sender_id: str) -> ConversationState | None:
+        data = self._states.get(sender_id)
+        return ConversationState.from_json(json.loads(json.dumps(data))) if data else None
+
+    def save(self, state: ConversationState) -> None:
+        self._states[state.sender_id] = json.loads(json.dumps(state.to_json()))
+        self._history.setdefault(state.sender_id, []).extend(
+            dict(e) for e in state.new_events if e.get("event") in HISTORY_EVENTS
+        )
+        state.new_events = []
+
+    def history(self, sender_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        return list(self._history.get(sender_id, []))[-limit:]
+
+    @contextmanager
+    def lock(self, sender_id: str) -> Iterator[None]:
+        with self._locks.hold(sender_id):
+            yield
+
+
+def make_engine(url: str) -> Engine:
+    """A SQLAlchemy engine; SQLite gets WAL and a busy timeout so threads and processes can share it."""
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa_event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class SqlTrackerStore:
+    """Conversation state in SQL (SQLite default). Survives restarts; one transaction per save."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        _metadata.create_all(engine)
+        self._locks = _SenderLocks()
+
+    @classmethod
+    def from_url(cls, url: str) -> SqlTrackerStore:
+        return cls(make_engine(url))
+
+    def load(self, sender_id: str) -> ConversationState | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(conversations.c.state).where(conversations.c.sender_id == sender_id)).first()
+        return ConversationState.from_json(json.loads(row[0])) if row else None
+
+    def save(self, state: ConversationState) -> None:
+        payload = json.dumps(state.to_json(), default=str)
+        now = time.time()
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                conversations.update()
+                .where(conversations.c.sender_id == state.sender_id)
+                .values(state=payload, updated_at=now)
+            )
+            if updated.rowcount == 0:
+                conn.execute(conversations.insert().values(sender_id=state.sender_id, state=payload, updated_at=now))
+            rows = [
+                {
+                    "sender_id": state.sender_id,
+                    "session_id": state.session_id,
+                    "event": e["event"],
+                    "data": json.dumps(e, default=str),
+                    "timestamp": float(e.get("timestamp") or now),
+                }
+                for e in state.new_events
+                if e.get("event") in HISTORY_EVENTS
+            ]
+            if rows:
+                conn.execute(history.insert(), rows)
+        state.new_events = []
+
+    def history(self, sender_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(history.c.data)
+                .where(history.c.sender_id == sender_id)
+                .order_by(history.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [json.loads(r[0]) for r in reversed(rows)]
+
+    @contextmanager
+    def lock(self, sender_id: str) -> Iterator[None]:
+        with self._locks.hold(sender_id):
+            yield
