@@ -1,0 +1,161 @@
+"""SQLAlchemy 2 ORM tables of the reference shop (used by `SqlShopBackend` and `seed`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; stored as naive UTC (SQLite has no timezones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; pass a timezone-aware datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CustomerRow(Base):
+    __tablename__ = "shop_customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+
+    orders: Mapped[list[OrderRow]] = relationship(back_populates="customer")
+
+
+class OrderRow(Base):
+    __tablename__ = "shop_orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("shop_customers.id"))
+    status: Mapped[str] = mapped_column(String(32))
+    placed_on: Mapped[date] = mapped_column(Date)
+    shipping_country: Mapped[str] = mapped_column(String(2))
+    total_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    carrier: Mapped[str | None] = mapped_column(String(64))
+    tracking_url: Mapped[str | None] = mapped_column(String(500))
+    expected_delivery: Mapped[date | None] = mapped_column(Date)
+    delivered_on: Mapped[date | None] = mapped_column(Date)
+
+    customer: Mapped[CustomerRow] = relationship(back_populates="orders")
+    items: Mapped[list[OrderItemRow]] = relationship(back_populates="order", order_by="OrderItemRow.id")
+
+
+class OrderItemRow(Base):
+    __tablename__ = "shop_order_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("shop_orders.id"))
+    sku: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(64))
+    size: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[int] = mapped_column(Integer)
+    price_cents: Mapped[int] = mapped_column(Integer)
+    returnable: Mapped[bool] = mapped_column(Boolean)
+
+    order: Mapped[OrderRow] = relationship(back_populates="items")
+    return_line: Mapped[ReturnLineRow | None] = relationship(back_populates="item")
+
+
+class ReturnRow(Base):
+    __tablename__ = "shop_returns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rma: Mapped[str] = mapped_column(String(32), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("shop_orders.id"))
+    reason: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    lines: Mapped[list[ReturnLineRow]] = relationship(back_populates="ret")
+    order: Mapped[OrderRow] = relationship()
+
+
+class ReturnLineRow(Base):
+    """One returned item; an item can be covered by one return only (unique item_id)."""
+
+    __tablename__ = "shop_return_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("shop_returns.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("shop_order_items.id"), unique=True)
+
+    ret: Mapped[ReturnRow] = relationship(back_populates="lines")
+    item: Mapped[OrderItemRow] = relationship(back_populates="return_line")
+
+
+class SlotRow(Base):
+    __tablename__ = "shop_appointment_slots"
+    __table_args__ = (UniqueConstraint("shop", "starts_at", name="uq_slot_shop_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop: Mapped[str] = mapped_column(String(32))
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class AppointmentRow(Base):
+    """A booking. At most ONE booked appointment per slot: a partial unique index enforces it."""
+
+    __tablename__ = "shop_appointments"
+    __table_args__ = (
+        Index(
+            "uq_appointment_booked_slot",
+            "slot_id",
+            unique=True,
+            sqlite_where=text("status = 'booked'"),
+            postgresql_where=text("status = 'booked'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("shop_appointment_slots.id"))
+    email: Mapped[str] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    slot: Mapped[SlotRow] = relationship()
+
+
+class HandoffRow(Base):
+    __tablename__ = "shop_handoff_tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(200))
+    transcript_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -1,0 +1,254 @@
+"""Demo data for the reference shop: fixed customers, orders, items, slots and bookings.
+
+Dates are relative to "today", so the 30-day return window always has cases inside and outside it.
+docs/demo-data.md lists what a newcomer can try; `DEMO_ORDERS` below is the source of truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.actions.backend.models import (
+    AppointmentRow,
+    CustomerRow,
+    OrderItemRow,
+    OrderRow,
+    ReturnLineRow,
+    ReturnRow,
+    SlotRow,
+)
+from bot.actions.backend.protocol import AppointmentStatus, OrderStatus
+from bot.actions.backend.sql import SqlShopBackend
+from bot.actions.stores import Stores, get_stores
+
+APPOINTMENT_MINUTES = 45
+SLOT_STEP_MINUTES = 60
+SLOT_DAYS = 14
+APPOINTMENT_SHOPS = ("paris", "berlin", "london")
+EXCLUDED_CATEGORIES = frozenset({"earrings", "underwear", "personalised"})
+
+# email, name, country
+DEMO_CUSTOMERS = (
+    ("anna@example.com", "Anna Keller", "DE"),
+    ("ben@example.com", "Ben Carter", "GB"),
+    ("chloe@example.com", "Chloé Martin", "FR"),
+    ("david@example.com", "David Okafor", "GB"),
+    ("elena@example.com", "Elena Rossi", "IT"),
+    ("felix@example.com", "Felix Braun", "DE"),
+    ("grace@example.com", "Grace Lee", "US"),
+    ("hugo@example.com", "Hugo Lefèvre", "FR"),
+)
+
+# sku: (name, category, price in cents)
+CATALOGUE = {
+    "WC-01": ("Wool coat", "coats", 34900),
+    "TC-02": ("Trench coat", "coats", 29900),
+    "CS-03": ("Cashmere sweater", "knitwear", 18900),
+    "CD-04": ("Cardigan", "knitwear", 12900),
+    "LS-05": ("Linen shirt", "shirts", 8900),
+    "SB-06": ("Silk blouse", "shirts", 11900),
+    "SS-07": ("Silk scarf", "accessories", 6900),
+    "BJ-08": ("Black jeans", "denim", 9900),
+    "LT-09": ("Linen trousers", "trousers", 9900),
+    "NB-10": ("Navy blazer", "jackets", 22900),
+    "LB-11": ("Leather boots", "shoes", 24900),
+    "SN-12": ("Sneakers", "shoes", 11900),
+    "GE-13": ("Gold hoop earrings", "earrings", 5900),
+    "UW-14": ("Cotton briefs (3-pack)", "underwear", 3900),
+    "PT-15": ("Monogrammed tote bag", "personalised", 7900),
+    "TS-16": ("Organic T-shirt", "t-shirts", 3500),
+}
+
+
+@dataclass(frozen=True)
+class DemoOrder:
+    number: str
+    email: str
+    status: OrderStatus
+    placed_days_ago: int
+    items: tuple[tuple[str, str], ...]  # (sku, size)
+    country: str
+    carrier: str | None = None
+    delivered_days_ago: int | None = None
+    expected_in_days: int | None = None
+    returned_skus: tuple[str, ...] = ()
+
+    def tracking_url(self) -> str | None:
+        if self.carrier is None:
+            return None
+        return f"https://tracking.example/{self.carrier.lower().replace(' ', '-')}/{self.number[3:]}00042"
+
+
+S = OrderStatus
+DEMO_ORDERS = (
+    DemoOrder("AN-10001", "anna@example.com", S.SHIPPED, 3, (("WC-01", "M"),), "DE", "DHL", expected_in_days=2),
+    DemoOrder(
+        "AN-10002", "anna@example.com", S.DELIVERED, 14, (("CS-03", "S"), ("SS-07", "-"), ("GE-13", "-")), "DE",
+        "DHL", delivered_days_ago=10,
+    ),
+    DemoOrder("AN-10003", "ben@example.com", S.DELIVERED, 50, (("NB-10", "L"),), "GB", "Royal Mail", delivered_days_ago=45),
+    DemoOrder("AN-10004", "ben@example.com", S.PLACED, 0, (("SN-12", "43"), ("TS-16", "L")), "GB"),
+    DemoOrder("AN-10005", "chloe@example.com", S.PAID, 1, (("SB-06", "36"),), "FR"),
+    DemoOrder("AN-10006", "chloe@example.com", S.PACKED, 2, (("LT-09", "38"), ("LS-05", "38")), "FR"),
+    DemoOrder("AN-10007", "david@example.com", S.OUT_FOR_DELIVERY, 4, (("LB-11", "44"),), "GB", "Royal Mail", expected_in_days=0),
+    DemoOrder("AN-10008", "david@example.com", S.CANCELLED, 8, (("TC-02", "L"),), "GB"),
+    DemoOrder("AN-10009", "elena@example.com", S.DELIVERED, 33, (("CD-04", "M"), ("BJ-08", "28")), "IT", "UPS", delivered_days_ago=29),
+    DemoOrder("AN-10010", "elena@example.com", S.DELIVERED, 35, (("SB-06", "38"),), "IT", "UPS", delivered_days_ago=31),
+    DemoOrder("AN-10011", "felix@example.com", S.SHIPPED, 2, (("BJ-08", "32"), ("TS-16", "M")), "DE", "UPS", expected_in_days=3),
+    DemoOrder(
+        "AN-10012", "felix@example.com", S.DELIVERED, 9, (("UW-14", "M"), ("PT-15", "-"), ("LS-05", "M")), "DE", "DHL",
+        delivered_days_ago=5,
+    ),
+    DemoOrder("AN-10013", "grace@example.com", S.SHIPPED, 5, (("TC-02", "S"),), "US", "FedEx", expected_in_days=4),
+    DemoOrder("AN-10014", "grace@example.com", S.PLACED, 0, (("SS-07", "-"),), "US"),
+    DemoOrder(
+        "AN-10015", "hugo@example.com", S.DELIVERED, 6, (("LS-05", "L"), ("LT-09", "42")), "FR", "Colissimo",
+        delivered_days_ago=2, returned_skus=("LT-09",),
+    ),
+    DemoOrder("AN-10016", "hugo@example.com", S.PAID, 0, (("NB-10", "50"),), "FR"),
+    DemoOrder("AN-10017", "anna@example.com", S.DELIVERED, 65, (("CD-04", "S"),), "DE", "DHL", delivered_days_ago=60),
+    DemoOrder("AN-10018", "ben@example.com", S.PACKED, 1, (("CS-03", "L"),), "GB"),
+    DemoOrder(
+        "AN-10019", "chloe@example.com", S.DELIVERED, 18, (("WC-01", "S"), ("GE-13", "-")), "FR", "Colissimo",
+        delivered_days_ago=15,
+    ),
+    DemoOrder("AN-10020", "david@example.com", S.PLACED, 0, (("LS-05", "XL"),), "GB"),
+)
+
+# reference, email, shop, days ahead (first open day on or after), slot index that day
+DEMO_APPOINTMENTS = (
+    ("FT-DEMO1", "anna@example.com", "berlin", 2, 1),
+    ("FT-DEMO2", "ben@example.com", "london", 4, 2),
+)
+FULLY_BOOKED_SHOP = "paris"
+FULLY_BOOKED_DAYS_AHEAD = 3
+"""The first day on or after today+3 when Paris is open has every slot booked."""
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    seeded: bool
+    customers: int = 0
+    orders: int = 0
+    slots: int = 0
+    appointments: int = 0
+    fully_booked_day: date | None = None
+
+
+def slot_times(stores: Stores, shop_key: str, day: date) -> list[datetime]:
+    """Appointment start times of one shop on one day: hourly from opening, ending before closing."""
+    shop = stores.shop(shop_key)
+    out: list[datetime] = []
+    for r in shop.hours_on(day).ranges:
+        start = datetime.combine(day, r.start, tzinfo=shop.timezone)
+        end = datetime.combine(day, r.end, tzinfo=shop.timezone)
+        while start + timedelta(minutes=APPOINTMENT_MINUTES) <= end:
+            out.append(start)
+            start += timedelta(minutes=SLOT_STEP_MINUTES)
+    return out
+
+
+def _first_open_day(stores: Stores, shop: str, today: date, ahead: int) -> date:
+    for offset in range(ahead, SLOT_DAYS):
+        day = today + timedelta(days=offset)
+        if slot_times(stores, shop, day):
+            return day
+    return today + timedelta(days=ahead)
+
+
+def seed(
+    backend: SqlShopBackend,
+    *,
+    reset: bool,
+    today: date | None = None,
+    stores: Stores | None = None,
+) -> SeedReport:
+    """Create the tables and load the demo data in one transaction.
+
+    Without `reset`, a database that already holds orders is left alone (`seeded=False`).
+    """
+    stores = stores or get_stores()
+    today = today or backend.clock().astimezone(stores.timezone_default).date()
+    if reset:
+        backend.drop_schema()
+    backend.create_schema()
+    if not reset and not backend.is_empty():
+        return SeedReport(seeded=False)
+    now = backend.clock()
+    with backend.write() as s:
+        customers = {email: CustomerRow(email=email, name=name, country=c) for email, name, c in DEMO_CUSTOMERS}
+        s.add_all(customers.values())
+        for demo in DEMO_ORDERS:
+            items = [
+                OrderItemRow(
+                    sku=sku,
+                    name=CATALOGUE[sku][0],
+                    category=CATALOGUE[sku][1],
+                    size=size,
+                    quantity=1,
+                    price_cents=CATALOGUE[sku][2],
+                    returnable=CATALOGUE[sku][1] not in EXCLUDED_CATEGORIES,
+                )
+                for sku, size in demo.items
+            ]
+            delivered = today - timedelta(days=demo.delivered_days_ago) if demo.delivered_days_ago is not None else None
+            expected = today + timedelta(days=demo.expected_in_days) if demo.expected_in_days is not None else None
+            order = OrderRow(
+                number=demo.number,
+                customer=customers[demo.email],
+                status=demo.status.value,
+                placed_on=today - timedelta(days=demo.placed_days_ago),
+                shipping_country=demo.country,
+                total_cents=sum(i.price_cents for i in items),
+                currency="GBP" if demo.country == "GB" else "USD" if demo.country == "US" else "EUR",
+                carrier=demo.carrier,
+                tracking_url=demo.tracking_url(),
+                expected_delivery=expected or delivered,
+                delivered_on=delivered,
+                items=items,
+            )
+            s.add(order)
+            returned = [i for i in items if i.sku in demo.returned_skus]
+            if returned:
+                s.add(
+                    ReturnRow(
+                        rma=f"RMA-DEMO{demo.number[-2:]}",
+                        order=order,
+                        reason="too_large",
+                        created_at=now,
+                        lines=[ReturnLineRow(item=i) for i in returned],
+                    )
+                )
+        slots: dict[tuple[str, date], list[SlotRow]] = {}
+        for shop in APPOINTMENT_SHOPS:
+            for offset in range(SLOT_DAYS):
+                day = today + timedelta(days=offset)
+                rows = [SlotRow(shop=shop, starts_at=t.astimezone(UTC)) for t in slot_times(stores, shop, day)]
+                slots[(shop, day)] = rows
+                s.add_all(rows)
+        s.flush()
+        appointments = 0
+        for reference, email, shop, ahead, index in DEMO_APPOINTMENTS:
+            day_slots = slots[(shop, _first_open_day(stores, shop, today, ahead))]
+            slot = day_slots[min(index, len(day_slots) - 1)]
+            s.add(AppointmentRow(reference=reference, slot_id=slot.id, email=email, status="booked", created_at=now))
+            appointments += 1
+        full_day = _first_open_day(stores, FULLY_BOOKED_SHOP, today, FULLY_BOOKED_DAYS_AHEAD)
+        emails = [c[0] for c in DEMO_CUSTOMERS]
+        for n, slot in enumerate(slots[(FULLY_BOOKED_SHOP, full_day)]):
+            s.add(
+                AppointmentRow(
+                    reference=f"FT-FULL{n + 1}",
+                    slot_id=slot.id,
+                    email=emails[n % len(emails)],
+                    status=AppointmentStatus.BOOKED.value,
+                    created_at=now,
+                )
+            )
+            appointments += 1
+        slot_count = sum(len(v) for v in slots.values())
+        customer_count = len(s.scalars(select(CustomerRow.id)).all())
+    return SeedReport(True, customer_count, len(DEMO_ORDERS), slot_count, appointments, full_day)
