@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-def event(name: str, **values: Any) -> dict[str, Any]:
+def event(kind: str, **values: Any) -> dict[str, Any]:
     """A Rasa event dict, timestamped."""
-    return {"event": name, "timestamp": time.time(), **values}
+    return {"event": kind, "timestamp": time.time(), **values}
 
 
 @dataclass
