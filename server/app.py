@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.assistant = None
     install_error_handlers(app)
+    # -- middleware (one line each) --
+    # -- routers (one line each) --
     app.include_router(health.router)
     app.include_router(chat.router)
     return app
