@@ -1,0 +1,66 @@
+"""`KnowledgeEntry`: one question and its answer, as loaded from a knowledge file. No I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+_SLUG_DROP = re.compile(r"[^a-z0-9]+")
+_SPACE = re.compile(r"\s+")
+_TRAILING_PUNCT = re.compile(r"[\s?!.…:;]+$")
+
+
+def slugify(text: str, max_length: int = 60) -> str:
+    """`"How do I pay?"` -> `"how-do-i-pay"` (ASCII, lower case, at most `max_length` characters)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = _SLUG_DROP.sub("-", ascii_text.lower()).strip("-")
+    return slug[:max_length].rstrip("-") or "entry"
+
+
+def normalise_question(text: str) -> str:
+    """The form two questions are compared in: case-folded, single spaces, no final punctuation."""
+    return _TRAILING_PUNCT.sub("", _SPACE.sub(" ", text).strip().casefold())
+
+
+@dataclass(frozen=True)
+class KnowledgeEntry:
+    """One knowledge-base entry.
+
+    `answer` is the Markdown source of the answer, which may use `{{ variables }}`; `line` is the
+    line of the question heading (or CSV row) in `file`, `answer_line` the first line of the answer.
+    `file` is the path as shown to staff (e.g. `knowledge/payments.md`). `title` is the file's title.
+    """
+
+    id: str
+    question: str
+    answer: str
+    file: str
+    line: int
+    alternates: tuple[str, ...] = ()
+    title: str = ""
+    tags: tuple[str, ...] = ()
+    url: str | None = None
+    owner: str | None = None
+    answer_line: int = 0
+    explicit_id: bool = True
+    alternate_lines: tuple[int, ...] = field(default=(), compare=False)
+
+    @property
+    def phrasings(self) -> tuple[str, ...]:
+        """The canonical question followed by its alternates."""
+        return (self.question, *self.alternates)
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    @property
+    def content_hash(self) -> str:
+        """Changes whenever anything that is embedded or shown changes."""
+        digest = hashlib.sha256()
+        for part in (self.id, self.question, *self.alternates, "\x01", self.answer):
+            digest.update(part.encode())
+            digest.update(b"\x00")
+        return digest.hexdigest()[:32]

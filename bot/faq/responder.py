@@ -1,0 +1,140 @@
+"""`KnowledgeResponder`: from a message embedding to an answer, a "Did you mean…", or "I don't know".
+
+It takes the embedding the intent classifier already computed, so answering costs no second
+forward pass of the model. All customer wording comes from the reply templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from bot.faq.entry import KnowledgeEntry
+from bot.faq.scoring import EntryScorer
+from bot.faq.templates import ANSWER_TEMPLATE, DID_YOU_MEAN_TEMPLATE, DONT_KNOW_TEMPLATE, ReplyTemplates
+from bot.faq.thresholds import Thresholds
+from bot.faq.unanswered import UnansweredRecorder
+from bot.types import Button, Reply, Source
+
+Decision = Literal["answer", "suggest", "unknown"]
+HANDOFF_PAYLOAD = "/human_handoff"
+
+
+@dataclass(frozen=True)
+class KnowledgeHit:
+    entry: KnowledgeEntry
+    score: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.entry.id, "question": self.entry.question, "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True)
+class KnowledgeResult:
+    decision: Decision
+    confidence: float
+    hits: tuple[KnowledgeHit, ...]
+    replies: tuple[Reply, ...]
+
+    @property
+    def top(self) -> KnowledgeHit | None:
+        return self.hits[0] if self.hits else None
+
+
+def source_of(entry: KnowledgeEntry) -> Source:
+    return Source(id=entry.id, title=entry.title, file=entry.file, url=entry.url)
+
+
+def _entry_context(entry: KnowledgeEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "question": entry.question,
+        "title": entry.title,
+        "url": entry.url,
+        "file": entry.file,
+        "tags": list(entry.tags),
+    }
+
+
+class KnowledgeResponder:
+    """Ranks entries and renders the reply. Immutable; one per knowledge snapshot."""
+
+    def __init__(
+        self,
+        entries: Sequence[KnowledgeEntry],
+        answers: Mapping[str, str],
+        scorer: EntryScorer,
+        thresholds: Thresholds,
+        templates: ReplyTemplates,
+        recorder: UnansweredRecorder | None = None,
+        *,
+        handoff_payload: str = HANDOFF_PAYLOAD,
+        top_k: int = 10,
+    ) -> None:
+        self.entries = tuple(entries)
+        self._answers = dict(answers)
+        self.scorer = scorer
+        self.thresholds = thresholds
+        self._templates = templates
+        self._recorder = recorder
+        self._handoff = handoff_payload
+        self._top_k = top_k
+
+    def rank(self, embedding: np.ndarray, text: str, top_k: int | None = None) -> list[KnowledgeHit]:
+        ranked = self.scorer.score(embedding, text, top_k or self._top_k)
+        return [KnowledgeHit(self.entries[s.position], s.score) for s in ranked]
+
+    def respond(self, embedding: np.ndarray, text: str) -> KnowledgeResult:
+        ranked = self.scorer.score(embedding, text, self._top_k)
+        hits = tuple(KnowledgeHit(self.entries[s.position], s.score) for s in ranked)
+        confidence = self.scorer.confidence(ranked)
+        decision: Decision = "unknown"
+        if hits:
+            decision = (
+                "answer"
+                if confidence >= self.thresholds.answer
+                else ("suggest" if confidence >= self.thresholds.suggest else "unknown")
+            )
+        if decision == "answer":
+            replies = (self._answer(hits),)
+        elif decision == "suggest":
+            replies = (self._suggest(hits),)
+        else:
+            if self._recorder is not None:
+                self._recorder.record(text, [(h.entry.id, h.score) for h in hits[:3]], embedding)
+            replies = (self._dont_know(text),)
+        return KnowledgeResult(decision, confidence, hits, replies)
+
+    def _answer(self, hits: Sequence[KnowledgeHit]) -> Reply:
+        entry = hits[0].entry
+        related = [h.entry for h in hits[1:] if h.score >= self.thresholds.suggest][:2]
+        text = self._templates.render(
+            ANSWER_TEMPLATE,
+            {
+                "entry": _entry_context(entry),
+                "answer": self._answers.get(entry.id, entry.answer),
+                "related": [_entry_context(e) for e in related],
+            },
+        )
+        buttons = tuple(Button(title=e.question, payload=e.question) for e in related)
+        return Reply(text=text, buttons=buttons, sources=(source_of(entry),), kind="knowledge")
+
+    def _suggest(self, hits: Sequence[KnowledgeHit]) -> Reply:
+        suggestions = [h.entry for h in hits[:3]]
+        text, exports = self._templates.render_with_exports(
+            DID_YOU_MEAN_TEMPLATE, {"suggestions": [_entry_context(e) for e in suggestions]}
+        )
+        buttons = [Button(title=e.question, payload=e.question) for e in suggestions]
+        none_title = exports.get("none_button")
+        if none_title:
+            buttons.append(Button(title=str(none_title), payload=self._handoff))
+        return Reply(text=text, buttons=tuple(buttons), kind="knowledge")
+
+    def _dont_know(self, question: str) -> Reply:
+        text, exports = self._templates.render_with_exports(DONT_KNOW_TEMPLATE, {"question": question})
+        title = exports.get("handoff_button")
+        buttons = (Button(title=str(title), payload=self._handoff),) if title else ()
+        return Reply(text=text, buttons=buttons, kind="knowledge")

@@ -1,0 +1,174 @@
+"""Scoring entries for a query embedding: what is embedded per entry and how the parts combine.
+
+Each entry contributes its phrasings (question and alternates) and, when `context_weight > 0`, one
+"context" text: the question followed by the answer's first sentence. For a query `q`:
+
+    phrasing = max over phrasings of cos(q, p)            (pooling "max"; "lse" = soft maximum)
+    score    = (1 - context_weight - bm25_weight) * phrasing
+               + context_weight * cos(q, context) + bm25_weight * bm25(q, entry) / max_entries bm25(q, .)
+
+The weights were chosen on StackFAQ query group 1 (docs/knowledge-base.md shows the measurements).
+FAISS finds the candidate entries (`candidates` nearest vectors); candidates are then scored exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from bot.faq.entry import KnowledgeEntry
+from bot.faq.index import VectorIndex
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_MARKUP = re.compile(r"!?\[([^\]]*)\]\([^)]*\)|[*_`>#|]+|<[^>]+>|\{[{%#].*?[}%#]\}")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    pooling: Literal["max", "lse"] = "max"
+    temperature: float = 0.05
+    context_weight: float = 0.3
+    bm25_weight: float = 0.05
+    answer_lead_chars: int = 300
+    margin_weight: float = 0.0
+    candidates: int = 64
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.context_weight + self.bm25_weight < 1:
+            raise ValueError(
+                "context_weight + bm25_weight must be in [0, 1). Currently, it is "
+                f"{self.context_weight + self.bm25_weight}"
+            )
+        if self.candidates <= 0:
+            raise ValueError(f"candidates must be greater than 0. Currently, candidates is {self.candidates}")
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def answer_lead(answer: str, max_chars: int) -> str:
+    """The first sentence of an answer as plain text (links keep their text), at most `max_chars`."""
+    plain = _MARKUP.sub(lambda m: m.group(1) or " ", answer)
+    plain = " ".join(plain.split())
+    return _SENTENCE_END.split(plain, maxsplit=1)[0][:max_chars]
+
+
+def entry_texts(entry: KnowledgeEntry, answer: str, config: ScoringConfig) -> list[str]:
+    """The texts embedded for an entry: phrasings, then the context text if used."""
+    texts = list(entry.phrasings)
+    if config.context_weight > 0:
+        texts.append(f"{entry.question} {answer_lead(answer, config.answer_lead_chars)}".strip())
+    return texts
+
+
+def bm25_document(entry: KnowledgeEntry, answer: str) -> list[str]:
+    return tokens(" ".join((*entry.phrasings, answer)))
+
+
+@dataclass(frozen=True)
+class ScoredEntry:
+    position: int
+    score: float
+    phrasing: float
+    context: float
+    lexical: float
+
+
+class EntryScorer:
+    """Scores entries of one snapshot. Immutable after construction; safe to share between threads."""
+
+    def __init__(
+        self,
+        vectors_per_entry: Sequence[np.ndarray],
+        n_phrasings: Sequence[int],
+        index: VectorIndex,
+        config: ScoringConfig,
+        bm25_documents: Sequence[list[str]] | None = None,
+    ) -> None:
+        self.config = config
+        self._index = index
+        owners: list[int] = []
+        is_context: list[bool] = []
+        for pos, (vectors, n) in enumerate(zip(vectors_per_entry, n_phrasings, strict=True)):
+            owners.extend([pos] * len(vectors))
+            is_context.extend([False] * n + [True] * (len(vectors) - n))
+        self._owner = np.asarray(owners, dtype=np.int64)
+        self._is_context = np.asarray(is_context, dtype=bool)
+        dim = index.dim
+        self._matrix = (
+            np.vstack(list(vectors_per_entry)).astype(np.float32)
+            if len(owners)
+            else np.zeros((0, dim), dtype=np.float32)
+        )
+        self._rows: list[np.ndarray] = []
+        start = 0
+        for vectors in vectors_per_entry:
+            self._rows.append(np.arange(start, start + len(vectors)))
+            start += len(vectors)
+        self._n_phrasings = list(n_phrasings)
+        self._bm25: Any = None
+        if config.bm25_weight > 0 and bm25_documents:
+            from rank_bm25 import BM25Okapi
+
+            self._bm25 = BM25Okapi([doc or ["\x00"] for doc in bm25_documents])
+
+    @property
+    def n_entries(self) -> int:
+        return len(self._rows)
+
+    def vector_ids(self) -> np.ndarray:
+        return np.arange(len(self._owner), dtype=np.int64)
+
+    def matrix(self) -> np.ndarray:
+        return self._matrix
+
+    def lexical_scores(self, text: str) -> np.ndarray:
+        if self._bm25 is None:
+            return np.zeros(self.n_entries)
+        scores = np.asarray(self._bm25.get_scores(tokens(text)), dtype=np.float64)
+        top = float(scores.max()) if len(scores) else 0.0
+        return scores / top if top > 0 else np.zeros_like(scores)
+
+    def score(self, embedding: np.ndarray, text: str, top_k: int = 10) -> list[ScoredEntry]:
+        """The best `top_k` entries for one query, best first."""
+        if self.n_entries == 0:
+            return []
+        query = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
+        k = min(self.config.candidates, len(self._owner))
+        _, ids = self._index.search(query, k)
+        found = ids[0][ids[0] >= 0]
+        candidates = np.unique(self._owner[found])
+        lexical = self.lexical_scores(text) if self._bm25 is not None else None
+        cfg = self.config
+        w_phr = 1.0 - cfg.context_weight - cfg.bm25_weight
+        out: list[ScoredEntry] = []
+        for pos in candidates.tolist():
+            rows = self._rows[pos]
+            sims = self._matrix[rows] @ query[0]
+            n = self._n_phrasings[pos]
+            phr_sims = sims[:n]
+            if cfg.pooling == "lse":
+                m = float(phr_sims.max())
+                phrasing = m + cfg.temperature * float(np.log(np.exp((phr_sims - m) / cfg.temperature).sum()))
+                phrasing = min(phrasing, 1.0)
+            else:
+                phrasing = float(phr_sims.max())
+            context = float(sims[n]) if len(sims) > n else phrasing
+            lex = float(lexical[pos]) if lexical is not None else 0.0
+            total = w_phr * phrasing + cfg.context_weight * context + cfg.bm25_weight * lex
+            out.append(ScoredEntry(pos, total, phrasing, context, lex))
+        out.sort(key=lambda s: -s.score)
+        return out[:top_k]
+
+    def confidence(self, ranked: Sequence[ScoredEntry]) -> float:
+        """The number compared with the thresholds: top score, plus a bonus for a clear margin."""
+        if not ranked:
+            return 0.0
+        second = ranked[1].score if len(ranked) > 1 else 0.0
+        return ranked[0].score + self.config.margin_weight * (ranked[0].score - second)
