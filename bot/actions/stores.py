@@ -196,7 +196,7 @@ class _Parser:
         hours = spec.get("hours")
         weekly: dict[int, tuple[TimeRange, ...]] = {}
         if not isinstance(hours, dict):
-            self.error(f"{where}.hours", "missing", "list every weekday, e.g. monday: [\"10:00-19:30\"], sunday: []")
+            self.error(f"{where}.hours", "missing", 'list every weekday, e.g. monday: ["10:00-19:30"], sunday: []')
         else:
             for extra in set(hours) - set(WEEKDAYS):
                 self.error(f"{where}.hours.{extra}", "is not a weekday", f"use one of: {', '.join(WEEKDAYS)}")
@@ -247,7 +247,11 @@ def load_stores(path: Path) -> Stores:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as e:
         raise KnowledgeError(
-            [Problem(file, None, "file not found", "create it (see knowledge/README.md) or set SUPPORTBOT_KNOWLEDGE_DIR")]
+            [
+                Problem(
+                    file, None, "file not found", "create it (see knowledge/README.md) or set SUPPORTBOT_KNOWLEDGE_DIR"
+                )
+            ]
         ) from e
     except (OSError, UnicodeDecodeError) as e:
         raise KnowledgeError([Problem(file, None, f"cannot read: {e}", "save it as UTF-8 text")]) from e
@@ -257,7 +261,7 @@ def load_stores(path: Path) -> Stores:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise KnowledgeError(
-            [Problem(file, line, f"YAML syntax error: {e}", "check indentation and quote times like \"10:00-19:30\"")]
+            [Problem(file, line, f"YAML syntax error: {e}", 'check indentation and quote times like "10:00-19:30"')]
         ) from e
     return parse_stores(data, file)
 

@@ -182,9 +182,7 @@ class ShopBackend(Protocol):
         ...
 
     # Returns ----------------------------------------------------------------------------------
-    def create_return(
-        self, number: str, email: str, item_ids: Sequence[int], reason: str, *, today: date
-    ) -> Return:
+    def create_return(self, number: str, email: str, item_ids: Sequence[int], reason: str, *, today: date) -> Return:
         """Create a return (RMA) for some items. Raises OrderNotFoundError, ReturnNotAllowedError."""
         ...
 
@@ -210,9 +208,7 @@ class ShopBackend(Protocol):
         ...
 
     # Human handoff ----------------------------------------------------------------------------
-    def open_handoff(
-        self, sender_id: str, reason: str, transcript: Sequence[TranscriptLine]
-    ) -> HandoffTicket:
+    def open_handoff(self, sender_id: str, reason: str, transcript: Sequence[TranscriptLine]) -> HandoffTicket:
         """Open a ticket for an operator (or return the conversation's ticket that is still open)."""
         ...
 

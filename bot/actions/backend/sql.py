@@ -187,9 +187,7 @@ class SqlShopBackend:
             return _order(row)
 
     # Returns ----------------------------------------------------------------------------------
-    def create_return(
-        self, number: str, email: str, item_ids: Sequence[int], reason: str, *, today: date
-    ) -> Return:
+    def create_return(self, number: str, email: str, item_ids: Sequence[int], reason: str, *, today: date) -> Return:
         if not item_ids:
             raise ReturnNotAllowedError(number, "no items chosen")
         with self.write() as s:
@@ -219,9 +217,7 @@ class SqlShopBackend:
     # Appointments -----------------------------------------------------------------------------
     def list_slots(self, shop: str, start: datetime, end: datetime) -> list[Slot]:
         with self._read() as s:
-            booked_ids = select(AppointmentRow.slot_id).where(
-                AppointmentRow.status == AppointmentStatus.BOOKED.value
-            )
+            booked_ids = select(AppointmentRow.slot_id).where(AppointmentRow.status == AppointmentStatus.BOOKED.value)
             rows = s.execute(
                 select(SlotRow, SlotRow.id.in_(booked_ids))
                 .where(SlotRow.shop == shop, SlotRow.starts_at >= start, SlotRow.starts_at < end)
@@ -297,9 +293,7 @@ class SqlShopBackend:
             return _appointment(row, row.slot)
 
     # Human handoff ----------------------------------------------------------------------------
-    def open_handoff(
-        self, sender_id: str, reason: str, transcript: Sequence[TranscriptLine]
-    ) -> HandoffTicket:
+    def open_handoff(self, sender_id: str, reason: str, transcript: Sequence[TranscriptLine]) -> HandoffTicket:
         with self.write() as s:
             row = s.scalar(
                 select(HandoffRow).where(
@@ -399,8 +393,7 @@ def _dump_transcript(lines: Sequence[TranscriptLine]) -> str:
 def _ticket(row: HandoffRow) -> HandoffTicket:
     raw = json.loads(row.transcript_json)
     transcript = tuple(
-        TranscriptLine(x["speaker"], x["text"], datetime.fromisoformat(x["at"]) if x["at"] else None)
-        for x in raw
+        TranscriptLine(x["speaker"], x["text"], datetime.fromisoformat(x["at"]) if x["at"] else None) for x in raw
     )
     return HandoffTicket(
         id=row.id,

@@ -1,0 +1,252 @@
+"""Shared pieces of the task handlers: injection of backend/clock/stores, wording, entities, dates.
+
+Every handler is constructed with NO arguments by the rasa-sdk executor; the backend, clock and stores
+file then come from lazy factories (`get_backend()`, the system clock, `get_stores()`). Tests pass
+`backend=`, `clock=` and `stores_path=` instead. Nothing is built at import time.
+
+Customer wording lives in the domain YAML (`intents/domain/tasks.yml`): responses, plus the
+`task_formats` map (weekday and month names, list joining, line templates) that handlers read from
+the domain the engine sends. When a server does not send that extra key (a plain Rasa server), it
+is read from the domain file on disk.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.backend.protocol import ShopBackend
+from bot.actions.stores import Stores, get_stores
+from bot.errors import ActionError
+
+Clock = Callable[[], datetime]
+DomainDict = dict[str, Any]
+Events = list[dict[str, Any]]
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Deps:
+    """Backend, clock and stores of one handler: injected, or lazily built on first use."""
+
+    def __init__(
+        self,
+        backend: ShopBackend | None = None,
+        clock: Clock | None = None,
+        stores_path: Path | None = None,
+    ) -> None:
+        self._backend = backend
+        self.clock: Clock = clock or utc_now
+        self.stores_path = stores_path
+
+    @property
+    def backend(self) -> ShopBackend:
+        if self._backend is None:
+            from bot.actions.backend import get_backend
+
+            self._backend = get_backend()
+        return self._backend
+
+    @property
+    def stores(self) -> Stores:
+        return get_stores(self.stores_path)
+
+    def now(self) -> datetime:
+        moment = self.clock()
+        if moment.tzinfo is None:
+            raise ActionError("the clock returned a naive datetime; return datetime.now(UTC) or another aware one")
+        return moment
+
+    def today(self) -> date:
+        return self.now().astimezone(self.stores.timezone_default).date()
+
+
+class ShopAction(Action, ABC):  # type: ignore[misc]
+    """Base of the task handlers: `ActionX()` for the executor, `ActionX(backend=..., clock=...)` in tests."""
+
+    def __init__(
+        self,
+        *,
+        backend: ShopBackend | None = None,
+        clock: Clock | None = None,
+        stores_path: Path | None = None,
+    ) -> None:
+        self.deps = Deps(backend, clock, stores_path)
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+
+class ShopFormValidation(FormValidationAction, ABC):  # type: ignore[misc]
+    """Base of the form validators, with the same injection as `ShopAction`."""
+
+    def __init__(
+        self,
+        *,
+        backend: ShopBackend | None = None,
+        clock: Clock | None = None,
+        stores_path: Path | None = None,
+    ) -> None:
+        self.deps = Deps(backend, clock, stores_path)
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+
+# Wording ------------------------------------------------------------------------------------------
+@lru_cache(maxsize=4)
+def _formats_from_file(path: Path) -> Mapping[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise ActionError(f"{path}: cannot read `task_formats` ({e}) — restore intents/domain/tasks.yml") from e
+    formats = data.get("task_formats") if isinstance(data, dict) else None
+    if not isinstance(formats, dict):
+        raise ActionError(f"{path}: `task_formats` is missing — restore it from the repository")
+    return formats
+
+
+class Wording:
+    """Language pieces from the domain's `task_formats` (names of days and months, joins, line templates)."""
+
+    def __init__(self, domain: Mapping[str, Any]) -> None:
+        formats = domain.get("task_formats")
+        if not isinstance(formats, Mapping):
+            from bot.config import get_settings
+
+            formats = _formats_from_file(get_settings().intents_path / "domain" / "tasks.yml")
+        self.formats: Mapping[str, Any] = formats
+        self.button_titles: Mapping[str, Any] = domain.get("button_titles") or {}
+
+    def get(self, key: str) -> Any:
+        try:
+            return self.formats[key]
+        except KeyError as e:
+            raise ActionError(
+                f"task_formats.{key} is missing from the domain — add it to intents/domain/tasks.yml"
+            ) from e
+
+    def fill(self, key: str, **values: Any) -> str:
+        template = str(self.get(key))
+        try:
+            return template.format(**values)
+        except (KeyError, IndexError, ValueError) as e:
+            raise ActionError(
+                f"task_formats.{key} = {template!r} uses an unknown placeholder ({e}); "
+                f"available: {', '.join(sorted(values))}"
+            ) from e
+
+    def title(self, key: str, **values: Any) -> str:
+        template = self.button_titles.get(key)
+        if template is None:
+            raise ActionError(f"button_titles.{key} is missing — add it to intents/domain/tasks.yml")
+        return str(template).format(**values)
+
+    def weekday(self, index: int) -> str:
+        return str(self.get("weekdays")[index])
+
+    def weekday_plural(self, index: int) -> str:
+        return str(self.get("weekdays_plural")[index])
+
+    def time(self, moment: time | datetime) -> str:
+        return self.fill("time", hour=moment.hour, minute=moment.minute)
+
+    def date(self, day: date) -> str:
+        return self.fill(
+            "date",
+            weekday=self.weekday(day.weekday()),
+            day=day.day,
+            month=self.get("months")[day.month - 1],
+            year=day.year,
+        )
+
+    def join(self, parts: Sequence[str]) -> str:
+        parts = list(parts)
+        if len(parts) <= 1:
+            return "".join(parts)
+        return str(self.get("list_separator")).join(parts[:-1]) + str(self.get("list_last_separator")) + parts[-1]
+
+    def lines(self, lines: Iterable[str]) -> str:
+        return "\n".join(lines)
+
+
+# Tracker helpers ----------------------------------------------------------------------------------
+def latest_entities(tracker: Tracker, name: str) -> list[dict[str, Any]]:
+    entities = (tracker.latest_message or {}).get("entities") or []
+    return [e for e in entities if isinstance(e, dict) and e.get("entity") == name]
+
+
+def latest_entity(tracker: Tracker, name: str) -> Any:
+    found = latest_entities(tracker, name)
+    return found[0].get("value") if found else None
+
+
+def latest_text(tracker: Tracker) -> str:
+    return str((tracker.latest_message or {}).get("text") or "")
+
+
+def latest_intent(tracker: Tracker) -> str | None:
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    name = intent.get("name") if isinstance(intent, dict) else None
+    return str(name) if name else None
+
+
+def entity_text(tracker: Tracker, entity: Mapping[str, Any]) -> str:
+    """The span of the message an entity was read from (empty when unknown)."""
+    start, end = entity.get("start"), entity.get("end")
+    if isinstance(start, int) and isinstance(end, int):
+        return latest_text(tracker)[start:end]
+    return ""
+
+
+def find_email(value: Any, tracker: Tracker) -> str | None:
+    """The email of this turn: the `email` entity, else one found in the slot value's text."""
+    entity = latest_entity(tracker, "email")
+    if isinstance(entity, str) and _EMAIL.fullmatch(entity.strip()):
+        return entity.strip().lower()
+    match = _EMAIL.search(str(value or ""))
+    return match.group(0).lower() if match else None
+
+
+def find_order_number(value: Any, tracker: Tracker, pattern: str, number_format: str) -> str | None:
+    """The order number of this turn, normalised (`AN-12345`), from the entity or the text."""
+    candidates = [latest_entity(tracker, "order_number"), value]
+    for candidate in candidates:
+        if not isinstance(candidate, str):
+            continue
+        match = re.search(pattern, candidate)
+        if match:
+            digits = re.sub(r"\D", "", match.group(0))
+            return number_format.format(digits=digits)
+    return None
+
+
+def reset_slots(*names: str) -> Events:
+    return [{"event": "slot", "timestamp": None, "name": n, "value": None} for n in names]
+
+
+def utter(dispatcher: CollectingDispatcher, response: str, **values: Any) -> None:
+    dispatcher.utter_message(response=response, **values)
+
+
+def utter_buttons(
+    dispatcher: CollectingDispatcher, response: str, buttons: Sequence[tuple[str, str]], **values: Any
+) -> None:
+    dispatcher.utter_message(response=response, buttons=[{"title": t, "payload": p} for t, p in buttons], **values)
+
+
+def money(cents: int, currency: str) -> str:
+    return f"{cents / 100:.2f} {currency}"

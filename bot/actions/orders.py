@@ -1,0 +1,121 @@
+"""Order status and order cancellation (forms `order_status_form` and `cancel_order_form`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions._common import DomainDict, Events, ShopAction, Wording, money, reset_slots, utter
+from bot.actions.backend.protocol import Order, OrderNotCancellableError, OrderNotFoundError, OrderStatus
+from bot.actions.verification import ORDER_SLOTS, OrderFormValidation, end_form
+
+CANCEL_SLOTS = (*ORDER_SLOTS, "cancel_order_confirmed")
+
+
+def order_values(order: Order, wording: Wording) -> dict[str, str]:
+    """Placeholders every order response may use."""
+
+    def day(value: Any) -> str:
+        return wording.date(value) if value is not None else ""
+
+    return {
+        "order_number": order.number,
+        "status": str(wording.get("order_statuses").get(order.status.value, order.status.value)),
+        "items": wording.join([i.name for i in order.items]),
+        "total": money(order.total_cents, order.currency),
+        "placed_on": day(order.placed_on),
+        "carrier": order.carrier or "",
+        "tracking_url": order.tracking_url or "",
+        "expected_delivery": day(order.expected_delivery),
+        "delivered_on": day(order.delivered_on),
+        "customer_name": order.customer_name.split(" ")[0],
+    }
+
+
+class ValidateOrderStatusForm(OrderFormValidation):
+    def name(self) -> str:
+        return "validate_order_status_form"
+
+
+class ActionOrderStatus(ShopAction):
+    """Submit of `order_status_form`: status, carrier, tracking link, expected delivery."""
+
+    def name(self) -> str:
+        return "action_order_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
+        number, email = tracker.get_slot("order_number"), tracker.get_slot("order_email")
+        if number and email:
+            order = self.deps.backend.find_order(str(number), str(email))
+            if order is None:
+                utter(dispatcher, "utter_order_not_found")
+            else:
+                utter(dispatcher, f"utter_order_status_{order.status.value}", **order_values(order, Wording(domain)))
+        return reset_slots(*ORDER_SLOTS)
+
+
+class ValidateCancelOrderForm(OrderFormValidation):
+    form_slots = CANCEL_SLOTS
+
+    def name(self) -> str:
+        return "validate_cancel_order_form"
+
+    def check_order(
+        self, order: Order, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, changed: set[Any]
+    ) -> Events:
+        if order.status.cancellable:
+            return []
+        values = order_values(order, Wording(domain))
+        if order.status is OrderStatus.CANCELLED:
+            utter(dispatcher, "utter_order_already_cancelled", **values)
+        elif order.status is OrderStatus.DELIVERED:
+            utter(dispatcher, "utter_order_not_cancellable_delivered", **values)
+        else:
+            utter(dispatcher, "utter_order_not_cancellable", **values)
+        return end_form(*CANCEL_SLOTS)
+
+    def validate_cancel_order_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return {"cancel_order_confirmed": value if isinstance(value, bool) else None}
+
+
+class ActionAskCancelOrderConfirmed(ShopAction):
+    """Asks for an explicit yes before cancelling, naming the order's items and total."""
+
+    def name(self) -> str:
+        return "action_ask_cancel_order_confirmed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
+        order = self.deps.backend.find_order(
+            str(tracker.get_slot("order_number")), str(tracker.get_slot("order_email"))
+        )
+        if order is None:
+            utter(dispatcher, "utter_order_not_found")
+            return end_form(*CANCEL_SLOTS)
+        utter(dispatcher, "utter_ask_cancel_order_confirmed", **order_values(order, Wording(domain)))
+        return []
+
+
+class ActionSubmitCancelOrder(ShopAction):
+    def name(self) -> str:
+        return "action_submit_cancel_order"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
+        number, email = tracker.get_slot("order_number"), tracker.get_slot("order_email")
+        confirmed = tracker.get_slot("cancel_order_confirmed")
+        if confirmed is False:
+            utter(dispatcher, "utter_order_cancel_kept", order_number=str(number or ""))
+        elif confirmed is True and number and email:
+            try:
+                order = self.deps.backend.cancel_order(str(number), str(email))
+            except OrderNotFoundError:
+                utter(dispatcher, "utter_order_not_found")
+            except OrderNotCancellableError as e:
+                status = Wording(domain).get("order_statuses").get(e.status.value, e.status.value)
+                utter(dispatcher, "utter_order_not_cancellable", order_number=e.number, status=status)
+            else:
+                utter(dispatcher, "utter_order_cancelled", **order_values(order, Wording(domain)))
+        return reset_slots(*CANCEL_SLOTS)

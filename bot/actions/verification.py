@@ -1,0 +1,85 @@
+"""Checking that an order number and an email belong together, shared by the order forms.
+
+Nothing about an order is revealed unless BOTH match, and a wrong number and a wrong email get
+the same answer (`utter_order_not_found`), so orders cannot be enumerated.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions._common import (
+    DomainDict,
+    Events,
+    ShopFormValidation,
+    find_email,
+    find_order_number,
+    latest_text,
+    reset_slots,
+    utter,
+)
+from bot.actions.backend.protocol import Order
+from bot.config import get_settings
+
+ORDER_SLOTS = ("order_number", "order_email")
+
+
+def end_form(*slots: str) -> Events:
+    """Events that leave the active form without submitting it, clearing its slots."""
+    return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_slots(*slots)]
+
+
+class OrderFormValidation(ShopFormValidation):
+    """Validates `order_number` and `order_email`, then checks the pair against the backend."""
+
+    form_slots: tuple[str, ...] = ORDER_SLOTS
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    def validate_order_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        settings = get_settings()
+        number = find_order_number(value, tracker, settings.order_number_pattern, settings.order_number_format)
+        if number is None:
+            utter(dispatcher, "utter_invalid_order_number", text=str(value or latest_text(tracker)))
+        return {"order_number": number}
+
+    def validate_order_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        email = find_email(value, tracker)
+        if email is None:
+            utter(dispatcher, "utter_invalid_email", text=str(value or latest_text(tracker)))
+        return {"order_email": email}
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
+        events: Events = await super().run(dispatcher, tracker, domain)
+        changed = {e.get("name") for e in events if e.get("event") == "slot"}
+        return events + await self.cross_check(dispatcher, tracker, domain, changed)
+
+    async def cross_check(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, changed: set[Any]
+    ) -> Events:
+        number, email = tracker.get_slot("order_number"), tracker.get_slot("order_email")
+        if not number or not email:
+            return []
+        order = self.deps.backend.find_order(str(number), str(email))
+        if order is None:
+            if changed & set(ORDER_SLOTS):
+                utter(dispatcher, "utter_order_not_found")
+            tracker.slots.update(dict.fromkeys(ORDER_SLOTS))
+            return reset_slots(*ORDER_SLOTS)
+        return self.check_order(order, dispatcher, tracker, domain, changed)
+
+    def check_order(
+        self, order: Order, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, changed: set[Any]
+    ) -> Events:
+        """Form-specific checks once the order is verified (e.g. can it still be cancelled?)."""
+        return []

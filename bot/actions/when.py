@@ -1,0 +1,180 @@
+"""Reading a day and a time of day from a customer's message, for appointment slots.
+
+The engine's `time` entity (ISO 8601 in the shop timezone, from dateparser) is used first; the
+message text is the fallback. dateparser fills a missing time of day with the current one
+("tomorrow" → tomorrow at the current hour), so whether a time of day was really given is decided
+from the words the customer typed. Impossible dates such as "31st of February" are recognised so
+the handler can say exactly what is wrong.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import dateparser
+from dateparser.search import search_dates
+
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:\s+(\d{{4}}))?", re.I)
+_MONTH_DAY = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b", re.I)
+_TIME = re.compile(
+    r"\b(?:(?P<h1>\d{1,2})[:.h](?P<m1>\d{2})\s*(?P<ap1>am|pm)?"
+    r"|(?P<h2>\d{1,2})\s*(?P<ap2>am|pm|h\b|o'?clock)"
+    r"|at\s+(?P<h3>\d{1,2})(?![\d/.:-]|st|nd|rd|th))",
+    re.I,
+)
+_WORD_TIMES = {"noon": time(12, 0), "midday": time(12, 0), "midnight": time(0, 0)}
+_DATE_CUE = re.compile(
+    r"\b(today|tomorrow|tonight|day after|next|this|weekend|week|"
+    r"mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
+    r"|\b\d{1,2}(st|nd|rd|th)\b|\b\d{1,2}[/.-]\d{1,2}\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class When:
+    """A day, and the time of day when the customer gave one."""
+
+    day: date
+    at: time | None = None
+
+    def local(self, zone: ZoneInfo) -> datetime | None:
+        return datetime.combine(self.day, self.at, tzinfo=zone) if self.at is not None else None
+
+
+@dataclass(frozen=True)
+class ImpossibleDate:
+    """A date that does not exist, e.g. 31 February: `max_day` is the month's last day."""
+
+    day: int
+    month: int
+    max_day: int
+
+
+def time_in_text(text: str) -> time | None:
+    """A time of day written in the text ("3pm", "10:30", "at 11", "noon"), or None."""
+    lowered = text.lower()
+    for word, value in _WORD_TIMES.items():
+        if re.search(rf"\b{word}\b", lowered):
+            return value
+    match = _TIME.search(text)
+    if match is None:
+        return None
+    hour = int(match.group("h1") or match.group("h2") or match.group("h3"))
+    minute = int(match.group("m1") or 0)
+    suffix = (match.group("ap1") or match.group("ap2") or "").lower()
+    if suffix == "pm" and hour < 12:
+        hour += 12
+    elif suffix == "am" and hour == 12:
+        hour = 0
+    elif not suffix and match.group("h3") and 1 <= hour <= 7:
+        hour += 12  # "at 3" means the afternoon in a shop
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)
+
+
+def has_date_cue(text: str) -> bool:
+    return _DATE_CUE.search(text) is not None
+
+
+def impossible_date(text: str, year: int) -> ImpossibleDate | None:
+    """'31st of February', 'April 31' → what is wrong; None when the text names no impossible date."""
+    for pattern, day_group, month_group, year_group in ((_DAY_MONTH, 1, 2, 3), (_MONTH_DAY, 2, 1, 3)):
+        for match in pattern.finditer(text):
+            day = int(match.group(day_group))
+            month = MONTHS.index(match.group(month_group).lower()[:3]) + 1
+            in_year = int(match.group(year_group)) if match.group(year_group) else year
+            last = calendar.monthrange(in_year, month)[1]
+            if day < 1 or day > last:
+                return ImpossibleDate(day, month, last)
+    return None
+
+
+_ORDINAL = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\b", re.I)
+_MONTH_WORD = re.compile(rf"\b{_MONTH}", re.I)
+
+
+def _ordinal_day(text: str, today: date) -> date | None:
+    """'the 14th' (no month named): the next such day of a month, today included."""
+    match = _ORDINAL.search(text)
+    if match is None or _MONTH_WORD.search(text):
+        return None
+    day = int(match.group(1))
+    year, month = today.year, today.month
+    for _ in range(13):
+        if day <= calendar.monthrange(year, month)[1] and date(year, month, day) >= today:
+            return date(year, month, day)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
+
+
+def _parse_text(text: str, now_local: datetime, languages: list[str]) -> datetime | None:
+    settings = {"PREFER_DATES_FROM": "future", "RELATIVE_BASE": now_local.replace(tzinfo=None)}
+    parsed = dateparser.parse(text, languages=languages, settings=settings)
+    if isinstance(parsed, datetime):
+        return parsed
+    found = search_dates(text, languages=languages, settings=settings) or []
+    useful = [(span, value) for span, value in found if has_date_cue(span) or re.search(r"\d", span)]
+    if not useful:
+        return None
+    span, value = max(useful, key=lambda item: len(item[0]))
+    return value if isinstance(value, datetime) else None
+
+
+def read_when(
+    text: str,
+    entity_value: str | None,
+    entity_span: str,
+    zone: ZoneInfo,
+    now: datetime,
+    *,
+    known_day: date | None = None,
+    languages: list[str] | None = None,
+) -> When | ImpossibleDate | None:
+    """The day and time a customer asked for, or what is wrong with it (None = nothing readable).
+
+    `known_day` is the day already chosen earlier in the form: a bare time ("3pm") applies to it.
+    """
+    now_local = now.astimezone(zone)
+    wrong = impossible_date(text, now_local.year)
+    if wrong is not None:
+        return wrong
+    words = entity_span or text
+    typed_time = time_in_text(words) or time_in_text(text)
+    if typed_time is not None and not has_date_cue(words) and not has_date_cue(text):
+        return When(known_day or now_local.date(), typed_time)
+    ordinal = _ordinal_day(text, now_local.date())
+    if ordinal is not None and not entity_value:
+        return When(ordinal, typed_time)
+    moment: datetime | None = None
+    if entity_value:
+        try:
+            moment = datetime.fromisoformat(entity_value)
+        except ValueError:
+            moment = None
+    date_words = _TIME.sub(" ", text).strip()  # "Dec 24 at 11": 11 is a time, not a year
+    if moment is None and date_words:
+        moment = _parse_text(date_words, now_local, languages or ["en"])
+    if moment is None:
+        if typed_time is not None:
+            return When(known_day or now_local.date(), typed_time)
+        return None
+    local = moment.astimezone(zone) if moment.tzinfo else moment.replace(tzinfo=zone)
+    if typed_time is not None:
+        return When(local.date(), typed_time)
+    if entity_value and not entity_span and local.time() != time(0, 0):
+        return When(local.date(), local.time().replace(second=0, microsecond=0))  # a button payload
+    return When(local.date())
+
+
+def next_weekday(today: date, weekday: int) -> date:
+    """The next date (today included) falling on `weekday` (0 = Monday)."""
+    return today + timedelta(days=(weekday - today.weekday()) % 7)
