@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.assistant import Assistant, AssistantOptions
 from bot.config import Settings
@@ -24,6 +24,9 @@ from bot.nlu.entities import EntityPipeline, build_entity_pipeline
 from bot.nlu.model import NluModel, TrainResult, find_model, model_fingerprint, train_nlu
 from bot.nlu.training_data import TrainingData
 from bot.responses import ResponseRenderer
+
+if TYPE_CHECKING:
+    from bot.faq.service import KnowledgeService
 
 log = logging.getLogger(__name__)
 SNAPSHOT = "snapshot.json"
@@ -109,13 +112,41 @@ def _load_snapshot(directory: Path) -> tuple[Domain, TrainingData]:
 
 
 # -- training --------------------------------------------------------------------------------------
+FAQ_INTENT = "faq"
+
+
 def extra_training_examples(settings: Settings) -> dict[str, list[str]]:
-    """Examples contributed by other parts of the bot (the knowledge base's `faq` intent)."""
-    try:
-        from bot.faq.integration import faq_examples
-    except ImportError:
+    """The knowledge base's questions and alternates become examples of the `faq` intent, so the
+    classifier learns the boundary between task requests and knowledge questions from data.
+    Broken knowledge files contribute nothing here (their errors are reported by the knowledge base)."""
+    from bot.faq.loader import load_knowledge
+
+    if not settings.knowledge_path.is_dir():
         return {}
-    return faq_examples(settings)
+    loaded = load_knowledge(settings.knowledge_path, settings.project_dir)
+    phrasings = [p for entry in loaded.entries for p in entry.phrasings]
+    return {FAQ_INTENT: phrasings} if phrasings else {}
+
+
+def make_knowledge(settings: Settings, encoder: Encoder) -> KnowledgeService | None:
+    """The knowledge service, loaded; None when there is no knowledge folder."""
+    from bot.faq.service import KnowledgeService
+
+    if not settings.knowledge_path.is_dir():
+        log.warning("no knowledge folder at %s; the knowledge base is off", settings.knowledge_path)
+        return None
+    service = KnowledgeService.from_settings(settings, encoder)
+    service.load()
+    return service
+
+
+def knowledge_answerer(service: KnowledgeService) -> KnowledgeAnswerer:
+    def answer(embedding: Any, text: str, record: bool) -> Any:
+        if embedding is None:
+            embedding = service.encoder.encode([text])[0]
+        return service.respond(embedding, text)
+
+    return answer
 
 
 def train(

@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     kb_answer_threshold: float | None = Field(
         None, ge=0, le=1, description="Score above which the knowledge base answers; unset = fitted."
     )
+    watch_knowledge: bool = Field(True, description="`serve` reloads the knowledge base when its files change.")
     kb_suggest_threshold: float | None = Field(
         None, ge=0, le=1, description="Score above which 'Did you mean…' is offered; unset = fitted."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.config import Settings, get_settings
 from server.errors import install_error_handlers
-from server.routes import chat, health
+from server.routes import admin_knowledge, chat, health
 
 log = logging.getLogger("supportbot.server")
 
@@ -23,12 +24,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from bot import bootstrap
 
-        assistant = await run_in_threadpool(bootstrap.load_assistant, settings)
+        encoder = bootstrap.make_encoder(settings)
+        knowledge = await run_in_threadpool(bootstrap.make_knowledge, settings, encoder)
+        answerer = bootstrap.knowledge_answerer(knowledge) if knowledge else None
+        assistant = await run_in_threadpool(
+            lambda: bootstrap.load_assistant(settings, encoder=encoder, knowledge=answerer)
+        )
         await run_in_threadpool(assistant.warm_up)
+        app.state.knowledge = knowledge
         app.state.assistant = assistant
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(knowledge.watch(stop)) if knowledge and settings.watch_knowledge else None
         log.info("supportbot ready on http://%s:%s", settings.host, settings.port)
-        yield
-        app.state.assistant = None
+        try:
+            yield
+        finally:
+            stop.set()
+            if watcher is not None:
+                await asyncio.wait([watcher], timeout=2)
+            app.state.assistant = None
 
     app = FastAPI(
         title="supportbot",
@@ -38,9 +52,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.assistant = None
+    app.state.knowledge = None
     install_error_handlers(app)
     # -- middleware (one line each) --
     # -- routers (one line each) --
     app.include_router(health.router)
     app.include_router(chat.router)
+    app.include_router(admin_knowledge.router)
     return app
