@@ -167,7 +167,7 @@ def read_when(
         if typed_time is not None:
             return When(known_day or now_local.date(), typed_time)
         return None
-    local = moment.astimezone(zone) if moment.tzinfo else moment.replace(tzinfo=zone)
+    local = moment.replace(tzinfo=zone)  # the wall-clock time the customer said, in the shop's zone
     if typed_time is not None:
         return When(local.date(), typed_time)
     if entity_value and not entity_span and local.time() != time(0, 0):

@@ -1,0 +1,55 @@
+"""Human handoff: open a ticket with the transcript, tell the customer what happens next, pause the bot.
+
+An operator lists tickets and resumes the conversation through the backend methods
+(`list_handoffs`, `get_handoff`, `resolve_handoff`), wired to `supportbot handoff list|resume ID`
+and an HTTP endpoint elsewhere; resuming appends `ConversationResumed` to the tracker.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions._common import DomainDict, Events, ShopAction, Wording, latest_text, utter
+from bot.actions.backend.protocol import TranscriptLine
+from bot.actions.hours import HoursFormatter
+
+MAX_TRANSCRIPT_LINES = 200
+CUSTOMER_SERVICE = "customer_service"
+
+
+def transcript(events: list[dict[str, Any]]) -> list[TranscriptLine]:
+    """The customer and bot lines of the tracker events, oldest first (the last MAX_TRANSCRIPT_LINES)."""
+    lines: list[TranscriptLine] = []
+    for item in events:
+        kind = item.get("event")
+        text = item.get("text")
+        if kind not in ("user", "bot") or not text:
+            continue
+        stamp = item.get("timestamp")
+        at = datetime.fromtimestamp(stamp, UTC) if isinstance(stamp, int | float) else None
+        lines.append(TranscriptLine("customer" if kind == "user" else "bot", str(text), at))
+    return lines[-MAX_TRANSCRIPT_LINES:]
+
+
+class ActionHumanHandoff(ShopAction):
+    def name(self) -> str:
+        return "action_human_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
+        ticket = self.deps.backend.open_handoff(
+            tracker.sender_id, latest_text(tracker)[:200], transcript(list(tracker.events))
+        )
+        stores = self.deps.stores
+        service = stores.shops.get(CUSTOMER_SERVICE)
+        now = self.deps.now()
+        if service is None or service.open_range_at(now) is not None:
+            utter(dispatcher, "utter_handoff_opened", ticket_id=ticket.id)
+        else:
+            next_open = HoursFormatter(Wording(domain)).next_open(service, now)
+            utter(dispatcher, "utter_handoff_opened_closed", ticket_id=ticket.id, next_open=next_open)
+        return [SlotSet("handoff_ticket", str(ticket.id)), ConversationPaused()]

@@ -1,0 +1,112 @@
+"""Appointment slots: which times are free, and checking a requested day/time with a precise correction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions._common import Deps, Wording, utter
+from bot.actions.backend.protocol import ShopBackend
+from bot.actions.stores import Shop
+from bot.actions.when import ImpossibleDate, When
+
+APPOINTMENT_SHOPS = ("paris", "berlin", "london")
+APPOINTMENT_MINUTES = 45
+BOOKING_DAYS = 14
+"""Appointments can be booked from today to today + BOOKING_DAYS - 1."""
+
+
+def free_times(backend: ShopBackend, shop: Shop, day: date, now: datetime) -> list[datetime]:
+    """Free slot starts of `shop` on `day`, in the shop's local time, later than `now`."""
+    start = datetime.combine(day, time(0), tzinfo=shop.timezone)
+    slots = backend.list_slots(shop.key, start, start + timedelta(days=1))
+    return [s.starts_at.astimezone(shop.timezone) for s in slots if not s.booked and s.starts_at > now]
+
+
+def next_free_days(
+    backend: ShopBackend, shop: Shop, today: date, now: datetime, limit: int
+) -> list[tuple[date, list[datetime]]]:
+    found: list[tuple[date, list[datetime]]] = []
+    for offset in range(BOOKING_DAYS):
+        day = today + timedelta(days=offset)
+        times = free_times(backend, shop, day, now)
+        if times:
+            found.append((day, times))
+            if len(found) >= limit:
+                break
+    return found
+
+
+@dataclass(frozen=True)
+class TimeCheck:
+    """Slot updates after checking a requested time: the chosen ISO time, and the day to offer times of."""
+
+    time: str | None = None
+    day: str | None = None
+
+    def slots(self) -> dict[str, Any]:
+        return {"appointment_time": self.time, "appointment_day": self.day}
+
+
+def check_time(
+    deps: Deps,
+    dispatcher: CollectingDispatcher,
+    wording: Wording,
+    shop: Shop,
+    when: When | ImpossibleDate | None,
+    text: str,
+) -> TimeCheck:
+    """Is `when` a bookable slot of `shop`? Utters the specific correction when it is not."""
+    now = deps.now()
+    today = now.astimezone(shop.timezone).date()
+    if when is None:
+        utter(dispatcher, "utter_appointment_time_unreadable", text=text)
+        return TimeCheck()
+    if isinstance(when, ImpossibleDate):
+        month = wording.get("months")[when.month - 1]
+        utter(dispatcher, "utter_date_impossible", day=when.day, month=month, max_day=when.max_day)
+        return TimeCheck()
+    values: dict[str, Any] = {"shop_name": shop.name, "date": wording.date(when.day)}
+    if when.day < today:
+        utter(dispatcher, "utter_appointment_date_past", **values)
+        return TimeCheck()
+    last = today + timedelta(days=BOOKING_DAYS - 1)
+    if when.day > last:
+        utter(dispatcher, "utter_appointment_too_far", last_date=wording.date(last), **values)
+        return TimeCheck()
+    hours = shop.hours_on(when.day)
+    if hours.closed:
+        if hours.note:
+            utter(dispatcher, "utter_appointment_shop_closed_special", note=hours.note, **values)
+        else:
+            utter(dispatcher, "utter_appointment_shop_closed", **values)
+        return TimeCheck()
+    free = free_times(deps.backend, shop, when.day, now)
+    day = when.day.isoformat() if free else None
+    if not free:
+        utter(dispatcher, "utter_appointment_day_full", **values)
+        return TimeCheck()
+    moment = when.local(shop.timezone)
+    if moment is None:
+        return TimeCheck(day=day)  # a day without a time: the question lists that day's free times
+    values["time"] = wording.time(moment)
+    if moment <= now:
+        utter(dispatcher, "utter_appointment_time_past", **values)
+        return TimeCheck(day=day)
+    opening = shop.open_range_at(moment)
+    if opening is None or (moment + timedelta(minutes=APPOINTMENT_MINUTES)).time() > opening.end:
+        ranges = [wording.fill("range", start=wording.time(r.start), end=wording.time(r.end)) for r in hours.ranges]
+        hours_text = str(wording.get("range_separator")).join(ranges)
+        utter(dispatcher, "utter_appointment_outside_hours", hours=hours_text, **values)
+        return TimeCheck(day=day)
+    if moment in free:
+        return TimeCheck(time=moment.isoformat(), day=day)
+    slots = deps.backend.list_slots(shop.key, moment, moment + timedelta(minutes=1))
+    if slots:
+        utter(dispatcher, "utter_appointment_slot_taken", **values)
+    else:
+        utter(dispatcher, "utter_appointment_not_a_slot", **values)
+    return TimeCheck(day=day)
