@@ -97,8 +97,11 @@ def main() -> None:
     out: dict[str, object] = {}
 
     def report(name: str, scores: np.ndarray) -> None:
-        out[name] = {"g1": metrics(scores[g1], gold[g1]), "g2": metrics(scores[g2], gold[g2]),
-                     "all": metrics(scores, gold)}
+        out[name] = {
+            "g1": metrics(scores[g1], gold[g1]),
+            "g2": metrics(scores[g2], gold[g2]),
+            "all": metrics(scores, gold),
+        }
         print(name, json.dumps(out[name]))
 
     s_q = vx @ vq.T

@@ -7,6 +7,7 @@ Columns (header row, any order, case-insensitive): `question`, `answer` (require
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from collections.abc import Sequence
@@ -179,3 +180,36 @@ def to_markdown(entries: Sequence[KnowledgeEntry], title: str) -> str:
         out.append(_escape_markdown_answer(e.answer))
         out.append("")
     return "\n".join(out)
+
+
+def read_table(path: Path, display: str) -> tuple[list[KnowledgeEntry], list[Problem]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        return [], [Problem(display, None, f"not UTF-8 text ({e.reason})", "save the file as UTF-8 (CSV UTF-8)")]
+    return parse_table(text, display, delimiter_for(path))
+
+
+def import_table(source: Path, dest: Path, display: str | None = None) -> tuple[list[KnowledgeEntry], list[Problem]]:
+    """Convert a CSV/TSV file into a knowledge Markdown file at `dest` (written only without errors).
+
+    Rows without an id get one derived from the question, written into the heading so it stays stable.
+    """
+    entries, problems = read_table(source, display or source.name)
+    if any(p.severity == "error" for p in problems):
+        return entries, problems
+    title = source.stem.replace("-", " ").replace("_", " ").capitalize()
+    stable: list[KnowledgeEntry] = []
+    used = {e.id for e in entries if e.explicit_id}
+    for e in entries:
+        if not e.explicit_id:
+            base = new_id = slugify(e.question)
+            n = 2
+            while new_id in used:
+                new_id, n = f"{base}-{n}", n + 1
+            used.add(new_id)
+            e = dataclasses.replace(e, id=new_id, explicit_id=True)
+        stable.append(e)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(to_markdown(stable, title), encoding="utf-8")
+    return stable, problems

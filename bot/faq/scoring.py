@@ -32,9 +32,10 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 class ScoringConfig:
     pooling: Literal["max", "lse"] = "max"
     temperature: float = 0.05
-    context_weight: float = 0.3
-    bm25_weight: float = 0.05
+    context_weight: float = 0.2
+    bm25_weight: float = 0.08
     answer_lead_chars: int = 300
+    answer_lead_sentences: int = 2
     margin_weight: float = 0.0
     candidates: int = 64
 
@@ -52,18 +53,20 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-def answer_lead(answer: str, max_chars: int) -> str:
-    """The first sentence of an answer as plain text (links keep their text), at most `max_chars`."""
+def answer_lead(answer: str, max_chars: int, sentences: int = 1) -> str:
+    """The first sentence(s) of an answer as plain text (links keep their text), at most `max_chars`."""
     plain = _MARKUP.sub(lambda m: m.group(1) or " ", answer)
     plain = " ".join(plain.split())
-    return _SENTENCE_END.split(plain, maxsplit=1)[0][:max_chars]
+    return " ".join(_SENTENCE_END.split(plain, maxsplit=sentences)[:sentences])[:max_chars]
 
 
 def entry_texts(entry: KnowledgeEntry, answer: str, config: ScoringConfig) -> list[str]:
     """The texts embedded for an entry: phrasings, then the context text if used."""
     texts = list(entry.phrasings)
     if config.context_weight > 0:
-        texts.append(f"{entry.question} {answer_lead(answer, config.answer_lead_chars)}".strip())
+        texts.append(
+            f"{entry.question} {answer_lead(answer, config.answer_lead_chars, config.answer_lead_sentences)}".strip()
+        )
     return texts
 
 

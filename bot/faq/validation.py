@@ -58,7 +58,7 @@ def check_ids_and_questions(entries: Sequence[KnowledgeEntry]) -> list[Problem]:
                 continue
             seen_here.add(key)
             other = questions.get(key)
-            if other is not None and other[0].id != entry.id:
+            if other is not None and other[0] is not entry:
                 problems.append(
                     Problem(
                         entry.file,
