@@ -5,9 +5,10 @@ file then come from lazy factories (`get_backend()`, the system clock, `get_stor
 `backend=`, `clock=` and `stores_path=` instead. Nothing is built at import time.
 
 Customer wording lives in the domain YAML (`intents/domain/tasks.yml`): responses, plus the
-`task_formats` map (weekday and month names, list joining, line templates) that handlers read from
-the domain the engine sends. When a server does not send that extra key (a plain Rasa server), it
-is read from the domain file on disk.
+`button_titles` map: button titles, and under `button_titles.formats` the weekday and month names,
+list joining and line templates the handlers assemble. Handlers read it from the domain the engine
+sends; when a server does not send that extra key (a plain Rasa server), it is read from the domain
+file on disk.
 """
 
 from __future__ import annotations
@@ -108,35 +109,35 @@ class ShopFormValidation(FormValidationAction, ABC):  # type: ignore[misc]
 
 # Wording ------------------------------------------------------------------------------------------
 @lru_cache(maxsize=4)
-def _formats_from_file(path: Path) -> Mapping[str, Any]:
+def _titles_from_file(path: Path) -> Mapping[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as e:
-        raise ActionError(f"{path}: cannot read `task_formats` ({e}) — restore intents/domain/tasks.yml") from e
-    formats = data.get("task_formats") if isinstance(data, dict) else None
-    if not isinstance(formats, dict):
-        raise ActionError(f"{path}: `task_formats` is missing — restore it from the repository")
-    return formats
+        raise ActionError(f"{path}: cannot read `button_titles` ({e}) — restore intents/domain/tasks.yml") from e
+    titles = data.get("button_titles") if isinstance(data, dict) else None
+    if not isinstance(titles, dict) or not isinstance(titles.get("formats"), dict):
+        raise ActionError(f"{path}: `button_titles.formats` is missing — restore it from the repository")
+    return titles
 
 
 class Wording:
-    """Language pieces from the domain's `task_formats` (names of days and months, joins, line templates)."""
+    """Language pieces from the domain's `button_titles` (and its `formats`: days, months, joins, lines)."""
 
     def __init__(self, domain: Mapping[str, Any]) -> None:
-        formats = domain.get("task_formats")
-        if not isinstance(formats, Mapping):
+        titles = domain.get("button_titles")
+        if not isinstance(titles, Mapping) or not isinstance(titles.get("formats"), Mapping):
             from bot.config import get_settings
 
-            formats = _formats_from_file(get_settings().intents_path / "domain" / "tasks.yml")
-        self.formats: Mapping[str, Any] = formats
-        self.button_titles: Mapping[str, Any] = domain.get("button_titles") or {}
+            titles = _titles_from_file(get_settings().intents_path / "domain" / "tasks.yml")
+        self.button_titles: Mapping[str, Any] = titles
+        self.formats: Mapping[str, Any] = titles["formats"]
 
     def get(self, key: str) -> Any:
         try:
             return self.formats[key]
         except KeyError as e:
             raise ActionError(
-                f"task_formats.{key} is missing from the domain — add it to intents/domain/tasks.yml"
+                f"button_titles.formats.{key} is missing from the domain — add it to intents/domain/tasks.yml"
             ) from e
 
     def fill(self, key: str, **values: Any) -> str:
@@ -145,7 +146,7 @@ class Wording:
             return template.format(**values)
         except (KeyError, IndexError, ValueError) as e:
             raise ActionError(
-                f"task_formats.{key} = {template!r} uses an unknown placeholder ({e}); "
+                f"button_titles.formats.{key} = {template!r} uses an unknown placeholder ({e}); "
                 f"available: {', '.join(sorted(values))}"
             ) from e
 

@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import dateparser
-from dateparser.search import search_dates
-
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
@@ -117,6 +114,9 @@ def _ordinal_day(text: str, today: date) -> date | None:
 
 
 def _parse_text(text: str, now_local: datetime, languages: list[str]) -> datetime | None:
+    import dateparser  # imported on first use: it is slow to import
+    from dateparser.search import search_dates
+
     settings = {"PREFER_DATES_FROM": "future", "RELATIVE_BASE": now_local.replace(tzinfo=None)}
     parsed = dateparser.parse(text, languages=languages, settings=settings)
     if isinstance(parsed, datetime):
