@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -241,3 +241,20 @@ def load_assistant(
 
 def _slot_defaults(slots: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return {name: spec.get("initial_value") for name, spec in slots.items()}
+
+
+@dataclass
+class Serving:
+    """Everything a running bot holds: the assistant and, when there is one, the knowledge service."""
+
+    assistant: Assistant
+    knowledge: KnowledgeService | None
+
+
+def load_serving(settings: Settings, *, encoder: Encoder | None = None, **kwargs: Any) -> Serving:
+    """Encoder, knowledge base and assistant, sharing one encoder (one forward pass per message)."""
+    encoder = encoder or make_encoder(settings)
+    knowledge = make_knowledge(settings, encoder)
+    answerer = knowledge_answerer(knowledge) if knowledge else None
+    assistant = load_assistant(settings, encoder=encoder, knowledge=answerer, **kwargs)
+    return Serving(assistant, knowledge)

@@ -151,7 +151,7 @@ def _load_assistant(settings: Settings) -> Any:
     from bot import bootstrap
 
     try:
-        return bootstrap.load_serving(settings) if hasattr(bootstrap, "load_serving") else bootstrap.load_assistant(settings)
+        return bootstrap.load_serving(settings).assistant
     except DataError as e:
         print_problems(list(e.problems))
         raise typer.Exit(1) from e

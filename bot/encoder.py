@@ -111,6 +111,13 @@ class SentenceTransformerEncoder:
 
         torch.set_num_threads(self._threads)
         try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            hf_logging.set_verbosity_error()
+        except ImportError:  # pragma: no cover
+            pass
+        try:
             model = SentenceTransformer(str(self._path), device="cpu", local_files_only=True)
         except Exception as e:  # the library raises many kinds
             raise ModelError(f"could not load the model from {self._path}: {e}") from e

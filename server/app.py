@@ -25,11 +25,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from bot import bootstrap
 
         encoder = bootstrap.make_encoder(settings)
-        knowledge = await run_in_threadpool(bootstrap.make_knowledge, settings, encoder)
-        answerer = bootstrap.knowledge_answerer(knowledge) if knowledge else None
-        assistant = await run_in_threadpool(
-            lambda: bootstrap.load_assistant(settings, encoder=encoder, knowledge=answerer)
-        )
+        serving = await run_in_threadpool(lambda: bootstrap.load_serving(settings, encoder=encoder))
+        assistant, knowledge = serving.assistant, serving.knowledge
         await run_in_threadpool(assistant.warm_up)
         app.state.knowledge = knowledge
         app.state.assistant = assistant
