@@ -1,0 +1,363 @@
+"""YAML test cases for a bot: what they look like in memory and how they are read.
+
+A case file (`intents/tests/*.yml`, `knowledge/tests/*.yml`) has two optional lists::
+
+    cases:                      # one message each, in a fresh conversation
+    - text: where is my parcel
+      intent: order_status
+    - text: my order is AN-12345
+      entities: [{order_number: AN-12345}]
+    - text: what's the capital of Peru
+      abstain: true
+    - text: how long does delivery to germany take
+      entry: delivery-time-germany
+    conversations:              # several user lines, one conversation
+    - name: return happy path
+      steps:
+      - user: I want to return my jacket
+        intent: start_return
+        action: return_form
+      - user: AN-10001
+        slots: {order_number: AN-10001}
+        reply_contains: email
+
+Every problem is reported with its file:line (`DataError`), never half-loaded. Nothing here runs
+the bot; `bot.testing.runner` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.errors import DataError, Problem
+from bot.yamlfile import LineDict, LineList, read_yaml_file
+
+ANY_VALUE = "*"
+"""An expected entity or slot value that matches any value (e.g. dates relative to today)."""
+
+EXPECTATION_KEYS = ("intent", "entities", "abstain", "entry", "action", "actions", "slots", "form", "reply_contains")
+MESSAGE_ONLY_KEYS = ("intent", "entities", "abstain", "entry")
+_CASE_META = ("text", "name", "marks", "xfail")
+_CONVERSATION_META = ("name", "steps", "marks", "xfail")
+_STEP_META = ("user",)
+_TOP_KEYS = ("cases", "conversations", "version")
+_NO_VALUE = object()
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What should happen after one user message. `None` = not checked."""
+
+    intent: str | None = None
+    entities: tuple[tuple[str, Any], ...] | None = None
+    abstain: bool | None = None
+    entry: str | None = None
+    actions_include: tuple[str, ...] = ()
+    actions_exact: tuple[str, ...] | None = None
+    slots: Mapping[str, Any] = field(default_factory=dict)
+    form: str | None | object = _NO_VALUE  # object() sentinel = not checked; None = no form active
+    reply_contains: tuple[str, ...] = ()
+
+    @property
+    def checks_form(self) -> bool:
+        return self.form is not _NO_VALUE
+
+    @property
+    def needs_dialogue(self) -> bool:
+        """Does checking this need the whole bot (dialogue, actions, knowledge) or only NLU?"""
+        return bool(
+            self.entry
+            or self.actions_include
+            or self.actions_exact is not None
+            or self.slots
+            or self.checks_form
+            or self.reply_contains
+        )
+
+
+@dataclass(frozen=True)
+class Step:
+    user: str
+    expect: Expectation
+    line: int
+
+
+@dataclass(frozen=True)
+class Marks:
+    names: tuple[str, ...] = ()
+    xfail: str | None = None  # the reason, when the case is a known failure
+
+
+@dataclass(frozen=True)
+class MessageCase:
+    """One message in a fresh conversation."""
+
+    name: str
+    file: str
+    line: int
+    step: Step
+    marks: Marks = Marks()
+
+    @property
+    def kind(self) -> str:
+        return "knowledge" if self.step.expect.entry else "nlu"
+
+
+@dataclass(frozen=True)
+class ConversationCase:
+    name: str
+    file: str
+    line: int
+    steps: tuple[Step, ...]
+    marks: Marks = Marks()
+
+    @property
+    def kind(self) -> str:
+        return "conversation"
+
+
+Case = MessageCase | ConversationCase
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    path: Path
+    display: str
+    cases: tuple[Case, ...]
+
+
+# -- reading ---------------------------------------------------------------------------------------
+class _Reader:
+    def __init__(self, display: str) -> None:
+        self.display = display
+        self.problems: list[Problem] = []
+
+    def problem(self, line: int | None, message: str, fix: str) -> None:
+        self.problems.append(Problem(self.display, line, message, fix))
+
+    def unknown_keys(self, item: LineDict, allowed: Sequence[str], what: str) -> None:
+        for key in item:
+            if key not in allowed:
+                self.problem(item.key_lines.get(key, item.line), f"unknown key '{key}' in {what}",
+                             f"use one of: {', '.join(allowed)}")
+
+    def marks(self, item: LineDict) -> Marks:
+        raw = item.get("marks", [])
+        names: list[str] = []
+        xfail: str | None = None
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list) or not all(isinstance(m, str) and m.strip() for m in raw):
+            self.problem(item.key_lines.get("marks", item.line), "'marks' must be a list of marker names",
+                         "write `marks: [slow]` or `marks: [xfail]`")
+            raw = []
+        for name in raw:
+            if name.strip() == "xfail":
+                xfail = xfail or "marked xfail"
+            else:
+                names.append(name.strip())
+        if "xfail" in item:
+            value = item["xfail"]
+            if value is True:
+                xfail = "marked xfail"
+            elif isinstance(value, str) and value.strip():
+                xfail = value.strip()
+            elif value not in (False, None):
+                self.problem(item.key_lines["xfail"], "'xfail' must be a reason (text) or true",
+                             "write `xfail: the classifier confuses X and Y (issue 12)`")
+        return Marks(tuple(names), xfail)
+
+    def text(self, item: LineDict, key: str, what: str) -> str | None:
+        value = item.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            self.problem(item.key_lines.get(key, item.line), f"{what} needs `{key}:` with the message text",
+                         f"write `{key}: where is my parcel`")
+            return None
+        return value
+
+    def expectation(self, item: LineDict, allowed: Sequence[str], what: str) -> Expectation:
+        line = item.line
+
+        def key_line(key: str) -> int:
+            return item.key_lines.get(key, line)
+
+        values: dict[str, Any] = {}
+        for key in ("intent", "entry", "action"):
+            if key in item:
+                value = item[key]
+                if not isinstance(value, str) or not value.strip():
+                    self.problem(key_line(key), f"'{key}' must be a name", f"write `{key}: some_name`")
+                else:
+                    values[key] = value.strip()
+        if "abstain" in item:
+            if not isinstance(item["abstain"], bool):
+                self.problem(key_line("abstain"), "'abstain' must be true or false", "write `abstain: true`")
+            else:
+                values["abstain"] = item["abstain"]
+        entities = None
+        if "entities" in item:
+            entities = self.entities(item["entities"], key_line("entities"))
+        actions_exact = None
+        if "actions" in item:
+            raw = item["actions"]
+            if not isinstance(raw, list) or not all(isinstance(a, str) for a in raw):
+                self.problem(key_line("actions"), "'actions' must be a list of action names",
+                             "write `actions: [utter_greet]`")
+            else:
+                actions_exact = tuple(raw)
+        slots: dict[str, Any] = {}
+        if "slots" in item:
+            raw = item["slots"]
+            if not isinstance(raw, dict):
+                self.problem(key_line("slots"), "'slots' must be a mapping of slot names to values",
+                             "write `slots: {order_number: AN-10001}` (null = not set)")
+            else:
+                slots = {str(k): v for k, v in raw.items()}
+        form: Any = _NO_VALUE
+        if "form" in item:
+            raw = item["form"]
+            if raw is not None and not isinstance(raw, str):
+                self.problem(key_line("form"), "'form' must be a form name or null",
+                             "write `form: return_form`, or `form: null` for no active form")
+            else:
+                form = raw
+        reply: tuple[str, ...] = ()
+        if "reply_contains" in item:
+            raw = item["reply_contains"]
+            if isinstance(raw, str):
+                raw = [raw]
+            if not isinstance(raw, list) or not all(isinstance(r, str) and r for r in raw):
+                self.problem(key_line("reply_contains"), "'reply_contains' must be text or a list of texts",
+                             "write `reply_contains: order number`")
+            else:
+                reply = tuple(raw)
+        expect = Expectation(
+            intent=values.get("intent"),
+            entities=entities,
+            abstain=values.get("abstain"),
+            entry=values.get("entry"),
+            actions_include=(values["action"],) if "action" in values else (),
+            actions_exact=actions_exact,
+            slots=slots,
+            form=form,
+            reply_contains=reply,
+        )
+        if expect.intent is not None and expect.abstain:
+            self.problem(key_line("abstain"), f"{what} expects both intent '{expect.intent}' and an abstention",
+                         "keep one of `intent:` and `abstain: true`")
+        if not any(k in item for k in EXPECTATION_KEYS):
+            self.problem(line, f"{what} expects nothing",
+                         f"add at least one of: {', '.join(k for k in EXPECTATION_KEYS if k in allowed)}")
+        return expect
+
+    def entities(self, raw: Any, line: int) -> tuple[tuple[str, Any], ...] | None:
+        pairs: list[tuple[str, Any]] = []
+        items = [raw] if isinstance(raw, dict) else raw
+        if not isinstance(items, list):
+            items = None
+        for entry in items or [None]:
+            if items == []:
+                break
+            if not isinstance(entry, dict) or not entry:
+                self.problem(line, "'entities' must be a list of {entity: value} mappings",
+                             "write `entities: [{order_number: AN-12345}]` ('*' = any value, [] = none)")
+                return None
+            for name, value in entry.items():
+                pairs.append((str(name), value))
+        return tuple(pairs)
+
+
+def _unique(name: str, seen: dict[str, int]) -> str:
+    name = " ".join(name.replace("::", ":").split())
+    count = seen.get(name, 0) + 1
+    seen[name] = count
+    return name if count == 1 else f"{name} [{count}]"
+
+
+def parse_case_file(data: Any, path: Path, display: str) -> CaseFile:
+    """Build the cases from parsed YAML; raises `DataError` listing every problem."""
+    reader = _Reader(display)
+    cases: list[Case] = []
+    seen: dict[str, int] = {}
+    if data is None:
+        return CaseFile(path, display, ())
+    if not isinstance(data, LineDict):
+        raise DataError([Problem(display, 1, "a test file must be a mapping",
+                                 "start with `cases:` or `conversations:`")])
+    reader.unknown_keys(data, _TOP_KEYS, "a test file")
+    raw_cases = data.get("cases")
+    if raw_cases is None:
+        raw_cases = LineList()
+    elif not isinstance(raw_cases, LineList):
+        reader.problem(data.key_lines.get("cases"), "'cases' must be a list", "write `- text: ...` items under it")
+        raw_cases = LineList()
+    for item, line in zip(raw_cases, raw_cases.item_lines, strict=True):
+        if not isinstance(item, LineDict):
+            reader.problem(line, "a case must be a mapping", "write `- text: where is my parcel` then `intent: ...`")
+            continue
+        allowed = (*_CASE_META, *MESSAGE_ONLY_KEYS, *EXPECTATION_KEYS[4:])
+        reader.unknown_keys(item, allowed, "a case")
+        text = reader.text(item, "text", "a case")
+        expect = reader.expectation(item, allowed, f"the case '{text}'")
+        marks = reader.marks(item)
+        if text is None:
+            continue
+        name = str(item.get("name") or text)
+        cases.append(MessageCase(_unique(name, seen), display, line, Step(text, expect, line), marks))
+    raw_conversations = data.get("conversations")
+    if raw_conversations is None:
+        raw_conversations = LineList()
+    elif not isinstance(raw_conversations, LineList):
+        reader.problem(data.key_lines.get("conversations"), "'conversations' must be a list",
+                       "write `- name: ...` items with `steps:` under it")
+        raw_conversations = LineList()
+    for item, line in zip(raw_conversations, raw_conversations.item_lines, strict=True):
+        if not isinstance(item, LineDict):
+            reader.problem(line, "a conversation must be a mapping", "write `- name: ...` then `steps:`")
+            continue
+        reader.unknown_keys(item, _CONVERSATION_META, "a conversation")
+        raw_name = item.get("name")
+        name = raw_name if isinstance(raw_name, str) and raw_name.strip() else f"conversation at line {line}"
+        if name != raw_name:
+            reader.problem(line, "a conversation needs a name", "write `- name: return happy path`")
+        raw_steps = item.get("steps")
+        steps: list[Step] = []
+        if not isinstance(raw_steps, LineList) or not raw_steps:
+            reader.problem(item.key_lines.get("steps", line), f"conversation '{name}' has no steps",
+                           "add `steps:` with `- user: ...` items")
+            raw_steps = LineList()
+        for step, step_line in zip(raw_steps, raw_steps.item_lines, strict=True):
+            if not isinstance(step, LineDict):
+                reader.problem(step_line, "a step must be a mapping", "write `- user: hello` then expectations")
+                continue
+            reader.unknown_keys(step, (*_STEP_META, *EXPECTATION_KEYS), "a step")
+            user = reader.text(step, "user", "a step")
+            expect = reader.expectation(step, EXPECTATION_KEYS, f"the step '{user}'")
+            if user is not None:
+                steps.append(Step(user, expect, step_line))
+        marks = reader.marks(item)
+        cases.append(ConversationCase(_unique(name, seen), display, line, tuple(steps), marks))
+    if reader.problems:
+        raise DataError(reader.problems)
+    return CaseFile(path, display, tuple(cases))
+
+
+def load_case_file(path: Path, display: str | None = None) -> CaseFile:
+    """Read one YAML test file. Raises `DataError` (every problem with its file:line)."""
+    shown = display or str(path)
+    data, problems = read_yaml_file(path, shown)
+    if problems:
+        raise DataError(problems)
+    return parse_case_file(data, path, shown)
+
+
+def case_files(folder: Path) -> list[Path]:
+    """The test files of one `tests/` folder."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
