@@ -36,7 +36,7 @@ class ScoringConfig:
     bm25_weight: float = 0.08
     answer_lead_chars: int = 300
     answer_lead_sentences: int = 2
-    margin_weight: float = 0.0
+    margin_weight: float = 0.5
     candidates: int = 64
 
     def __post_init__(self) -> None:

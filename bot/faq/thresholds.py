@@ -31,7 +31,7 @@ class Thresholds:
         return "unknown"
 
 
-DEFAULT_THRESHOLDS = Thresholds(answer=0.60, suggest=0.45)
+DEFAULT_THRESHOLDS = Thresholds(answer=0.69, suggest=0.54)
 
 
 def resolve_thresholds(

@@ -49,7 +49,6 @@ def require_admin(request: Request) -> None:
             return
         raise AdminAuthError(
             403,
-            "admin_loopback_only",
             "admin endpoints answer only to this machine until SUPPORTBOT_ADMIN_TOKEN is set",
         )
     header = request.headers.get("authorization", "")

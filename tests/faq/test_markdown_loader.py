@@ -75,7 +75,8 @@ def test_headings_inside_code_fences_are_answer_text() -> None:
         ),
         (
             "## Q? {#bad id}\n\nA.\n",
-            "knowledge/faq.md:1: invalid id '{#bad id}' — use letters, digits, '-', '_' or '.', e.g. {#payment-methods}",
+            "knowledge/faq.md:1: invalid id '{#bad id}' — use letters, digits, '-', '_' or '.', "
+            "e.g. {#payment-methods}",
         ),
         (
             "## \n\nA.\n",
