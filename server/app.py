@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.config import Settings, get_settings
 from server.errors import install_error_handlers
 from server.routes import admin_knowledge, chat, health
+from server.routes import pages, widget
 
 log = logging.getLogger("supportbot.server")
 
@@ -53,6 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # -- middleware (one line each) --
     # -- routers (one line each) --
+    app.include_router(widget.router)
+    app.include_router(pages.router)
+    pages.mount_static(app)
     app.include_router(health.router)
     app.include_router(chat.router)
     app.include_router(admin_knowledge.router)

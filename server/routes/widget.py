@@ -1,0 +1,271 @@
+"""The web chat widget's endpoints: `WS /ws/chat`, `GET /conversations/{sender}/history`, `POST /feedback`.
+
+WebSocket frames are JSON objects with a `type` (documented in docs/widget.md):
+
+    client → server  {"type": "message", "sender", "text", "metadata"?, "id"?}
+                     {"type": "history", "sender", "limit"?}
+    server → client  {"type": "typing"}                       as soon as a message is accepted
+                     {"type": "replies", "sender", "replies": [...], "in_reply_to"?}
+                     {"type": "history", "sender", "messages": [...]}
+                     {"type": "error", "error": {"code", "message"}, "in_reply_to"?}
+
+A bad frame gets an error frame and the connection stays open. Browsers' cross-origin sockets are
+refused (close code 1008) unless the page's origin is listed in `cors_origins` (or it is `*`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect, status
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
+
+from bot.assistant import Assistant
+from bot.config import Settings
+from bot.feedback import MAX_COMMENT_CHARS, Feedback, FeedbackStore, SqlFeedbackStore
+from bot.types import Message, Reply
+from server.dependencies import AssistantDep
+from server.errors import error_body
+from server.schemas import ButtonOut, ReplyOut, SourceOut
+
+log = logging.getLogger("supportbot.server.widget")
+router = APIRouter(tags=["widget"])
+
+SenderId = Annotated[str, Field(min_length=1, max_length=128, description="Conversation id chosen by the client.")]
+INPUT_CHANNEL = "webchat"
+
+
+# -- shapes ------------------------------------------------------------------------------------------
+class HistoryMessage(BaseModel):
+    """One line of a conversation as the widget shows it."""
+
+    role: Literal["user", "bot", "separator"]
+    text: str = ""
+    id: str | None = None
+    buttons: list[ButtonOut] = Field(default_factory=list)
+    sources: list[SourceOut] = Field(default_factory=list)
+    time: float | None = Field(None, description="Unix timestamp (seconds).")
+    kind: str | None = Field(None, description="For separators: `session_started` or `restart`.")
+    feedback: Literal["up", "down"] | None = Field(None, description="The customer's vote on this reply.")
+
+
+class HistoryOut(BaseModel):
+    sender: str
+    messages: list[HistoryMessage]
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sender: SenderId
+    reply_id: str = Field(min_length=1, max_length=128, description="The `id` of the bot reply.")
+    value: Literal["up", "down"]
+    comment: str | None = Field(None, max_length=MAX_COMMENT_CHARS)
+
+
+class FeedbackOut(BaseModel):
+    sender: str
+    reply_id: str
+    value: Literal["up", "down"]
+    comment: str | None = None
+
+
+class MessageFrame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["message"]
+    sender: SenderId
+    text: str = Field(max_length=20_000)
+    metadata: dict[str, Any] | None = None
+    id: str | None = Field(None, max_length=128, description="Client message id, echoed as `in_reply_to`.")
+
+
+class HistoryFrame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["history"]
+    sender: SenderId
+    limit: int = Field(200, ge=1, le=1000)
+
+
+ClientFrame = Annotated[MessageFrame | HistoryFrame, Field(discriminator="type")]
+_client_frame: TypeAdapter[MessageFrame | HistoryFrame] = TypeAdapter(ClientFrame)
+
+
+# -- conversion --------------------------------------------------------------------------------------
+def reply_out(reply: Reply) -> dict[str, Any]:
+    """A reply in the same shape `POST /chat` returns."""
+    return ReplyOut.model_validate(reply.as_dict()).model_dump(exclude_none=True)
+
+
+def display_history(
+    events: Iterable[Mapping[str, Any]], votes: Mapping[str, Literal["up", "down"]] | None = None
+) -> list[HistoryMessage]:
+    """Rasa-style events → what the widget shows. Silent user messages (the widget's start payload)
+    are dropped, a button click shows its title (`metadata.display`), `session_started`/`restart`
+    become one separator between conversations (none before the first message), and bot replies
+    carry the customer's earlier vote from `votes` (reply id → up/down)."""
+    votes = votes or {}
+    messages: list[HistoryMessage] = []
+    for e in events:
+        kind = e.get("event")
+        when = _float(e.get("timestamp"))
+        if kind == "user":
+            metadata = e.get("metadata") or {}
+            if not isinstance(metadata, Mapping) or metadata.get("silent"):
+                continue
+            display = metadata.get("display")
+            text = display if isinstance(display, str) and display else str(e.get("text") or "")
+            messages.append(HistoryMessage(role="user", text=text, time=when))
+        elif kind == "bot":
+            data = e.get("data") or {}
+            reply_id = data.get("id") or None
+            messages.append(
+                HistoryMessage(
+                    role="bot",
+                    text=str(e.get("text") or ""),
+                    id=reply_id,
+                    feedback=votes.get(reply_id) if reply_id else None,
+                    buttons=[ButtonOut.model_validate(b) for b in data.get("buttons") or []],
+                    sources=[SourceOut.model_validate(s) for s in data.get("sources") or []],
+                    time=when,
+                )
+            )
+        elif kind in ("session_started", "restart"):
+            if not messages:
+                continue
+            if messages[-1].role == "separator":
+                # `restart` is followed by `session_started`: keep one separator, named after the cause
+                continue
+            messages.append(HistoryMessage(role="separator", kind=str(kind), time=when))
+    while messages and messages[-1].role == "separator":
+        messages.pop()
+    return messages
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# -- feedback store ----------------------------------------------------------------------------------
+_store_lock = threading.Lock()
+
+
+def feedback_store(state: State) -> FeedbackStore:
+    """`app.state.feedback`, created on first use from the settings' database when the lifespan did not."""
+    with _store_lock:
+        store: FeedbackStore | None = getattr(state, "feedback", None)
+        if store is None:
+            settings: Settings = state.settings
+            store = SqlFeedbackStore.from_url(settings.resolved_database_url)
+            state.feedback = store
+        return store
+
+
+def _history_sync(state: State, assistant: Assistant, sender: str, limit: int) -> list[HistoryMessage]:
+    events = assistant.history(sender, limit)
+    votes = {f.reply_id: f.value for f in feedback_store(state).list(sender)}
+    return display_history(events, votes)
+
+
+async def _history(state: State, assistant: Assistant, sender: str, limit: int) -> list[HistoryMessage]:
+    return await run_in_threadpool(_history_sync, state, assistant, sender, limit)
+
+
+# -- HTTP --------------------------------------------------------------------------------------------
+@router.get("/conversations/{sender}/history", response_model=HistoryOut, response_model_exclude_none=True)
+async def conversation_history(
+    sender: Annotated[str, Path(min_length=1, max_length=128)],
+    assistant: AssistantDep,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> HistoryOut:
+    """The conversation so far, oldest first, as the widget displays it (an unknown sender has none)."""
+    return HistoryOut(sender=sender, messages=await _history(request.app.state, assistant, sender, limit))
+
+
+@router.post("/feedback", status_code=status.HTTP_201_CREATED, response_model=FeedbackOut)
+async def post_feedback(body: FeedbackRequest, request: Request) -> FeedbackOut:
+    """Thumbs up or down on a bot reply. Idempotent: voting again replaces the earlier vote."""
+    store = await run_in_threadpool(feedback_store, request.app.state)
+    item = Feedback(sender_id=body.sender, reply_id=body.reply_id, value=body.value, comment=body.comment)
+    saved = await run_in_threadpool(store.record, item)
+    return FeedbackOut(sender=saved.sender_id, reply_id=saved.reply_id, value=saved.value, comment=saved.comment)
+
+
+# -- WebSocket ---------------------------------------------------------------------------------------
+def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str]) -> bool:
+    """Same-origin pages, listed origins and non-browser clients (no Origin header) may connect."""
+    if origin is None:
+        return True
+    allowed = set(allowed)
+    if "*" in allowed or origin in allowed:
+        return True
+    return bool(host) and urlsplit(origin).netloc == host
+
+
+def _error(code: str, message: str, in_reply_to: str | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", **error_body(code, message)}
+    if in_reply_to:
+        frame["in_reply_to"] = in_reply_to
+    return frame
+
+
+@router.websocket("/ws/chat")
+async def chat_socket(websocket: WebSocket) -> None:
+    settings: Settings = websocket.app.state.settings
+    if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"), settings.cors_origins):
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="origin not allowed")
+        return
+    await websocket.accept()
+    try:
+        while True:
+            raw = await websocket.receive_text()
+            try:
+                frame = await _answer(websocket, settings, raw)
+            except WebSocketDisconnect:
+                raise
+            except Exception:  # one failing turn must not drop the customer's connection
+                log.exception("widget socket: handling a frame failed")
+                frame = _error("internal_error", "something went wrong on our side")
+            await websocket.send_json(frame)
+    except WebSocketDisconnect:
+        return
+
+
+async def _answer(websocket: WebSocket, settings: Settings, raw: str) -> dict[str, Any]:
+    """Handle one client frame; return the frame to send back (sending `typing` first for messages)."""
+    if len(raw.encode()) > settings.max_request_bytes:
+        return _error("payload_too_large", f"frames are limited to {settings.max_request_bytes} bytes")
+    try:
+        frame = _client_frame.validate_python(json.loads(raw))
+    except json.JSONDecodeError as e:
+        return _error("bad_request", f"the frame is not JSON ({e.msg} at character {e.pos})")
+    except ValidationError as e:
+        fields = ", ".join(".".join(str(p) for p in err["loc"]) or "frame" for err in e.errors())
+        return _error("invalid_request", f"the frame is invalid ({fields}); see docs/widget.md")
+    in_reply_to = frame.id if isinstance(frame, MessageFrame) else None
+    assistant = getattr(websocket.app.state, "assistant", None)
+    if assistant is None:
+        return _error("not_ready", "the bot is still starting; retry in a moment", in_reply_to)
+    if isinstance(frame, HistoryFrame):
+        history = await _history(websocket.app.state, assistant, frame.sender, frame.limit)
+        messages = [m.model_dump(exclude_none=True) for m in history]
+        return {"type": "history", "sender": frame.sender, "messages": messages}
+    await websocket.send_json({"type": "typing"})
+    message = Message(frame.sender, frame.text, frame.metadata or {}, input_channel=INPUT_CHANNEL)
+    replies = await run_in_threadpool(assistant.handle, message)
+    out: dict[str, Any] = {"type": "replies", "sender": frame.sender, "replies": [reply_out(r) for r in replies]}
+    if in_reply_to:
+        out["in_reply_to"] = in_reply_to
+    return out

@@ -1,0 +1,941 @@
+/*!
+ * supportbot web chat widget: a vanilla web component (<supportbot-chat>) with a Shadow DOM.
+ * No dependencies and no build step. Embed it with one tag:
+ *
+ *   <script src="https://shop.example/static/widget.js" data-title="Chat with us" defer></script>
+ *
+ * Every data-* option and CSS custom property is documented in docs/widget.md.
+ * Security rule of this file: text from the server is only ever inserted with textContent or
+ * through the small Markdown renderer below, which builds DOM nodes itself. Never innerHTML.
+ */
+(() => {
+  "use strict";
+
+  const TAG = "supportbot-chat";
+  if (customElements.get(TAG)) return; // the script was included twice
+
+  // Captured now: document.currentScript is only set while this script runs.
+  const SCRIPT = document.currentScript;
+  const SCRIPT_ORIGIN = (() => {
+    try {
+      return SCRIPT && SCRIPT.src ? new URL(SCRIPT.src, location.href).origin : location.origin;
+    } catch {
+      return location.origin;
+    }
+  })();
+
+  /** Customer-facing strings (data-* attribute in kebab-case → English default). */
+  const STRINGS = {
+    title: "Chat with us",
+    subtitle: "",
+    greeting: "",
+    placeholder: "Type your message…",
+    inputLabel: "Message",
+    launcherLabel: "Open chat",
+    closeLabel: "Close chat",
+    sendLabel: "Send",
+    newConversationLabel: "Start a new conversation",
+    messagesLabel: "Conversation",
+    botName: "Assistant",
+    youLabel: "You",
+    typingLabel: "The assistant is typing…",
+    offlineText: "You're offline. Your messages will be sent when the connection is back.",
+    reconnectingText: "Connection lost. Reconnecting…",
+    sourcesLabel: "Sources",
+    quickRepliesLabel: "Suggested replies",
+    feedbackLabel: "Was this answer helpful?",
+    helpfulLabel: "Helpful",
+    notHelpfulLabel: "Not helpful",
+    feedbackThanks: "Thanks for your feedback!",
+    queuedLabel: "Waiting to send…",
+    failedText: "Not sent.",
+    retryLabel: "Retry",
+    separatorText: "New conversation",
+    errorText: "Sorry, something went wrong. Please try again.",
+  };
+
+  /** Behaviour options (data-* attribute → default). */
+  const OPTIONS = {
+    server: "", // base URL of the supportbot server; default: where widget.js was loaded from
+    transport: "auto", // auto (WebSocket, falling back to POST /chat) | websocket | http
+    startPayload: "/greet", // sent silently when a conversation is opened for the first time; "" = none
+    feedback: "answers", // thumbs on: answers (replies with sources) | all | off
+    markdown: "true", // render bot text as sanitised Markdown; "false" = plain text
+    open: "false", // open the panel on first load
+    storageKey: "supportbot", // localStorage/sessionStorage key prefix
+    position: "right", // right | left
+    maxLength: "2000", // characters per message
+  };
+
+  const BACKOFF_BASE_MS = 500;
+  const BACKOFF_MAX_MS = 30000;
+  const WS_FAILURES_BEFORE_HTTP = 2; // sockets that never opened, while online, before using POST /chat
+
+  // -- small helpers -----------------------------------------------------------------------------------
+  const camelToKebab = (name) => name.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+
+  function h(tag, attrs = {}, ...children) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") el.className = value;
+      else if (key === "text") el.textContent = value;
+      else el.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children) if (child) el.append(child);
+    return el;
+  }
+
+  /** A static SVG icon (our own markup, never server text). */
+  function icon(paths) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    for (const d of paths) {
+      const path = document.createElementNS(ns, "path");
+      path.setAttribute("d", d);
+      svg.append(path);
+    }
+    return svg;
+  }
+  const ICONS = {
+    chat: ["M4 5h16v11H8l-4 4z"],
+    close: ["M6 6l12 12M18 6L6 18"],
+    send: ["M4 12l16-8-6 16-2-7z"],
+    restart: ["M4 12a8 8 0 1 0 2.3-5.6", "M4 4v5h5"],
+    up: ["M7 11v9H4v-9zM7 11l4-7c1.5 0 2.5 1 2.2 2.6L12.6 10H19a2 2 0 0 1 2 2.3l-1.2 6A2 2 0 0 1 17.8 20H7"],
+    down: ["M7 13V4H4v9zM7 13l4 7c1.5 0 2.5-1 2.2-2.6L12.6 14H19a2 2 0 0 0 2-2.3l-1.2-6A2 2 0 0 0 17.8 4H7"],
+  };
+
+  function newId() {
+    if (crypto.randomUUID) return crypto.randomUUID(); // secure contexts only (https, localhost)
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  /** Storage that degrades to memory when the browser refuses it (private modes, disabled cookies). */
+  function safeStorage(kind) {
+    const memory = new Map();
+    let store = null;
+    try {
+      store = window[kind];
+      store.setItem("supportbot:probe", "1");
+      store.removeItem("supportbot:probe");
+    } catch {
+      store = null;
+    }
+    return {
+      get: (k) => (store ? store.getItem(k) : memory.get(k) ?? null),
+      set: (k, v) => (store ? store.setItem(k, v) : memory.set(k, v)),
+    };
+  }
+
+  // -- safe Markdown: paragraphs, line breaks, **bold**, *italic*, `code`, lists, [links](http…) -----
+  /** An href we are willing to put in a link: http(s) or relative. Returns the absolute URL or null. */
+  function safeHref(href, base) {
+    const raw = String(href || "").trim();
+    if (!raw) return null;
+    if (/^[a-z][a-z0-9+.-]*:/i.test(raw) && !/^https?:/i.test(raw)) return null; // javascript:, data:, …
+    try {
+      const url = new URL(raw, base);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function externalLink(href, text) {
+    return h("a", { href, target: "_blank", rel: "noopener noreferrer", text });
+  }
+
+  // Alternatives, in order: **bold**/__bold__, *italic*/_italic_, `code`, [text](href).
+  const INLINE =
+    /(\*\*|__)(?=\S)([\s\S]+?)(?<=\S)\1|\*(?=\S)([\s\S]+?)(?<=\S)\*|(?<![\w])_(?=\S)([\s\S]+?)(?<=\S)_(?![\w])|`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)/;
+
+  function renderInline(text, parent, base) {
+    let rest = text;
+    while (rest) {
+      const m = INLINE.exec(rest);
+      if (!m) {
+        parent.append(document.createTextNode(rest));
+        break;
+      }
+      if (m.index) parent.append(document.createTextNode(rest.slice(0, m.index)));
+      if (m[2] !== undefined) renderInline(m[2], parent.appendChild(h("strong")), base);
+      else if (m[3] !== undefined || m[4] !== undefined) {
+        renderInline(m[3] ?? m[4], parent.appendChild(h("em")), base);
+      } else if (m[5] !== undefined) parent.append(h("code", { text: m[5] }));
+      else {
+        const href = safeHref(m[7], base);
+        if (href) renderInline(m[6], parent.appendChild(externalLink(href, "")), base);
+        else parent.append(document.createTextNode(m[6])); // unsafe link: keep its words, drop the target
+      }
+      rest = rest.slice(m.index + m[0].length);
+    }
+  }
+
+  /** Markdown text → a DocumentFragment, built node by node. */
+  function renderMarkdown(text, base) {
+    const out = document.createDocumentFragment();
+    let paragraph = null; // lines of the open paragraph
+    let list = null; // the open <ul>/<ol>
+    const closeParagraph = () => {
+      if (!paragraph) return;
+      const p = h("p");
+      paragraph.forEach((line, i) => {
+        if (i) p.append(h("br"));
+        renderInline(line, p, base);
+      });
+      out.append(p);
+      paragraph = null;
+    };
+    for (const line of String(text).split(/\r?\n/)) {
+      const bullet = /^\s*[-*+]\s+(.*)$/.exec(line);
+      const numbered = /^\s*(\d{1,9})[.)]\s+(.*)$/.exec(line);
+      const heading = /^\s*#{1,6}\s+(.*)$/.exec(line);
+      if (bullet || numbered) {
+        closeParagraph();
+        const tag = bullet ? "UL" : "OL";
+        if (!list || list.tagName !== tag) {
+          list = h(tag.toLowerCase());
+          if (numbered && numbered[1] !== "1") list.setAttribute("start", numbered[1]);
+          out.append(list);
+        }
+        renderInline(bullet ? bullet[1] : numbered[2], list.appendChild(h("li")), base);
+      } else if (!line.trim()) {
+        closeParagraph();
+        list = null;
+      } else if (heading) {
+        closeParagraph();
+        list = null;
+        const p = h("p");
+        renderInline(heading[1], p.appendChild(h("strong")), base);
+        out.append(p);
+      } else if (list && /^\s{2,}\S/.test(line)) {
+        // an indented continuation of the last list item
+        const last = list.lastElementChild;
+        last.append(h("br"));
+        renderInline(line.trim(), last, base);
+      } else {
+        list = null;
+        (paragraph ||= []).push(line);
+      }
+    }
+    closeParagraph();
+    return out;
+  }
+
+  // -- styles (inside the shadow root; themable through the --sb-* custom properties) ----------------
+  const CSS = `
+:host {
+  --sb-accent: #1f3a36;
+  --sb-accent-text: #ffffff;
+  --sb-background: #ffffff;
+  --sb-text: #1d1d1b;
+  --sb-muted: #5b5750;
+  --sb-border: #dcd7ce;
+  --sb-bot-background: #f2efe9;
+  --sb-bot-text: #1d1d1b;
+  --sb-user-background: #1f3a36;
+  --sb-user-text: #ffffff;
+  --sb-link: #1f3a36;
+  --sb-focus: #1a5fb4;
+  --sb-notice-background: #fff4d6;
+  --sb-notice-text: #4a3800;
+  --sb-font: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  --sb-font-size: 15px;
+  --sb-radius: 16px;
+  --sb-width: 380px;
+  --sb-height: 600px;
+  --sb-offset: 20px;
+  --sb-z-index: 2147483000;
+  all: initial;
+  font-family: var(--sb-font);
+  font-size: var(--sb-font-size);
+  line-height: 1.45;
+  color: var(--sb-text);
+}
+*, *::before, *::after { box-sizing: border-box; }
+[hidden] { display: none !important; }
+button, input { font: inherit; color: inherit; }
+button { cursor: pointer; }
+:focus { outline: none; }
+:focus-visible { outline: 3px solid var(--sb-focus); outline-offset: 2px; }
+.visually-hidden { position: absolute !important; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
+svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width: 2; stroke-linecap: round;
+  stroke-linejoin: round; }
+
+.launcher { position: fixed; bottom: var(--sb-offset); right: var(--sb-offset); z-index: var(--sb-z-index);
+  width: 58px; height: 58px; border-radius: 50%; border: 0; background: var(--sb-accent); color: var(--sb-accent-text);
+  display: grid; place-items: center; box-shadow: 0 6px 24px rgb(0 0 0 / 0.22); transition: transform 0.15s ease; }
+.launcher:hover { transform: scale(1.05); }
+.launcher svg { width: 26px; height: 26px; }
+:host([data-position="left"]) .launcher, :host([data-position="left"]) .panel { right: auto; left: var(--sb-offset); }
+
+.panel { position: fixed; bottom: var(--sb-offset); right: var(--sb-offset); z-index: var(--sb-z-index);
+  width: min(var(--sb-width), calc(100vw - 2 * var(--sb-offset)));
+  height: min(var(--sb-height), calc(100vh - 2 * var(--sb-offset)));
+  display: flex; flex-direction: column; overflow: hidden; background: var(--sb-background);
+  border: 1px solid var(--sb-border); border-radius: var(--sb-radius); box-shadow: 0 12px 48px rgb(0 0 0 / 0.22);
+  animation: sb-rise 0.18s ease-out; }
+@keyframes sb-rise { from { opacity: 0; transform: translateY(12px); } }
+
+.header { display: flex; align-items: center; gap: 8px; padding: 12px 12px 12px 18px;
+  background: var(--sb-accent); color: var(--sb-accent-text); }
+.header-text { flex: 1; min-width: 0; }
+.title { margin: 0; font-size: 1.05em; font-weight: 600; }
+.subtitle { margin: 2px 0 0; font-size: 0.85em; opacity: 0.92; }
+.icon-button { flex: none; width: 40px; height: 40px; border-radius: 50%; border: 0; background: transparent;
+  color: inherit; display: grid; place-items: center; }
+.icon-button:hover { background: rgb(255 255 255 / 0.14); }
+.header :focus-visible { outline-color: var(--sb-accent-text); outline-offset: -3px; }
+
+.notice { margin: 0; padding: 8px 16px; font-size: 0.9em; background: var(--sb-notice-background);
+  color: var(--sb-notice-text); border-bottom: 1px solid var(--sb-border); }
+
+.messages { flex: 1; overflow-y: auto; margin: 0; padding: 16px 14px 8px; list-style: none;
+  display: flex; flex-direction: column; gap: 10px; scroll-behavior: smooth; overscroll-behavior: contain; }
+.msg { display: flex; flex-direction: column; max-width: 88%; }
+.msg.bot { align-self: flex-start; }
+.msg.user { align-self: flex-end; align-items: flex-end; }
+.bubble { padding: 9px 13px; border-radius: 14px; overflow-wrap: anywhere; }
+.bot .bubble { background: var(--sb-bot-background); color: var(--sb-bot-text); border-bottom-left-radius: 4px; }
+.user .bubble { background: var(--sb-user-background); color: var(--sb-user-text); border-bottom-right-radius: 4px;
+  white-space: pre-wrap; }
+.bubble.plain { white-space: pre-wrap; }
+.bubble p { margin: 0 0 0.5em; }
+.bubble p:last-child, .bubble ul:last-child, .bubble ol:last-child { margin-bottom: 0; }
+.bubble ul, .bubble ol { margin: 0 0 0.5em; padding-left: 1.3em; }
+.bubble li + li { margin-top: 0.2em; }
+.bubble code { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.92em; }
+.bubble a, .sources a { color: var(--sb-link); text-decoration: underline; text-underline-offset: 0.15em; }
+.user .bubble a { color: inherit; }
+.status-line { font-size: 0.8em; color: var(--sb-muted); margin-top: 3px; }
+.status-line button { border: 0; background: none; padding: 0 2px; text-decoration: underline; color: var(--sb-link); }
+.sources { margin-top: 6px; font-size: 0.85em; color: var(--sb-muted); }
+.sources ul { margin: 2px 0 0; padding-left: 1.1em; }
+.feedback { display: flex; align-items: center; gap: 2px; margin-top: 4px; color: var(--sb-muted); }
+.feedback button { width: 32px; height: 32px; border: 1px solid transparent; border-radius: 50%; background: none;
+  color: var(--sb-muted); display: grid; place-items: center; }
+.feedback button:hover { border-color: var(--sb-border); }
+.feedback button[aria-pressed="true"] { color: var(--sb-accent-text); background: var(--sb-accent); }
+.feedback svg { width: 16px; height: 16px; }
+.feedback-thanks { font-size: 0.8em; margin-left: 4px; }
+.quick { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; }
+.quick button { border: 1.5px solid var(--sb-accent); color: var(--sb-accent); background: var(--sb-background);
+  border-radius: 999px; padding: 6px 13px; font-size: 0.92em; }
+.quick button:hover { background: var(--sb-bot-background); }
+.separator { align-self: stretch; display: flex; align-items: center; gap: 10px; color: var(--sb-muted);
+  font-size: 0.8em; }
+.separator::before, .separator::after { content: ""; flex: 1; border-top: 1px solid var(--sb-border); }
+.typing .bubble { display: inline-flex; gap: 4px; padding: 13px 14px; }
+.typing .dot { width: 7px; height: 7px; border-radius: 50%; background: var(--sb-muted);
+  animation: sb-blink 1.2s infinite ease-in-out; }
+.typing .dot:nth-child(2) { animation-delay: 0.15s; }
+.typing .dot:nth-child(3) { animation-delay: 0.3s; }
+@keyframes sb-blink { 0%, 80%, 100% { opacity: 0.3; } 40% { opacity: 1; } }
+
+.composer { display: flex; gap: 8px; padding: 10px 12px; border-top: 1px solid var(--sb-border); }
+.composer input { flex: 1; min-width: 0; padding: 10px 14px; border: 1.5px solid var(--sb-border); border-radius: 999px;
+  background: var(--sb-background); color: var(--sb-text); }
+.composer input::placeholder { color: var(--sb-muted); opacity: 1; }
+.composer input:focus-visible { outline-offset: 0; border-color: var(--sb-focus); }
+.send { flex: none; width: 44px; height: 44px; border: 0; border-radius: 50%; background: var(--sb-accent);
+  color: var(--sb-accent-text); display: grid; place-items: center; }
+
+/* Phones: the panel takes the whole screen. */
+@media (max-width: 480px) {
+  .panel { inset: 0; width: 100%; height: 100%; max-height: 100dvh; border-radius: 0; border: 0; }
+  :host([data-position="left"]) .panel { left: 0; }
+  .launcher { bottom: 16px; right: 16px; }
+}
+@media (prefers-reduced-motion: reduce) {
+  .panel, .launcher, .typing .dot { animation: none; transition: none; }
+  .messages { scroll-behavior: auto; }
+}
+@media (forced-colors: active) {
+  .launcher, .send, .bubble, .quick button { border: 1px solid CanvasText; }
+}
+`;
+
+  // -- the element -------------------------------------------------------------------------------------
+  class SupportbotChat extends HTMLElement {
+    constructor() {
+      super();
+      this.attachShadow({ mode: "open" });
+      this.local = safeStorage("localStorage");
+      this.session = safeStorage("sessionStorage");
+      this.outbox = []; // messages not yet handed to the server: {id, text, metadata, item}
+      this.inflight = new Map(); // id → message sent, waiting for its replies
+      this.socket = null;
+      this.mode = null; // "ws" | "http", chosen on first connect
+      this.connected = false;
+      this.down = false; // lost the server after having (tried to) reach it: show "Reconnecting…"
+      this.everOpened = false; // did a socket ever open on this page? (then never fall back to HTTP)
+      this.wsFailures = 0;
+      this.attempt = 0; // reconnect attempts since the last success
+      this.retryTimer = null;
+      this.historyState = "none"; // none | loading | loaded
+      this.sentThisPage = false;
+      this.started = false;
+    }
+
+    // -- configuration ---------------------------------------------------------------------------------
+    option(name) {
+      const value = this.dataset[name];
+      return value !== undefined ? value : OPTIONS[name];
+    }
+    text(name) {
+      const value = this.dataset[name];
+      return value !== undefined ? value : STRINGS[name];
+    }
+    get serverBase() {
+      const configured = (this.option("server") || "").trim();
+      const base = configured ? new URL(configured, location.href).href : SCRIPT_ORIGIN + "/";
+      return base.endsWith("/") ? base : base + "/";
+    }
+    get conversationKey() {
+      return `${this.option("storageKey")}:conversation`;
+    }
+    get conversationId() {
+      let id = this.local.get(this.conversationKey);
+      if (!id) {
+        id = newId();
+        this.local.set(this.conversationKey, id);
+      }
+      return id;
+    }
+
+    // -- lifecycle -------------------------------------------------------------------------------------
+    connectedCallback() {
+      if (this.started) return;
+      this.started = true;
+      if (!this.panel) this.render(); // once, even if the element is moved around the page
+      this.onOnline = () => {
+        this.updateNotice();
+        this.reconnectNow();
+      };
+      this.onOffline = () => {
+        // Browsers keep a dead socket "open" for a long time; drop it now and queue instead.
+        if (this.socket) this.socket.close();
+        this.updateNotice();
+      };
+      window.addEventListener("online", this.onOnline);
+      window.addEventListener("offline", this.onOffline);
+      const wasOpen = this.session.get(`${this.option("storageKey")}:open`) === "1";
+      if (wasOpen || this.option("open") === "true") this.open({ focus: false });
+    }
+
+    disconnectedCallback() {
+      window.removeEventListener("online", this.onOnline);
+      window.removeEventListener("offline", this.onOffline);
+      clearTimeout(this.retryTimer);
+      if (this.socket) {
+        this.socket.onclose = null;
+        this.socket.close();
+      }
+      this.started = false;
+    }
+
+    render() {
+      const root = this.shadowRoot;
+      if ("adoptedStyleSheets" in root && typeof CSSStyleSheet === "function" && "replaceSync" in CSSStyleSheet.prototype) {
+        const sheet = new CSSStyleSheet();
+        sheet.replaceSync(CSS);
+        root.adoptedStyleSheets = [sheet];
+      } else {
+        root.append(h("style", { text: CSS }));
+      }
+      this.launcher = h(
+        "button",
+        { class: "launcher", type: "button", part: "launcher", "aria-label": this.text("launcherLabel"),
+          "aria-expanded": "false", "aria-controls": "panel", "aria-haspopup": "dialog" },
+        icon(ICONS.chat),
+      );
+      this.titleEl = h("h2", { class: "title", id: "title", text: this.text("title") });
+      const subtitle = this.text("subtitle") ? h("p", { class: "subtitle", text: this.text("subtitle") }) : null;
+      this.newButton = h(
+        "button",
+        { class: "icon-button", type: "button", "aria-label": this.text("newConversationLabel"),
+          title: this.text("newConversationLabel") },
+        icon(ICONS.restart),
+      );
+      this.closeButton = h(
+        "button",
+        { class: "icon-button", type: "button", "aria-label": this.text("closeLabel"), title: this.text("closeLabel") },
+        icon(ICONS.close),
+      );
+      this.notice = h("p", { class: "notice", role: "status", hidden: true });
+      this.list = h("ol", { class: "messages", "aria-label": this.text("messagesLabel"), tabindex: "0" });
+      this.typing = h(
+        "li",
+        { class: "msg bot typing", hidden: true },
+        h("span", { class: "bubble" }, h("span", { class: "dot" }), h("span", { class: "dot" }),
+          h("span", { class: "dot" }), h("span", { class: "visually-hidden", text: this.text("typingLabel") })),
+      );
+      this.input = h("input", {
+        id: "input", type: "text", autocomplete: "off", enterkeyhint: "send",
+        maxlength: this.option("maxLength"), placeholder: this.text("placeholder"),
+      });
+      this.form = h(
+        "form",
+        { class: "composer", novalidate: true },
+        h("label", { class: "visually-hidden", for: "input", text: this.text("inputLabel") }),
+        this.input,
+        h("button", { class: "send", type: "submit", "aria-label": this.text("sendLabel") }, icon(ICONS.send)),
+      );
+      // Screen readers hear new bot messages from here (the list itself is not live, so restoring
+      // history does not read the whole conversation out).
+      this.live = h("div", { class: "visually-hidden", "aria-live": "polite", "aria-atomic": "false" });
+      this.panel = h(
+        "section",
+        { class: "panel", id: "panel", part: "panel", role: "dialog", "aria-labelledby": "title", hidden: true },
+        h("header", { class: "header" }, h("div", { class: "header-text" }, this.titleEl, subtitle),
+          this.newButton, this.closeButton),
+        this.notice,
+        this.list,
+        this.form,
+        this.live,
+      );
+      this.list.append(this.typing);
+      root.append(this.launcher, this.panel);
+
+      this.launcher.addEventListener("click", () => this.open());
+      this.closeButton.addEventListener("click", () => this.close());
+      this.newButton.addEventListener("click", () => this.newConversation());
+      this.panel.addEventListener("keydown", (event) => {
+        if (event.key === "Escape") {
+          event.stopPropagation();
+          this.close();
+        }
+      });
+      this.form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const text = this.input.value.trim();
+        if (!text) return;
+        this.input.value = "";
+        this.send(text);
+      });
+    }
+
+    // -- public API ------------------------------------------------------------------------------------
+    open({ focus = true } = {}) {
+      this.panel.hidden = false;
+      this.launcher.hidden = true;
+      this.launcher.setAttribute("aria-expanded", "true");
+      this.session.set(`${this.option("storageKey")}:open`, "1");
+      this.connect();
+      this.scrollToEnd();
+      if (focus) this.input.focus();
+    }
+
+    close() {
+      this.panel.hidden = true;
+      this.launcher.hidden = false;
+      this.launcher.setAttribute("aria-expanded", "false");
+      this.session.set(`${this.option("storageKey")}:open`, "0");
+      this.launcher.focus();
+    }
+
+    /** Send a customer message (typed text, or a button payload with its title as `display`). */
+    send(text, metadata = null, display = null) {
+      const id = newId();
+      const item = this.addMessage({ role: "user", text: display || text });
+      const message = { id, text, metadata, item };
+      this.sentThisPage = true;
+      this.outbox.push(message);
+      this.setPending(item, "queued");
+      this.flush();
+      this.scrollToEnd();
+    }
+
+    /** A fresh conversation: a new id (the old one stays on the server, no longer shown here). */
+    newConversation() {
+      this.local.set(this.conversationKey, newId());
+      this.outbox = [];
+      this.inflight.clear();
+      for (const el of [...this.list.children]) if (el !== this.typing) el.remove();
+      this.updateTyping();
+      this.historyState = "loaded";
+      this.sentThisPage = false;
+      this.startConversation();
+      this.input.focus();
+    }
+
+    // -- transport -------------------------------------------------------------------------------------
+    connect() {
+      if (this.mode === null) {
+        const transport = this.option("transport");
+        this.mode = transport === "http" || !("WebSocket" in window) ? "http" : "ws";
+      }
+      if (this.mode === "http") {
+        this.connected = navigator.onLine !== false;
+        this.loadHistory();
+        this.flush();
+        return;
+      }
+      if (this.socket || navigator.onLine === false) {
+        this.updateNotice();
+        return;
+      }
+      clearTimeout(this.retryTimer);
+      const url = new URL("ws/chat", this.serverBase);
+      url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+      let socket;
+      try {
+        socket = new WebSocket(url.href);
+      } catch {
+        this.onSocketClosed(null, false);
+        return;
+      }
+      this.socket = socket;
+      let opened = false;
+      socket.onopen = () => {
+        opened = true;
+        this.everOpened = true;
+        this.connected = true;
+        this.down = false;
+        this.attempt = 0;
+        this.wsFailures = 0;
+        this.updateNotice();
+        this.loadHistory();
+        this.flush();
+      };
+      socket.onmessage = (event) => {
+        let frame;
+        try {
+          frame = JSON.parse(event.data);
+        } catch {
+          return;
+        }
+        this.onFrame(frame);
+      };
+      socket.onclose = () => this.onSocketClosed(socket, opened);
+    }
+
+    onSocketClosed(socket, opened) {
+      if (socket && this.socket !== socket) return;
+      this.socket = null;
+      this.connected = false;
+      this.down = true;
+      // Messages sent but unanswered when the line dropped go back to the front of the outbox.
+      const unanswered = [...this.inflight.values()];
+      this.inflight.clear();
+      for (const message of unanswered) this.setPending(message.item, "queued");
+      this.outbox.unshift(...unanswered);
+      this.updateTyping();
+      if (this.historyState === "loading") this.historyState = "none";
+      if (!opened && navigator.onLine !== false && !this.everOpened) this.wsFailures += 1;
+      if (this.option("transport") === "auto" && this.wsFailures >= WS_FAILURES_BEFORE_HTTP) {
+        this.mode = "http"; // WebSockets never worked here (a proxy, a firewall): use POST /chat
+        this.connect();
+        return;
+      }
+      this.updateNotice();
+      this.scheduleRetry();
+    }
+
+    /** Exponential backoff with "equal jitter": half the delay fixed, half random. */
+    scheduleRetry() {
+      clearTimeout(this.retryTimer);
+      if (navigator.onLine === false) return; // the "online" event reconnects
+      const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
+      this.attempt += 1;
+      this.retryTimer = setTimeout(() => {
+        if (this.mode === "http") this.flush();
+        else this.connect();
+      }, delay / 2 + (Math.random() * delay) / 2);
+    }
+
+    reconnectNow() {
+      this.attempt = 0;
+      clearTimeout(this.retryTimer);
+      if (this.panel.hidden && !this.socket && this.mode === null) return; // never opened: nothing to do
+      if (this.mode === "http") {
+        this.connected = true;
+        this.flush();
+      } else this.connect();
+    }
+
+    loadHistory() {
+      if (this.historyState !== "none") return;
+      if (!this.local.get(this.conversationKey)) {
+        this.historyState = "loaded"; // a new visitor: nothing to restore
+        this.startConversation();
+        return;
+      }
+      this.historyState = "loading";
+      if (this.mode === "ws") {
+        this.socket.send(JSON.stringify({ type: "history", sender: this.conversationId }));
+        return;
+      }
+      const url = new URL(`conversations/${encodeURIComponent(this.conversationId)}/history`, this.serverBase);
+      fetch(url, { headers: { Accept: "application/json" } })
+        .then((response) => (response.ok ? response.json() : { messages: [] }))
+        .then((body) => this.showHistory(body.messages || []))
+        .catch(() => {
+          this.historyState = "none"; // retried on the next (re)connect
+        });
+    }
+
+    flush() {
+      if (this.mode === "http") return this.flushHttp();
+      if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return;
+      while (this.outbox.length) {
+        const message = this.outbox.shift();
+        const frame = { type: "message", sender: this.conversationId, text: message.text, id: message.id };
+        if (message.metadata) frame.metadata = message.metadata;
+        this.socket.send(JSON.stringify(frame));
+        this.inflight.set(message.id, message);
+        this.setPending(message.item, null);
+      }
+      this.updateTyping();
+    }
+
+    async flushHttp() {
+      if (this.httpBusy) return;
+      this.httpBusy = true;
+      try {
+        // One at a time, in order, like the socket.
+        while (this.outbox.length) {
+          const message = this.outbox[0];
+          this.inflight.set(message.id, message);
+          this.setPending(message.item, null);
+          this.updateTyping();
+          let response;
+          try {
+            response = await fetch(new URL("chat", this.serverBase), {
+              method: "POST",
+              headers: { "Content-Type": "application/json", Accept: "application/json" },
+              body: JSON.stringify({ sender: this.conversationId, message: message.text, metadata: message.metadata || undefined }),
+            });
+          } catch {
+            // The network is down: keep it queued and try again later.
+            this.inflight.delete(message.id);
+            this.setPending(message.item, "queued");
+            this.connected = false;
+            this.down = true;
+            this.updateTyping();
+            this.updateNotice();
+            this.scheduleRetry();
+            return;
+          }
+          this.outbox.shift();
+          this.connected = true;
+          this.down = false;
+          this.attempt = 0;
+          this.updateNotice();
+          if (response.ok) {
+            const body = await response.json();
+            this.onFrame({ type: "replies", replies: body.replies || [], in_reply_to: message.id });
+          } else {
+            const body = await response.json().catch(() => ({}));
+            this.onFrame({ type: "error", error: body.error || { code: "error" }, in_reply_to: message.id });
+          }
+        }
+      } finally {
+        this.httpBusy = false;
+        this.updateTyping();
+      }
+    }
+
+    onFrame(frame) {
+      if (frame.type === "typing") {
+        this.updateTyping(); // the indicator already shows from send; nothing more to do
+      } else if (frame.type === "replies") {
+        if (frame.in_reply_to) this.inflight.delete(frame.in_reply_to);
+        this.updateTyping();
+        for (const reply of frame.replies || []) this.addMessage({ role: "bot", ...reply }, { announce: true });
+        this.scrollToEnd();
+      } else if (frame.type === "history") {
+        this.showHistory(frame.messages || []);
+      } else if (frame.type === "error") {
+        const message = frame.in_reply_to && this.inflight.get(frame.in_reply_to);
+        if (message) {
+          this.inflight.delete(frame.in_reply_to);
+          this.setPending(message.item, "failed", message);
+        }
+        this.updateTyping();
+      }
+    }
+
+    // -- rendering ---------------------------------------------------------------------------------------
+    showHistory(messages) {
+      if (this.historyState === "loaded") return;
+      this.historyState = "loaded";
+      const fragment = document.createDocumentFragment();
+      // Quick replies are live only after the customer's last message (older ones were answered).
+      let lastUser = -1;
+      messages.forEach((m, i) => {
+        if (m.role === "user") lastUser = i;
+      });
+      messages.forEach((m, i) => fragment.append(this.messageItem(m, { buttons: i > lastUser })));
+      // History goes above anything sent while it was loading.
+      this.list.insertBefore(fragment, this.list.firstChild);
+      this.scrollToEnd();
+      if (!messages.length) this.startConversation();
+    }
+
+    startConversation() {
+      if (this.sentThisPage) return;
+      if (this.text("greeting")) this.addMessage({ role: "bot", text: this.text("greeting") });
+      const payload = this.option("startPayload");
+      if (payload) {
+        this.sentThisPage = true;
+        const id = newId();
+        this.outbox.push({ id, text: payload, metadata: { silent: true }, item: null });
+        this.flush();
+      }
+    }
+
+    addMessage(message, { announce = false } = {}) {
+      const item = this.messageItem(message, { buttons: true });
+      this.list.insertBefore(item, this.typing);
+      if (announce && message.text) this.announce(`${this.text("botName")}: ${message.text}`);
+      this.scrollToEnd();
+      return item;
+    }
+
+    messageItem(message, { buttons }) {
+      if (message.role === "separator") {
+        return h("li", { class: "separator", role: "separator", text: this.text("separatorText") });
+      }
+      const isBot = message.role === "bot";
+      const item = h("li", { class: `msg ${isBot ? "bot" : "user"}` });
+      const who = h("span", { class: "visually-hidden", text: `${isBot ? this.text("botName") : this.text("youLabel")}: ` });
+      const bubble = h("div", { class: "bubble" });
+      if (isBot && this.option("markdown") !== "false") {
+        bubble.append(renderMarkdown(message.text || "", this.serverBase));
+      } else {
+        bubble.classList.add("plain");
+        bubble.textContent = message.text || "";
+      }
+      bubble.prepend(who);
+      item.append(bubble);
+      if (!isBot) return item;
+      if (message.sources && message.sources.length) item.append(this.sourcesBlock(message.sources));
+      const feedback = this.option("feedback");
+      const wantsFeedback = feedback === "all" || (feedback === "answers" && message.sources && message.sources.length);
+      if (message.id && wantsFeedback) item.append(this.feedbackBlock(message.id, message.feedback));
+      if (buttons && message.buttons && message.buttons.length) item.append(this.quickReplies(message.buttons));
+      return item;
+    }
+
+    sourcesBlock(sources) {
+      const list = h("ul");
+      for (const source of sources) {
+        const href = source.url ? safeHref(source.url, this.serverBase) : null;
+        list.append(h("li", {}, href ? externalLink(href, source.title) : document.createTextNode(source.title)));
+      }
+      return h("div", { class: "sources" }, h("span", { text: `${this.text("sourcesLabel")}:` }), list);
+    }
+
+    feedbackBlock(replyId, current) {
+      const group = h("div", { class: "feedback", role: "group", "aria-label": this.text("feedbackLabel") });
+      const thanks = h("span", { class: "feedback-thanks", role: "status" });
+      const make = (value, label, paths) => {
+        const button = h(
+          "button",
+          { type: "button", "aria-label": label, title: label, "aria-pressed": String(current === value), "data-value": value },
+          icon(paths),
+        );
+        button.addEventListener("click", () => this.sendFeedback(replyId, value, group, thanks));
+        return button;
+      };
+      group.append(make("up", this.text("helpfulLabel"), ICONS.up), make("down", this.text("notHelpfulLabel"), ICONS.down), thanks);
+      return group;
+    }
+
+    async sendFeedback(replyId, value, group, thanks) {
+      const buttons = group.querySelectorAll("button");
+      const previous = [...buttons].map((b) => b.getAttribute("aria-pressed"));
+      buttons.forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.value === value)));
+      try {
+        const response = await fetch(new URL("feedback", this.serverBase), {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ sender: this.conversationId, reply_id: replyId, value }),
+        });
+        if (!response.ok) throw new Error(`feedback: HTTP ${response.status}`);
+        thanks.textContent = this.text("feedbackThanks");
+      } catch {
+        buttons.forEach((b, i) => b.setAttribute("aria-pressed", previous[i]));
+      }
+    }
+
+    quickReplies(buttons) {
+      const group = h("div", { class: "quick", role: "group", "aria-label": this.text("quickRepliesLabel") });
+      for (const button of buttons) {
+        const el = h("button", { type: "button", text: button.title });
+        el.addEventListener("click", () => {
+          // Used: the group goes, and focus moves to the input rather than getting lost.
+          group.remove();
+          this.send(button.payload, { display: button.title }, button.title);
+          this.input.focus();
+        });
+        group.append(el);
+      }
+      return group;
+    }
+
+    setPending(item, state, message = null) {
+      if (!item) return;
+      item.querySelector(".status-line")?.remove();
+      if (state === "queued") {
+        item.append(h("span", { class: "status-line", text: this.text("queuedLabel") }));
+      } else if (state === "failed") {
+        const retry = h("button", { type: "button", text: this.text("retryLabel") });
+        retry.addEventListener("click", () => {
+          this.setPending(item, "queued");
+          this.outbox.push(message);
+          this.flush();
+          this.input.focus();
+        });
+        item.append(h("span", { class: "status-line", role: "status" }, `${this.text("failedText")} `, retry));
+      }
+    }
+
+    updateTyping() {
+      // From send until the reply arrives: shown while anything is in flight.
+      this.typing.hidden = this.inflight.size === 0;
+      if (!this.typing.hidden) this.scrollToEnd();
+    }
+
+    updateNotice() {
+      let text = "";
+      if (navigator.onLine === false) text = this.text("offlineText");
+      else if (this.down) text = this.text("reconnectingText");
+      this.notice.hidden = !text;
+      if (this.notice.textContent !== text) this.notice.textContent = text;
+    }
+
+    announce(text) {
+      const line = h("p", { text });
+      this.live.append(line);
+      while (this.live.childElementCount > 3) this.live.firstElementChild.remove();
+    }
+
+    scrollToEnd() {
+      if (this.panel.hidden) return;
+      this.list.scrollTop = this.list.scrollHeight;
+    }
+  }
+
+  customElements.define(TAG, SupportbotChat);
+
+  // -- one-tag embedding: create <supportbot-chat> from the script tag's data-* attributes --------------
+  function autoMount() {
+    if (!SCRIPT || document.querySelector(TAG)) return; // an explicit element is already on the page
+    const el = document.createElement(TAG);
+    for (const [key, value] of Object.entries(SCRIPT.dataset)) el.setAttribute(`data-${camelToKebab(key)}`, value);
+    document.body.append(el);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", autoMount);
+  else autoMount();
+})();
