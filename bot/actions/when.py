@@ -149,8 +149,10 @@ def read_when(
         return wrong
     words = entity_span or text
     typed_time = time_in_text(words) or time_in_text(text)
-    if typed_time is not None and not has_date_cue(words) and not has_date_cue(text):
-        return When(known_day or now_local.date(), typed_time)
+    entity_day = _iso_day(entity_value)
+    bare_time = typed_time is not None and not has_date_cue(words) and not has_date_cue(text)
+    if bare_time and typed_time is not None and entity_day in (None, now_local.date()):
+        return When(known_day or now_local.date(), typed_time)  # "3pm": the day chosen before, or today
     ordinal = _ordinal_day(text, now_local.date())
     if ordinal is not None and not entity_value:
         return When(ordinal, typed_time)
@@ -173,6 +175,15 @@ def read_when(
     if entity_value and not entity_span and local.time() != time(0, 0):
         return When(local.date(), local.time().replace(second=0, microsecond=0))  # a button payload
     return When(local.date())
+
+
+def _iso_day(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).date()
+    except ValueError:
+        return None
 
 
 def next_weekday(today: date, weekday: int) -> date:

@@ -46,7 +46,10 @@ def test_hours_on_sunday_gives_the_usual_sunday(deps: dict[str, Any], domain: di
         deps,
         domain,
         text,
-        entities=[entity("weekday", "sunday", "Sunday", text), entity("time", "2026-12-27T00:00:00+01:00", "Sunday", text)],
+        entities=[
+            entity("weekday", "sunday", "Sunday", text),
+            entity("time", "2026-12-27T00:00:00+01:00", "Sunday", text),
+        ],
     )
     assert result.responses[0] == "utter_hours_weekday_all"
     assert "- Atelier Nord London: 12:00–18:00" in result.messages[0]["lines"]

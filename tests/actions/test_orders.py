@@ -47,8 +47,12 @@ def test_valid_pair_is_accepted_and_status_shows_tracking(deps: dict[str, Any], 
 
 def test_wrong_email_and_wrong_number_get_the_same_answer(deps: dict[str, Any], domain: dict[str, Any]) -> None:
     form = ValidateOrderStatusForm(**deps)
-    wrong_email = validate(form, domain, "ben@example.com", {"order_email": "ben@example.com"}, slots={"order_number": "AN-10001"})
-    wrong_number = validate(form, domain, "AN-99999", {"order_number": "AN-99999"}, slots={"order_email": "anna@example.com"})
+    wrong_email = validate(
+        form, domain, "ben@example.com", {"order_email": "ben@example.com"}, slots={"order_number": "AN-10001"}
+    )
+    wrong_number = validate(
+        form, domain, "AN-99999", {"order_number": "AN-99999"}, slots={"order_email": "anna@example.com"}
+    )
     assert wrong_email.messages == wrong_number.messages == [wrong_email.message("utter_order_not_found")]
     for result in (wrong_email, wrong_number):
         assert result.slots["order_number"] is None and result.slots["order_email"] is None
@@ -74,7 +78,13 @@ def test_cancel_a_paid_order_after_confirmation(
     deps: dict[str, Any], domain: dict[str, Any], backend: SqlShopBackend
 ) -> None:
     slots = {"order_number": "AN-10005", "order_email": "chloe@example.com"}
-    checked = validate(ValidateCancelOrderForm(**deps), domain, "chloe@example.com", {"order_email": "chloe@example.com"}, slots={"order_number": "AN-10005"})
+    checked = validate(
+        ValidateCancelOrderForm(**deps),
+        domain,
+        "chloe@example.com",
+        {"order_email": "chloe@example.com"},
+        slots={"order_number": "AN-10005"},
+    )
     assert checked.messages == []
     ask = run_action(ActionAskCancelOrderConfirmed(**deps), make_tracker(slots=slots), domain)
     assert ask.responses == ["utter_ask_cancel_order_confirmed"]

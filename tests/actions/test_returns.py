@@ -13,7 +13,9 @@ from .conftest import entity, make_tracker, run_action
 
 
 def verify(deps: dict[str, Any], domain: dict[str, Any], number: str, email: str):  # type: ignore[no-untyped-def]
-    tracker = make_tracker(text=email, candidates={"order_email": email}, slots={"order_number": number}, active_loop="return_form")
+    tracker = make_tracker(
+        text=email, candidates={"order_email": email}, slots={"order_number": number}, active_loop="return_form"
+    )
     return run_action(ValidateReturnForm(**deps), tracker, domain)
 
 
@@ -47,7 +49,10 @@ def test_excluded_items_are_refused_and_the_others_kept(deps: dict[str, Any], do
     text = "the cashmere sweater and the earrings"
     tracker = make_tracker(
         text=text,
-        entities=[entity("item", "cashmere sweater", "cashmere sweater", text), entity("item", "earrings", "earrings", text)],
+        entities=[
+            entity("item", "cashmere sweater", "cashmere sweater", text),
+            entity("item", "earrings", "earrings", text),
+        ],
         candidates={"return_items": "cashmere sweater"},
         slots={"order_number": "AN-10002", "order_email": "anna@example.com"},
         active_loop="return_form",
