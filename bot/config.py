@@ -98,7 +98,10 @@ class Settings(BaseSettings):
     )
     max_request_bytes: int = Field(65536, ge=1024, description="Larger request bodies get 413.")
     rate_limit_per_minute: int = Field(
-        60, ge=0, description="Messages per sender and per IP per minute (0 = no limit)."
+        60, ge=0, description="Messages per conversation (sender) per minute, on every channel (0 = no limit)."
+    )
+    rate_limit_per_ip_per_minute: int = Field(
+        600, ge=0, description="HTTP requests per client IP per minute, health and metrics exempt (0 = no limit)."
     )
     log_json: bool = Field(True, description="Structured JSON logs (false = human-readable).")
 

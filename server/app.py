@@ -10,10 +10,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from bot.batching import MicroBatchingEncoder
 from bot.config import Settings, get_settings
 from server.errors import install_error_handlers
-from server.routes import admin_knowledge, chat, health
-from server.routes import pages, widget
+from server.limits import install_limits
+from server.observability import install_observability
+from server.observability import router as metrics_router
+from server.routes import admin_knowledge, chat, health, pages, rasa_rest, socketio, widget
 
 log = logging.getLogger("supportbot.server")
 
@@ -25,7 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from bot import bootstrap
 
-        encoder = bootstrap.make_encoder(settings)
+        encoder = MicroBatchingEncoder.for_serving(bootstrap.make_encoder(settings), settings)
         serving = await run_in_threadpool(lambda: bootstrap.load_serving(settings, encoder=encoder))
         assistant, knowledge = serving.assistant, serving.knowledge
         await run_in_threadpool(assistant.warm_up)
@@ -53,10 +56,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.knowledge = None
     install_error_handlers(app)
     # -- middleware (one line each) --
+    install_limits(app, settings)
+    install_observability(app, settings)
     # -- routers (one line each) --
     app.include_router(widget.router)
     app.include_router(pages.router)
     pages.mount_static(app)
+    app.include_router(metrics_router)
+    app.include_router(rasa_rest.router)
+    socketio.mount_socketio(app, settings)
     app.include_router(health.router)
     app.include_router(chat.router)
     app.include_router(admin_knowledge.router)

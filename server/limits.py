@@ -1,0 +1,210 @@
+"""Abuse limits: request body size, per-IP and per-sender rate limits, CORS allow-list.
+
+- `BodySizeLimitMiddleware`: bodies over `max_request_bytes` get 413 — from `Content-Length` at once, or
+  while streaming when the header is missing or lies.
+- `IpRateLimitMiddleware`: HTTP requests per client IP (`rate_limit_per_ip_per_minute`); operational
+  routes (`/healthz`, `/readyz`, `/metrics`) and the socket.io transport are exempt — socket.io counts
+  each message in its handler instead.
+- `enforce_sender_limit(app, sender)`: messages per conversation (`rate_limit_per_minute`), called by
+  every channel (native chat, Rasa REST, socket.io) once the sender is known.
+- Over a limit: 429 with `Retry-After` (whole seconds) and the JSON error shape.
+- CORS: Starlette's `CORSMiddleware` with `Settings.cors_origins`, outside the limits so browsers can
+  read a 413 or 429.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.config import Settings
+from server.errors import error_body
+
+EXEMPT_PREFIXES = ("/healthz", "/readyz", "/metrics", "/socket.io")
+
+
+class RateLimiter:
+    """Token buckets keyed by a string: `per_minute` tokens, refilled continuously, bursts up to
+    `per_minute`. `per_minute=0` disables the limit. Thread-safe; memory is bounded by dropping full
+    (idle) buckets when there are more than `max_keys`."""
+
+    def __init__(
+        self, per_minute: int, *, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
+    ) -> None:
+        if per_minute < 0:
+            raise ValueError(f"per_minute must be 0 or more. Currently, per_minute is {per_minute}")
+        self.per_minute = per_minute
+        self._rate = per_minute / 60.0
+        self._clock = clock
+        self._max_keys = max_keys
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, updated)
+        self._lock = threading.Lock()
+
+    def hit(self, key: str) -> float | None:
+        """Take one token for `key`. None when allowed, else the seconds until a token is free."""
+        if self.per_minute == 0:
+            return None
+        now = self._clock()
+        with self._lock:
+            tokens, updated = self._buckets.get(key, (float(self.per_minute), now))
+            tokens = min(float(self.per_minute), tokens + (now - updated) * self._rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                if len(self._buckets) > self._max_keys:
+                    self._prune(now)
+                return None
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self._rate
+
+    def _prune(self, now: float) -> None:
+        full_after = self.per_minute / self._rate
+        for key, (_, updated) in list(self._buckets.items()):
+            if now - updated >= full_after:
+                del self._buckets[key]
+
+
+def retry_after_header(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))
+
+
+@dataclass
+class Limits:
+    """The limiters of one app, on `app.state.limits`."""
+
+    per_sender: RateLimiter
+    per_ip: RateLimiter
+
+
+def limits_of(app: Any) -> Limits | None:
+    limits: Limits | None = getattr(app.state, "limits", None)
+    return limits
+
+
+def sender_retry_after(app: Any, sender: str) -> float | None:
+    """Take one message from `sender`'s budget: None when allowed, else seconds to wait."""
+    limits = limits_of(app)
+    return limits.per_sender.hit(sender) if limits is not None else None
+
+
+def enforce_sender_limit(app: Any, sender: str) -> None:
+    """Raise 429 (with Retry-After) when `sender` sends messages faster than allowed."""
+    wait = sender_retry_after(app, sender)
+    if wait is not None:
+        raise HTTPException(
+            429,
+            f"too many messages from this conversation; retry in {retry_after_header(wait)} s",
+            headers={"Retry-After": retry_after_header(wait)},
+        )
+
+
+class RequestTooLarge(HTTPException):
+    """Raised from `receive` when the streamed body passes the limit; FastAPI lets it through."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit} bytes")
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class BodySizeLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = RequestTooLarge(self.max_bytes)
+        for key, value in scope["headers"]:
+            if key == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    await _send_json(send, 413, error_body("payload_too_large", too_large.detail), [])
+                    return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise too_large
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except RequestTooLarge:
+            if started:
+                raise
+            await _send_json(send, 413, error_body("payload_too_large", too_large.detail), [])
+
+
+class IpRateLimitMiddleware:
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith(EXEMPT_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        ip = str(client[0]) if client else "unknown"
+        wait = self.limiter.hit(ip)
+        if wait is None:
+            await self.app(scope, receive, send)
+            return
+        seconds = retry_after_header(wait)
+        message = f"too many requests from this address; retry in {seconds} s"
+        await _send_json(send, 429, error_body("rate_limited", message), [(b"retry-after", seconds.encode())])
+
+
+def install_limits(app: FastAPI, settings: Settings) -> None:
+    """Limiters on `app.state.limits`; body size, per-IP rate limit and CORS middleware."""
+    per_ip = RateLimiter(settings.rate_limit_per_ip_per_minute)
+    app.state.limits = Limits(per_sender=RateLimiter(settings.rate_limit_per_minute), per_ip=per_ip)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(IpRateLimitMiddleware, limiter=per_ip)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Content-Type", "Authorization", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+        max_age=600,
+    )

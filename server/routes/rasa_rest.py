@@ -1,0 +1,121 @@
+"""Rasa's REST channel: `POST /webhooks/rest/webhook`, answered in Rasa's exact response list.
+
+Request `{"sender": "u1", "message": "hi", "metadata": {...}?, "input_channel": "..."?}` (no sender →
+`"default"`). Response: a JSON list, one item per bot message part, each `{"recipient_id": sender}` plus
+only the non-null keys among `text`, `image`, `buttons`, `attachment`, `custom`, rendered as Rasa's
+`OutputChannel.send_response` does:
+
+- a reply with buttons → one item `{text, buttons}`;
+- otherwise its text, stripped, split on blank lines (`"\\n\\n"`) → one item per part;
+- then `custom` → `{"custom": {...}}`, then `image` → `{"image": url}`, each its own item.
+
+Knowledge sources are not part of Rasa's shape; they stay on the native `POST /chat`. Failures while
+handling are logged and answered with a 200 list, as Rasa does. `?stream=true` answers
+`text/event-stream`-typed JSON lines instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from bot.assistant import Assistant, HandleResult
+from bot.types import Message, Reply
+from server.dependencies import AssistantDep
+from server.limits import enforce_sender_limit
+from server.observability import metrics_of, record_turn
+
+log = logging.getLogger("supportbot.channels")
+router = APIRouter(prefix="/webhooks/rest", tags=["rasa channels"])
+
+CHANNEL = "rest"
+
+
+class RasaRestRequest(BaseModel):
+    """The body Rasa's REST channel accepts."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sender: str = Field("default", min_length=1, max_length=128, description="Conversation id (Rasa sender_id).")
+    message: str = Field(description="The customer's text, or a payload such as /affirm.")
+    metadata: dict[str, Any] | None = Field(None, description="Passed to the bot with the message.")
+    input_channel: str | None = Field(None, description="Overrides the channel name the bot sees.")
+
+
+class RasaButton(BaseModel):
+    title: str
+    payload: str
+
+
+class RasaRestMessage(BaseModel):
+    """One item of the response list; only the non-null keys are sent."""
+
+    recipient_id: str
+    text: str | None = None
+    image: str | None = None
+    buttons: list[RasaButton] | None = None
+    attachment: Any | None = None
+    custom: dict[str, Any] | None = None
+
+
+def rasa_messages(recipient_id: str, replies: Sequence[Reply]) -> list[dict[str, Any]]:
+    """Replies in the order and shape Rasa's CollectingOutputChannel produces them."""
+    items: list[dict[str, Any]] = []
+    for reply in replies:
+        if reply.buttons:
+            buttons = [b.as_dict() for b in reply.buttons]
+            items.append({"recipient_id": recipient_id, "text": reply.text, "buttons": buttons})
+        elif reply.text:
+            items.extend({"recipient_id": recipient_id, "text": part} for part in reply.text.strip().split("\n\n"))
+        if reply.custom:
+            items.append({"recipient_id": recipient_id, "custom": dict(reply.custom)})
+        if reply.image:
+            items.append({"recipient_id": recipient_id, "image": reply.image})
+    return items
+
+
+async def handle_message(app: FastAPI, assistant: Assistant, message: Message, *, channel: str) -> HandleResult:
+    """Run the blocking assistant in the threadpool and count the turn. Never raises: a failure is
+    logged and answered with no replies, as Rasa's channels do."""
+    try:
+        result = await run_in_threadpool(assistant.handle_full, message)
+    except Exception:
+        log.exception("handling a %s message failed", channel, extra={"sender": message.sender_id})
+        return HandleResult(None, [])
+    record_turn(metrics_of(app), result, channel=channel)
+    return result
+
+
+@router.get("/")
+async def rest_health() -> dict[str, str]:
+    """Rasa's channel health check."""
+    return {"status": "ok"}
+
+
+@router.post("/webhook", response_model=list[RasaRestMessage], response_model_exclude_none=True)
+async def rest_webhook(
+    body: RasaRestRequest,
+    request: Request,
+    assistant: AssistantDep,
+    stream: bool = Query(False, description="Answer JSON lines (text/event-stream) instead of a list."),
+) -> Any:
+    """Send one message the way Rasa's REST channel does; get Rasa's list of bot messages."""
+    enforce_sender_limit(request.app, body.sender)
+    message = Message(body.sender, body.message, body.metadata or {}, input_channel=body.input_channel or CHANNEL)
+    result = await handle_message(request.app, assistant, message, channel=CHANNEL)
+    items = rasa_messages(body.sender, result.replies)
+    if stream:
+        return StreamingResponse(_lines(items), media_type="text/event-stream")
+    return JSONResponse(items)
+
+
+async def _lines(items: list[dict[str, Any]]) -> AsyncIterator[str]:
+    for item in items:
+        yield json.dumps(item, ensure_ascii=False) + "\n"
