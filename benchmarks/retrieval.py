@@ -278,7 +278,7 @@ def synthesise(folder: Path, n_entries: int, per_file: int = 50) -> list[Path]:
                 "Also asked:",
                 f"- can I {v} a {n} {p}{suffix}",
                 f"- {v} {n} {p}{suffix}",
-                f"- help to {v} my {n}{suffix}",
+                f"- help to {v} my {n} {p}{suffix}",
                 "",
                 f"To {v} your {n} {p}, open your account, choose the {n} and follow the steps. "
                 f"Entry {k}: it takes about {k % 7 + 2} minutes.",
