@@ -239,13 +239,30 @@ def reset_slots(*names: str) -> Events:
     return [{"event": "slot", "timestamp": None, "name": n, "value": None} for n in names]
 
 
+RESERVED_VALUES = frozenset(
+    {"text", "image", "json_message", "template", "response", "attachment", "buttons", "elements"}
+)
+"""`utter_message` parameters: a placeholder with one of these names would not reach the response."""
+
+
+def _check_values(response: str, values: Mapping[str, Any]) -> None:
+    clash = RESERVED_VALUES & set(values)
+    if clash:
+        raise ActionError(
+            f"{response}: placeholder(s) {sorted(clash)} clash with utter_message parameters — rename them "
+            "in the handler and in intents/domain/tasks.yml (e.g. {given} instead of {text})"
+        )
+
+
 def utter(dispatcher: CollectingDispatcher, response: str, **values: Any) -> None:
+    _check_values(response, values)
     dispatcher.utter_message(response=response, **values)
 
 
 def utter_buttons(
     dispatcher: CollectingDispatcher, response: str, buttons: Sequence[tuple[str, str]], **values: Any
 ) -> None:
+    _check_values(response, values)
     dispatcher.utter_message(response=response, buttons=[{"title": t, "payload": p} for t, p in buttons], **values)
 
 

@@ -78,7 +78,7 @@ class _AppointmentValidation(ShopFormValidation):
     ) -> dict[str, Any]:
         email = find_email(value, tracker)
         if email is None:
-            utter(dispatcher, "utter_invalid_email", text=str(value or latest_text(tracker)))
+            utter(dispatcher, "utter_invalid_email", given=str(value or latest_text(tracker)))
         return {"appointment_email": email}
 
     def validate_appointment_reference(
@@ -86,7 +86,7 @@ class _AppointmentValidation(ShopFormValidation):
     ) -> dict[str, Any]:
         match = _REFERENCE.search(str(value or latest_text(tracker)))
         if match is None:
-            utter(dispatcher, "utter_invalid_appointment_reference", text=str(value or ""))
+            utter(dispatcher, "utter_invalid_appointment_reference", given=str(value or ""))
             return {"appointment_reference": None}
         return {"appointment_reference": f"FT-{match.group(1).upper()}"}
 
@@ -154,7 +154,7 @@ class ValidateAppointmentForm(_AppointmentValidation):
             utter(dispatcher, "utter_appointment_shop_not_bookable")
             return {"appointment_shop": None}
         if key not in APPOINTMENT_SHOPS or key not in self.deps.stores.shops:
-            utter(dispatcher, "utter_appointment_shop_unknown", text=str(value or ""))
+            utter(dispatcher, "utter_appointment_shop_unknown", given=str(value or ""))
             return {"appointment_shop": None}
         return {"appointment_shop": key}
 

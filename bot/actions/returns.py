@@ -148,7 +148,7 @@ class ValidateReturnForm(OrderFormValidation):
     ) -> dict[str, Any]:
         chosen = match_items(order, wanted)
         if not chosen:
-            utter(dispatcher, "utter_return_item_unknown", text=wording.join(wanted), **_values(order, wording))
+            utter(dispatcher, "utter_return_item_unknown", given=wording.join(wanted), **_values(order, wording))
             return {"return_items": None}
         accepted: list[str] = []
         for item in chosen:

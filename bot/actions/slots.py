@@ -63,7 +63,7 @@ def check_time(
     now = deps.now()
     today = now.astimezone(shop.timezone).date()
     if when is None:
-        utter(dispatcher, "utter_appointment_time_unreadable", text=text)
+        utter(dispatcher, "utter_appointment_time_unreadable", given=text)
         return TimeCheck()
     if isinstance(when, ImpossibleDate):
         month = wording.get("months")[when.month - 1]

@@ -48,7 +48,7 @@ class OrderFormValidation(ShopFormValidation):
         settings = get_settings()
         number = find_order_number(value, tracker, settings.order_number_pattern, settings.order_number_format)
         if number is None:
-            utter(dispatcher, "utter_invalid_order_number", text=str(value or latest_text(tracker)))
+            utter(dispatcher, "utter_invalid_order_number", given=str(value or latest_text(tracker)))
         return {"order_number": number}
 
     def validate_order_email(
@@ -56,7 +56,7 @@ class OrderFormValidation(ShopFormValidation):
     ) -> dict[str, Any]:
         email = find_email(value, tracker)
         if email is None:
-            utter(dispatcher, "utter_invalid_email", text=str(value or latest_text(tracker)))
+            utter(dispatcher, "utter_invalid_email", given=str(value or latest_text(tracker)))
         return {"order_email": email}
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:

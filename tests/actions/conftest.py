@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -110,8 +111,12 @@ class Result:
 def run_action(action: Action, tracker: Tracker, domain: dict[str, Any]) -> Result:
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, tracker, domain))
-    for message in dispatcher.messages:  # every response a handler utters must exist in the domain YAML
+    for message in dispatcher.messages:  # every response a handler utters must exist and get its placeholders
         name = message.get("response")
         assert name in domain["responses"], f"response {name} is not defined in intents/domain/tasks.yml"
+        for variation in domain["responses"][name]:
+            text = str(variation.get("text", "")).replace("{{", "").replace("}}", "")
+            missing = set(re.findall(r"\{(\w+)\}", text)) - set(message) - set(tracker.slots)
+            assert not missing, f"{name} needs {sorted(missing)}, which the handler did not pass"
     slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     return Result(events, dispatcher.messages, slots)
