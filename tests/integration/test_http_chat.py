@@ -1,0 +1,63 @@
+"""`POST /chat` over real HTTP on loopback with the real model and database."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_chat_answers_opening_hours(live_server: str) -> None:
+    response = httpx.post(f"{live_server}/chat", json={"sender": "h1", "message": "when do you open on sunday?"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["sender"] == "h1"
+    assert "London" in body["replies"][0]["text"]
+    assert set(body["replies"][0]) >= {"id", "text", "buttons"}
+
+
+def test_chat_knowledge_reply_has_sources(live_server: str) -> None:
+    body = httpx.post(
+        f"{live_server}/chat", json={"sender": "h2", "message": "how long does delivery to Germany take"}
+    ).json()
+    assert body["replies"][0]["sources"][0]["id"] == "delivery-time-germany"
+
+
+def test_chat_remembers_the_conversation(live_server: str) -> None:
+    first = httpx.post(f"{live_server}/chat", json={"sender": "h3", "message": "I want to return my jacket"}).json()
+    second = httpx.post(f"{live_server}/chat", json={"sender": "h3", "message": "AN-99999"}).json()
+    assert first["replies"] and second["replies"]
+    assert first["replies"][-1]["text"] != second["replies"][-1]["text"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"sender": "x"}, 422, "invalid_request"),
+        ({"sender": "x", "message": 5}, 422, "invalid_request"),
+        ({"sender": "", "message": "hi"}, 422, "invalid_request"),
+        ({"sender": "x", "message": "hi", "extra": 1}, 422, "invalid_request"),
+    ],
+)
+def test_bad_requests_get_json_errors(live_server: str, body: dict[str, object], status: int, code: str) -> None:
+    response = httpx.post(f"{live_server}/chat", json=body)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+def test_malformed_json_is_400(live_server: str) -> None:
+    response = httpx.post(f"{live_server}/chat", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+
+
+def test_long_message_is_not_a_500(live_server: str) -> None:
+    response = httpx.post(f"{live_server}/chat", json={"sender": "h4", "message": "b" * 10_000})
+    assert response.status_code in (200, 413)
+    if response.status_code == 200:
+        assert "2000" in response.json()["replies"][0]["text"]
+
+
+def test_healthz(live_server: str) -> None:
+    assert httpx.get(f"{live_server}/healthz").json() == {"status": "ok"}
