@@ -1,0 +1,93 @@
+"""`supportbot evaluate`: measure the intent classifier (and the knowledge retrieval) and write
+Rasa-compatible reports. Thin: parses options, shows progress, prints the table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+class _RichProgress:
+    """Bars on stderr for the long steps (embedding, cross-validation)."""
+
+    def __init__(self, progress: Any) -> None:
+        self._progress = progress
+        self._task: Any = None
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+        self._task = self._progress.add_task(name, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, n)
+
+
+def evaluate_command(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the reports and plots.")] = Path("results"),
+    train: Annotated[Path | None, typer.Option("--train", help="Training data (instead of the project's "
+                                               "intents): Rasa NLU YAML or JSONL.", show_default=False)] = None,
+    test: Annotated[Path | None, typer.Option("--test", help="Test data: Rasa NLU YAML or JSONL. Without "
+                                              "--train the model is trained on the project's intents.",
+                                              show_default=False)] = None,
+    val: Annotated[Path | None, typer.Option("--val", help="Validation data where thresholds are fitted "
+                                             "(with --train and --test).", show_default=False)] = None,
+    cross_validation: Annotated[bool, typer.Option("--cross-validation", help="Stratified k-fold "
+                                                   "cross-validation instead of one held-out split.")] = False,
+    folds: Annotated[int, typer.Option("--folds", "-f", help="Number of folds for --cross-validation.")] = 5,
+    test_fraction: Annotated[float, typer.Option("--test-fraction", help="Share of each intent held out "
+                                                 "for testing (project intents, no --test).")] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the split and the folds.")] = 0,
+    knowledge: Annotated[bool, typer.Option("--knowledge/--no-knowledge", help="Also measure knowledge "
+                                            "retrieval (Recall@k, MRR) on the YAML tests with `entry:`.")] = True,
+    successes: Annotated[bool, typer.Option("--successes", help="Also write intent_successes.json.")] = False,
+    no_errors: Annotated[bool, typer.Option("--no-errors", help="Do not write intent_errors.json.")] = False,
+    no_plot: Annotated[bool, typer.Option("--no-plot", help="Do not draw the plots.")] = False,
+) -> None:
+    """Evaluate the intent classifier: held-out split, --cross-validation, or --train/--test files."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from bot import bootstrap
+    from bot.cli import _progress, _settings, print_problems
+    from bot.errors import ConfigError, DataError
+    from bot.evaluation.evaluate import EvaluationOptions, headline, run_evaluation
+
+    console = Console()
+    err = Console(stderr=True)
+    settings = _settings()
+    options = EvaluationOptions(out=out, train=train, test=test, val=val, cross_validation=cross_validation,
+                                folds=folds, test_fraction=test_fraction, seed=seed, knowledge=knowledge,
+                                errors=not no_errors, successes=successes, plot=not no_plot)
+    try:
+        options.check()
+        encoder = bootstrap.make_encoder(settings)
+        with _progress() as bars:
+            result = run_evaluation(settings, encoder, options, _RichProgress(bars))
+    except DataError as e:
+        print_problems(list(e.problems))
+        raise typer.Exit(1) from e
+    except (ConfigError, ValueError) as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from e
+    table = Table(title=f"Evaluation — {result.mode}", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in headline(result):
+        table.add_row(name, value)
+    if result.crossval is not None:
+        summary = result.crossval.summary()
+        for part in ("train", "test"):
+            for name, stats in summary[part].items():
+                table.add_row(f"{part} {name} (cv mean ± std)", f"{stats['mean']:.3f} ± {stats['std']:.3f}")
+        if result.crossval.dropped:
+            dropped = ", ".join(result.crossval.dropped)
+            err.print(f"[yellow]left out (fewer examples than folds):[/yellow] {dropped}")
+    console.print(table)
+    console.print(f"Reports in [bold]{out}/[/bold]: " + ", ".join(p.name for p in result.files), highlight=False)
+
+
+evaluate_command.command_name = "evaluate"  # type: ignore[attr-defined]
