@@ -125,8 +125,12 @@ def validate(knowledge: KnowledgeOpt = None) -> None:
     """Check intents, responses, domain and knowledge files; exit 1 on errors."""
     from bot import bootstrap
 
+    from bot.nlu.data_checks import check_training_data
+
     settings = _settings(knowledge_dir=knowledge)
-    problems = list(bootstrap.load_project(settings).problems)
+    project = bootstrap.load_project(settings)
+    problems = list(project.problems)
+    problems.extend(check_training_data(project, bootstrap.make_encoder(settings), settings=settings))
     problems.extend(_knowledge_problems(settings))
     print_problems(problems)
     errors = [p for p in problems if p.severity == "error"]
