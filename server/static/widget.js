@@ -153,9 +153,10 @@
     return h("a", { href, target: "_blank", rel: "noopener noreferrer", text });
   }
 
-  // Alternatives, in order: **bold**/__bold__, *italic*/_italic_, `code`, [text](href).
+  // Alternatives, in order: **bold**/__bold__, *italic*/_italic_, `code`, [text](href), and a bare
+  // http(s) URL (trailing punctuation stays outside the link).
   const INLINE =
-    /(\*\*|__)(?=\S)([\s\S]+?)(?<=\S)\1|\*(?=\S)([\s\S]+?)(?<=\S)\*|(?<![\w])_(?=\S)([\s\S]+?)(?<=\S)_(?![\w])|`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)/;
+    /(\*\*|__)(?=\S)([\s\S]+?)(?<=\S)\1|\*(?=\S)([\s\S]+?)(?<=\S)\*|(?<![\w])_(?=\S)([\s\S]+?)(?<=\S)_(?![\w])|`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)|(https?:\/\/[^\s<>()[\]]*[^\s<>()[\].,;:!?'"])/;
 
   function renderInline(text, parent, base) {
     let rest = text;
@@ -170,7 +171,10 @@
       else if (m[3] !== undefined || m[4] !== undefined) {
         renderInline(m[3] ?? m[4], parent.appendChild(h("em")), base);
       } else if (m[5] !== undefined) parent.append(h("code", { text: m[5] }));
-      else {
+      else if (m[8] !== undefined) {
+        const href = safeHref(m[8], base);
+        parent.append(href ? externalLink(href, m[8]) : document.createTextNode(m[8]));
+      } else {
         const href = safeHref(m[7], base);
         if (href) renderInline(m[6], parent.appendChild(externalLink(href, "")), base);
         else parent.append(document.createTextNode(m[6])); // unsafe link: keep its words, drop the target
@@ -302,10 +306,10 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
 .messages { flex: 1; overflow-y: auto; margin: 0; padding: 16px 14px 8px; list-style: none;
   display: flex; flex-direction: column; gap: 10px; scroll-behavior: smooth; overscroll-behavior: contain; }
 .msg { display: flex; flex-direction: column; max-width: 88%; }
-.msg.bot { align-self: flex-start; }
+.msg.bot, .typing { align-self: flex-start; }
 .msg.user { align-self: flex-end; align-items: flex-end; }
 .bubble { padding: 9px 13px; border-radius: 14px; overflow-wrap: anywhere; }
-.bot .bubble { background: var(--sb-bot-background); color: var(--sb-bot-text); border-bottom-left-radius: 4px; }
+.bot .bubble, .typing .bubble { background: var(--sb-bot-background); color: var(--sb-bot-text); border-bottom-left-radius: 4px; }
 .user .bubble { background: var(--sb-user-background); color: var(--sb-user-text); border-bottom-right-radius: 4px;
   white-space: pre-wrap; }
 .bubble.plain { white-space: pre-wrap; }
@@ -475,7 +479,7 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       this.list = h("ol", { class: "messages", "aria-label": this.text("messagesLabel"), tabindex: "0" });
       this.typing = h(
         "li",
-        { class: "msg bot typing", hidden: true },
+        { class: "typing", hidden: true },
         h("span", { class: "bubble" }, h("span", { class: "dot" }), h("span", { class: "dot" }),
           h("span", { class: "dot" }), h("span", { class: "visually-hidden", text: this.text("typingLabel") })),
       );
@@ -797,7 +801,8 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
     addMessage(message, { announce = false } = {}) {
       const item = this.messageItem(message, { buttons: true });
       this.list.insertBefore(item, this.typing);
-      if (announce && message.text) this.announce(`${this.text("botName")}: ${message.text}`);
+      // The rendered text (with its "Assistant:" prefix), not the Markdown source.
+      if (announce && message.text) this.announce(item.querySelector(".bubble").textContent);
       this.scrollToEnd();
       return item;
     }
