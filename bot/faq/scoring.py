@@ -5,7 +5,7 @@ Each entry contributes its phrasings (question and alternates) and, when `contex
 
     phrasing = max over phrasings of cos(q, p)            (pooling "max"; "lse" = soft maximum)
     score    = (1 - context_weight - bm25_weight) * phrasing
-               + context_weight * cos(q, context) + bm25_weight * bm25(q, entry) / max_entries bm25(q, .)
+               + context_weight * cos(q, context) + bm25_weight * bm25(q, entry) / max over candidates bm25(q, .)
 
 The weights were chosen on StackFAQ query group 1 (docs/knowledge-base.md shows the measurements).
 FAISS finds the candidate entries (`candidates` nearest vectors); candidates are then scored exactly.
@@ -131,11 +131,12 @@ class EntryScorer:
     def matrix(self) -> np.ndarray:
         return self._matrix
 
-    def lexical_scores(self, text: str) -> np.ndarray:
-        if self._bm25 is None:
-            return np.zeros(self.n_entries)
-        scores = np.asarray(self._bm25.get_scores(tokens(text)), dtype=np.float64)
-        top = float(scores.max()) if len(scores) else 0.0
+    def lexical_scores(self, text: str, positions: Sequence[int]) -> np.ndarray:
+        """BM25 of the given entries, divided by the best of them (0 when no word matches)."""
+        if self._bm25 is None or not len(positions):
+            return np.zeros(len(positions))
+        scores = np.asarray(self._bm25.get_batch_scores(tokens(text), list(positions)), dtype=np.float64)
+        top = float(scores.max())
         return scores / top if top > 0 else np.zeros_like(scores)
 
     def score(self, embedding: np.ndarray, text: str, top_k: int = 10) -> list[ScoredEntry]:
@@ -147,11 +148,11 @@ class EntryScorer:
         _, ids = self._index.search(query, k)
         found = ids[0][ids[0] >= 0]
         candidates = np.unique(self._owner[found])
-        lexical = self.lexical_scores(text) if self._bm25 is not None else None
+        lexical = self.lexical_scores(text, candidates.tolist()) if self._bm25 is not None else None
         cfg = self.config
         w_phr = 1.0 - cfg.context_weight - cfg.bm25_weight
         out: list[ScoredEntry] = []
-        for pos in candidates.tolist():
+        for n_candidate, pos in enumerate(candidates.tolist()):
             rows = self._rows[pos]
             sims = self._matrix[rows] @ query[0]
             n = self._n_phrasings[pos]
@@ -163,7 +164,7 @@ class EntryScorer:
             else:
                 phrasing = float(phr_sims.max())
             context = float(sims[n]) if len(sims) > n else phrasing
-            lex = float(lexical[pos]) if lexical is not None else 0.0
+            lex = float(lexical[n_candidate]) if lexical is not None else 0.0
             total = w_phr * phrasing + cfg.context_weight * context + cfg.bm25_weight * lex
             out.append(ScoredEntry(pos, total, phrasing, context, lex))
         out.sort(key=lambda s: -s.score)
