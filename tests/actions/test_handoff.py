@@ -36,3 +36,17 @@ def test_handoff_outside_service_hours_says_when_the_team_is_back(
     result = run_action(action, make_tracker(text="agent", intent="human_handoff"), domain)
     assert result.responses == ["utter_handoff_opened_closed"]
     assert result.messages[0]["next_open"] == "tomorrow at 09:00"
+
+
+def test_resume_resolves_the_ticket_and_unpauses_the_conversation(backend: SqlShopBackend) -> None:
+    from bot.actions.cli import resume_conversation
+    from bot.dialogue.state import ConversationState
+    from bot.dialogue.tracker_store import InMemoryTrackerStore
+
+    store = InMemoryTrackerStore()
+    store.save(ConversationState("u9", paused=True))
+    ticket = backend.open_handoff("u9", "help", [])
+    resolved = resume_conversation(ticket.id, backend, store)
+    state = store.load("u9")
+    assert resolved.status.value == "resolved"
+    assert state is not None and not state.paused and state.events[-1]["event"] == "resume"

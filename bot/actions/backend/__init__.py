@@ -12,7 +12,7 @@ from pathlib import Path
 from bot.actions.backend.protocol import ShopBackend
 from bot.actions.backend.sql import SqlShopBackend
 
-__all__ = ["ShopBackend", "SqlShopBackend", "get_backend", "reset_backend_cache"]
+__all__ = ["ShopBackend", "SqlShopBackend", "ensure_sqlite_folder", "get_backend", "reset_backend_cache"]
 
 _lock = threading.Lock()
 _backends: dict[str, SqlShopBackend] = {}
@@ -28,14 +28,14 @@ def get_backend(url: str | None = None) -> SqlShopBackend:
     with _lock:
         backend = _backends.get(target)
         if backend is None:
-            _ensure_sqlite_folder(target)
+            ensure_sqlite_folder(target)
             backend = SqlShopBackend(target)
             seed(backend, reset=False)
             _backends[target] = backend
         return backend
 
 
-def _ensure_sqlite_folder(url: str) -> None:
+def ensure_sqlite_folder(url: str) -> None:
     """Create the folder of a SQLite file database (e.g. .supportbot/) so the first run just works."""
     from sqlalchemy.engine import make_url
 
