@@ -1,0 +1,86 @@
+"""Held-out splits and the fitting of the abstention threshold and ambiguity margin."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+MARGINS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+MAX_FOLDS = 5
+LARGE = 4000  # above this many examples one stratified 80/20 split replaces k-fold
+
+
+def held_out_splits(labels: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds (one 80/20 split for large data); [] when a class has < 2 examples."""
+    from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+
+    counts = Counter(labels.tolist())
+    smallest = min(counts.values())
+    if smallest < 2:
+        return []
+    dummy = np.zeros(len(labels))
+    if len(labels) > LARGE and smallest >= 5:
+        sss = StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=seed)
+        return [(a, b) for a, b in sss.split(dummy, labels)]
+    k = min(MAX_FOLDS, smallest)
+    skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    return [(a, b) for a, b in skf.split(dummy, labels)]
+
+
+def fit_abstention(
+    probs: np.ndarray,
+    oos: np.ndarray,
+    correct: np.ndarray,
+    is_oos: np.ndarray,
+    *,
+    oos_weight: float,
+    max_in_scope_rejection: float,
+    fixed_threshold: float | None,
+    fixed_margin: float | None,
+) -> tuple[float, float, dict[str, float]]:
+    """Choose (threshold, margin) on held-out predictions.
+
+    With out-of-scope examples: maximise in-scope accuracy + oos_weight * oos recall.
+    Without: the threshold rejects at most `max_in_scope_rejection` of in-scope examples
+    and the margin stays 0 (nothing to trade it against).
+    """
+    top2 = np.sort(probs, axis=1)[:, -2:] if probs.shape[1] > 1 else np.hstack([probs, probs])
+    gap = top2[:, 1] - top2[:, 0] if probs.shape[1] > 1 else np.ones(len(probs))
+    in_scope = ~is_oos
+    if not is_oos.any():
+        threshold = (
+            fixed_threshold
+            if fixed_threshold is not None
+            else float(np.quantile(oos[in_scope], max_in_scope_rejection))
+            if max_in_scope_rejection > 0
+            else -np.inf
+        )
+        margin = fixed_margin if fixed_margin is not None else 0.0
+        rejected = (oos < threshold) | (gap < margin)
+        return threshold, margin, {"heldout_in_scope_acc": _mean(correct & ~rejected, in_scope)}
+
+    if fixed_threshold is not None:
+        thresholds = np.asarray([fixed_threshold])
+    else:
+        qs = np.quantile(oos, np.linspace(0.0, 0.6, 301))
+        thresholds = np.concatenate([[-np.inf], np.unique(qs)])
+    margins = np.asarray([fixed_margin] if fixed_margin is not None else MARGINS)
+    best = (-np.inf, -np.inf, 0.0, 0.0, 0.0)
+    n_in = max(int(in_scope.sum()), 1)
+    n_oos = max(int(is_oos.sum()), 1)
+    for m in margins:
+        ambiguous = gap < m
+        for t in thresholds:
+            rejected = (oos < t) | ambiguous
+            acc = float((correct & ~rejected & in_scope).sum()) / n_in
+            rec = float((rejected & is_oos).sum()) / n_oos
+            value = acc + oos_weight * rec
+            if value > best[0] + 1e-12:
+                best = (value, float(t), float(m), acc, rec)
+    _, threshold, margin, acc, rec = best
+    return threshold, margin, {"heldout_in_scope_acc": acc, "heldout_oos_recall": rec}
+
+
+def _mean(values: np.ndarray, mask: np.ndarray) -> float:
+    return float(values[mask].mean()) if mask.any() else 0.0

@@ -1,0 +1,280 @@
+"""Intent classification on frozen sentence embeddings, with out-of-scope abstention.
+
+`EmbeddingIntentClassifier` takes the embedding the encoder already computed for a
+message (the same one FAQ retrieval uses) and returns every intent ranked by a
+calibrated probability, plus an out-of-scope score and an abstain flag with Rasa's
+``nlu_fallback`` semantics. Nothing here loads the encoder: embeddings come in.
+
+Thresholds are fitted on labelled examples: on ``val`` when given, otherwise on
+held-out folds of the training data. Labels named in ``out_of_scope_labels`` are
+explicit out-of-scope examples and are used as negatives, never as an intent.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from bot.nlu._classifier_head import Head, fit_head
+from bot.nlu._classifier_threshold import fit_abstention, held_out_splits
+
+DEFAULT_OOS_LABELS = frozenset({"out_of_scope", "oos"})
+_CONFIG_FILE = "config.json"
+_STATE_FILE = "state.json"
+
+
+@dataclass(frozen=True)
+class IntentPrediction:
+    """One message's intents, best first, and whether the bot should fall back."""
+
+    ranking: tuple[tuple[str, float], ...]
+    abstain: bool
+    oos_score: float
+
+    @property
+    def intent(self) -> str:
+        return self.ranking[0][0]
+
+    @property
+    def confidence(self) -> float:
+        return self.ranking[0][1]
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Hyperparameters of `EmbeddingIntentClassifier`; every field has a default.
+
+    threshold: abstain when the OOS score is below it (None = fitted).
+    ambiguity_margin: abstain when top1 - top2 probability is below it (None = fitted).
+    oos_weight: when fitting the threshold, one point of oos recall is worth this many
+        points of in-scope accuracy (= expected oos share / in-scope share of traffic).
+    max_in_scope_rejection: without any out-of-scope examples to fit on, the threshold
+        rejects at most this share of held-out in-scope examples.
+    """
+
+    threshold: float | None = None
+    ambiguity_margin: float | None = None
+    seed: int = 0
+    oos_weight: float = 0.1
+    max_in_scope_rejection: float = 0.02
+    regularization: float = 10.0
+    use_generic_oos: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.max_in_scope_rejection < 1.0:
+            raise ValueError(
+                f"max_in_scope_rejection must be in [0, 1), got {self.max_in_scope_rejection}: "
+                "use e.g. 0.02 to reject at most 2% of in-scope messages"
+            )
+        if self.oos_weight < 0.0:
+            raise ValueError(f"oos_weight must be >= 0, got {self.oos_weight}")
+        if self.regularization <= 0.0:
+            raise ValueError(f"regularization must be > 0, got {self.regularization}")
+
+
+def _check_inputs(embeddings: np.ndarray, texts: Sequence[str], what: str) -> np.ndarray:
+    x = np.asarray(embeddings, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(
+            f"{what} embeddings must be a 2-d array (n_messages, dim), got shape {x.shape}: "
+            "pass encoder.encode(texts) for a list of texts"
+        )
+    if len(texts) != x.shape[0]:
+        raise ValueError(
+            f"{what} has {x.shape[0]} embeddings but {len(texts)} texts: "
+            "pass one text per embedding row, in the same order"
+        )
+    return x
+
+
+class EmbeddingIntentClassifier:
+    """A linear head plus an OOS scorer on frozen, L2-normalised sentence embeddings."""
+
+    def __init__(self, config: ClassifierConfig | None = None) -> None:
+        self.config = config or ClassifierConfig()
+        self._head: Head | None = None
+        self._threshold = -np.inf
+        self._margin = 0.0
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        if self._head is None:
+            return ()
+        return self._head.labels
+
+    def fit(
+        self,
+        embeddings: np.ndarray,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        *,
+        val: tuple[np.ndarray, Sequence[str], Sequence[str]] | None = None,
+        out_of_scope_labels: frozenset[str] = DEFAULT_OOS_LABELS,
+        embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+    ) -> dict[str, float]:
+        """Train the head, then fit the abstention threshold and margin. Returns a report."""
+        start = time.perf_counter()
+        x = _check_inputs(embeddings, texts, "training data")
+        if len(labels) != x.shape[0]:
+            raise ValueError(
+                f"training data has {x.shape[0]} embeddings but {len(labels)} labels: "
+                "pass one label per embedding row"
+            )
+        y = np.asarray([str(label) for label in labels])
+        is_oos = np.isin(y, list(out_of_scope_labels))
+        counts = Counter(y[~is_oos].tolist())
+        if len(counts) < 2:
+            raise ValueError(
+                f"an intent classifier needs at least 2 intents with examples, got {len(counts)} "
+                f"({', '.join(sorted(counts)) or 'none'}): add examples for another intent, or "
+                "route every message to the single intent without a classifier"
+            )
+        cfg = self.config
+        txt = list(texts)
+        neg_x = x[is_oos]
+        if embed is not None and cfg.use_generic_oos:
+            from bot.nlu._classifier_data import generic_oos_texts
+
+            generic = generic_oos_texts()
+            neg_x = np.vstack([neg_x, np.asarray(embed(generic), dtype=np.float32)])
+
+        # 1. held-out predictions for calibration and thresholds
+        if val is not None:
+            vx = _check_inputs(val[0], val[1], "val")
+            vy = np.asarray([str(label) for label in val[2]])
+            if len(vy) != vx.shape[0]:
+                raise ValueError(
+                    f"val has {vx.shape[0]} embeddings but {len(vy)} labels: "
+                    "pass one label per embedding row"
+                )
+            v_oos = np.isin(vy, list(out_of_scope_labels))
+            head = fit_head(x[~is_oos], y[~is_oos], neg_x, cfg.regularization, cfg.seed)
+            held = head.raw_scores(vx)
+            held_y = np.where(v_oos, "", vy)
+            held_is_oos = v_oos
+            source = "val"
+        else:
+            parts_scores = []
+            parts_y = []
+            in_idx = np.flatnonzero(~is_oos)
+            for tr_idx, te_idx in held_out_splits(y[in_idx], cfg.seed):
+                h = fit_head(
+                    x[in_idx[tr_idx]], y[in_idx[tr_idx]], neg_x, cfg.regularization, cfg.seed
+                )
+                parts_scores.append(h.raw_scores(x[in_idx[te_idx]]))
+                parts_y.append(y[in_idx[te_idx]])
+            head = fit_head(x[~is_oos], y[~is_oos], neg_x, cfg.regularization, cfg.seed)
+            if parts_scores:
+                held = _concat_scores(parts_scores)
+                held_y = np.concatenate(parts_y)
+                held_is_oos = np.zeros(len(held_y), dtype=bool)
+                if len(neg_x):
+                    # the head saw these negatives only as negatives: use them as held-out oos
+                    neg_scores = head.raw_scores(neg_x)
+                    held = _concat_scores([held, neg_scores])
+                    held_y = np.concatenate([held_y, np.full(len(neg_x), "")])
+                    held_is_oos = np.concatenate([held_is_oos, np.ones(len(neg_x), dtype=bool)])
+            else:
+                held = None
+            source = "cross-validation" if held is not None else "defaults"
+
+        # 2. calibration (temperature) and OOS-score normalisation on held-out in-scope
+        report: dict[str, float] = {}
+        if held is not None and (~held_is_oos).any():
+            head.calibrate(held, held_y, held_is_oos)
+            probs, oos = head.finish(held)
+            pred = np.asarray(head.labels)[probs.argmax(1)]
+            correct = (pred == held_y) & ~held_is_oos
+            threshold, margin, fit_report = fit_abstention(
+                probs,
+                oos,
+                correct,
+                held_is_oos,
+                oos_weight=cfg.oos_weight,
+                max_in_scope_rejection=cfg.max_in_scope_rejection,
+                fixed_threshold=cfg.threshold,
+                fixed_margin=cfg.ambiguity_margin,
+            )
+            report.update(fit_report)
+        else:
+            threshold = cfg.threshold if cfg.threshold is not None else -np.inf
+            margin = cfg.ambiguity_margin if cfg.ambiguity_margin is not None else 0.0
+        self._head = head
+        self._threshold = float(threshold)
+        self._margin = float(margin)
+        report.update(
+            {
+                "threshold": self._threshold,
+                "ambiguity_margin": self._margin,
+                "n_intents": float(len(head.labels)),
+                "n_negatives": float(len(neg_x)),
+                "fitted_on_val": float(source == "val"),
+                "fitted_on_defaults": float(source == "defaults"),
+                "temperature": head.temperature,
+                "train_seconds": time.perf_counter() - start,
+            }
+        )
+        _ = txt
+        return report
+
+    def predict(self, embeddings: np.ndarray, texts: Sequence[str]) -> list[IntentPrediction]:
+        """Rank every intent for each message and decide whether to fall back."""
+        if self._head is None:
+            raise ValueError(
+                "EmbeddingIntentClassifier.predict was called before fit: call fit(...) or "
+                "EmbeddingIntentClassifier.load(directory) first"
+            )
+        x = _check_inputs(embeddings, texts, "predict input")
+        probs, oos = self._head.finish(self._head.raw_scores(x))
+        labels = self._head.labels
+        order = np.argsort(-probs, axis=1, kind="stable")
+        out = []
+        for i in range(x.shape[0]):
+            ranking = tuple((labels[j], float(probs[i, j])) for j in order[i])
+            gap = ranking[0][1] - (ranking[1][1] if len(ranking) > 1 else 0.0)
+            abstain = bool(oos[i] < self._threshold or gap < self._margin)
+            out.append(IntentPrediction(ranking, abstain, float(oos[i])))
+        return out
+
+    def save(self, directory: Path) -> None:
+        """Write plain .npy/.json files into `directory` (created if missing)."""
+        if self._head is None:
+            raise ValueError("cannot save an untrained EmbeddingIntentClassifier: call fit first")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / _CONFIG_FILE).write_text(
+            json.dumps(asdict(self.config), indent=2), encoding="utf-8"
+        )
+        state = {"threshold": self._threshold, "ambiguity_margin": self._margin}
+        (directory / _STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
+        self._head.save(directory)
+
+    @classmethod
+    def load(cls, directory: Path) -> EmbeddingIntentClassifier:
+        """Load a classifier written by `save`."""
+        directory = Path(directory)
+        cfg_path = directory / _CONFIG_FILE
+        if not cfg_path.exists():
+            raise ValueError(
+                f"{cfg_path} is missing: {directory} is not a saved intent classifier; "
+                "train one and call save(directory)"
+            )
+        raw = json.loads(cfg_path.read_text(encoding="utf-8"))
+        known = {f.name for f in fields(ClassifierConfig)}
+        config = ClassifierConfig(**{k: v for k, v in raw.items() if k in known})
+        state = json.loads((directory / _STATE_FILE).read_text(encoding="utf-8"))
+        clf = cls(config)
+        clf._head = Head.load(directory)
+        clf._threshold = float(state["threshold"])
+        clf._margin = float(state["ambiguity_margin"])
+        return clf
+
+
+def _concat_scores(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
