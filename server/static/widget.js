@@ -51,7 +51,6 @@
     failedText: "Not sent.",
     retryLabel: "Retry",
     separatorText: "New conversation",
-    errorText: "Sorry, something went wrong. Please try again.",
   };
 
   /** Behaviour options (data-* attribute → default). */
@@ -243,6 +242,7 @@
   --sb-text: #1d1d1b;
   --sb-muted: #5b5750;
   --sb-border: #dcd7ce;
+  --sb-input-border: #7d776d;
   --sb-bot-background: #f2efe9;
   --sb-bot-text: #1d1d1b;
   --sb-user-background: #1f3a36;
@@ -346,7 +346,7 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
 @keyframes sb-blink { 0%, 80%, 100% { opacity: 0.3; } 40% { opacity: 1; } }
 
 .composer { display: flex; gap: 8px; padding: 10px 12px; border-top: 1px solid var(--sb-border); }
-.composer input { flex: 1; min-width: 0; padding: 10px 14px; border: 1.5px solid var(--sb-border); border-radius: 999px;
+.composer input { flex: 1; min-width: 0; padding: 10px 14px; border: 1.5px solid var(--sb-input-border); border-radius: 999px;
   background: var(--sb-background); color: var(--sb-text); }
 .composer input::placeholder { color: var(--sb-muted); opacity: 1; }
 .composer input:focus-visible { outline-offset: 0; border-color: var(--sb-focus); }

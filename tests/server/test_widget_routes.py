@@ -6,6 +6,7 @@ that records Rasa-style events stands in for it.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -329,3 +330,19 @@ def test_widget_never_uses_inner_html() -> None:
     assert "innerHTML" not in source.replace("Never innerHTML", "")
     assert "insertAdjacentHTML" not in source
     assert "outerHTML" not in source
+
+
+def test_every_widget_option_and_css_property_is_documented() -> None:
+    source = (ROOT / "server" / "static" / "widget.js").read_text()
+    docs = (ROOT / "docs" / "widget.md").read_text()
+
+    def block(name: str) -> str:
+        start = source.index(f"const {name} = {{")
+        return source[start : source.index("};", start)]
+
+    options = re.findall(r"^\s{4}(\w+):", block("STRINGS") + block("OPTIONS"), re.M)
+    attributes = ["data-" + re.sub(r"[A-Z]", lambda m: "-" + m.group().lower(), name) for name in options]
+    properties = sorted(set(re.findall(r"^\s+(--sb-[\w-]+):", source, re.M)))
+    assert len(attributes) > 20 and len(properties) > 15
+    assert [a for a in attributes if f"`{a}`" not in docs] == []
+    assert [p for p in properties if f"`{p}`" not in docs] == []
