@@ -16,13 +16,14 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.assistant import HandleResult
@@ -72,7 +73,11 @@ class Masker:
         return value
 
 
-_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's copy of the message with terminal colours
+}
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -167,6 +172,25 @@ class Metrics:
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
+
+
+class EncoderCollector:
+    """Micro-batching counters of the served encoder, read at scrape time from `app.state.assistant`:
+    `supportbot_encoder_batches_total`, `..._sentences_total`, `..._requests_total`, `..._largest_batch`."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        encoder = getattr(getattr(self._app.state, "assistant", None), "encoder", None)
+        stats = getattr(encoder, "stats", None)
+        if not callable(stats):
+            return
+        s = stats()
+        yield CounterMetricFamily("supportbot_encoder_batches", "Encoder forward passes.", value=s.batches)
+        yield CounterMetricFamily("supportbot_encoder_sentences", "Sentences encoded.", value=s.sentences)
+        yield CounterMetricFamily("supportbot_encoder_requests", "Encode calls served.", value=s.requests)
+        yield GaugeMetricFamily("supportbot_encoder_largest_batch", "Largest batch so far.", value=s.largest_batch)
 
 
 def knowledge_decision(result: HandleResult, handoff_payload: str = f"/{HANDOFF_INTENT}") -> str | None:
@@ -289,6 +313,7 @@ def _route_template(scope: Scope) -> str:
 def install_observability(app: FastAPI, settings: Settings) -> None:
     """Metrics on `app.state.metrics`, masked logs, and the request-id/timing middleware (outermost)."""
     metrics = Metrics()
+    metrics.registry.register(EncoderCollector(app))
     app.state.metrics = metrics
     configure_logging(settings)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)

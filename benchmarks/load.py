@@ -1,0 +1,330 @@
+"""Load benchmark: concurrent simulated customers against a real `supportbot serve` on loopback.
+
+    python benchmarks/load.py [--seconds 30] [--levels 1,16,64]
+
+1. Trains the bot if the model is stale (`supportbot train`; a no-op when current).
+2. Measures the encoder's raw batched throughput (sentences/s, batches of 64, same thread setting as the
+   server) and its one-sentence latency, in a separate process before the server starts.
+3. Starts `supportbot serve` on a free loopback port with a temporary database (the demo shop is seeded
+   into it, so task flows that cancel or return orders change nothing real) and rate limits off.
+4. For each level (1, 16, 64 customers), each customer loops without think time over a realistic mix read
+   from the repository's test files — knowledge questions (knowledge/tests/test_faq.yml), task
+   conversations (intents/tests/conversations.yml, every turn in one conversation) and small talk
+   (intents/tests/test_smalltalk.yml) — posting to `POST /chat` with httpx. A short warm-up is not counted.
+5. Prints one JSON line per level (throughput, p50/p95/p99, errors, the server's peak RSS, encoder batch
+   sizes) and writes benchmarks/results/load.json.
+
+Targets (issue 6): one customer p50 <= 20 ms; 64 customers: throughput >= 70% of the raw encoder
+throughput, p99 <= 300 ms, zero errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import REPO_ROOT, machine, peak_rss_mb, percentile_ms, write_result  # noqa: E402
+
+MESSAGE_SHARE = {"knowledge": 0.40, "task": 0.35, "smalltalk": 0.25}
+
+
+# -- the customer mix ---------------------------------------------------------------------------------
+@dataclass
+class Mix:
+    knowledge: list[str]
+    smalltalk: list[str]
+    tasks: list[list[str]]
+
+    def texts(self) -> list[str]:
+        return self.knowledge + self.smalltalk + [t for conversation in self.tasks for t in conversation]
+
+    def weights(self) -> dict[str, float]:
+        """Scenario probabilities so that *messages* follow MESSAGE_SHARE (task scenarios are longer)."""
+        mean_task = sum(len(c) for c in self.tasks) / len(self.tasks)
+        raw = {
+            "knowledge": MESSAGE_SHARE["knowledge"],
+            "smalltalk": MESSAGE_SHARE["smalltalk"],
+            "task": MESSAGE_SHARE["task"] / mean_task,
+        }
+        total = sum(raw.values())
+        return {k: v / total for k, v in raw.items()}
+
+    def scenario(self, rng: random.Random, weights: dict[str, float]) -> tuple[str, list[str]]:
+        kind = rng.choices(list(weights), weights=list(weights.values()))[0]
+        if kind == "knowledge":
+            return kind, [rng.choice(self.knowledge)]
+        if kind == "smalltalk":
+            return kind, [rng.choice(self.smalltalk)]
+        return kind, list(rng.choice(self.tasks))
+
+
+def load_mix(root: Path = REPO_ROOT) -> Mix:
+    def cases(path: Path) -> list[str]:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return [str(c["text"]) for c in data.get("cases", []) if "text" in c]
+
+    conversations = yaml.safe_load((root / "intents/tests/conversations.yml").read_text(encoding="utf-8"))
+    tasks = [
+        [str(step["user"]) for step in c.get("steps", []) if "user" in step]
+        for c in conversations.get("conversations", [])
+    ]
+    return Mix(
+        knowledge=cases(root / "knowledge/tests/test_faq.yml"),
+        smalltalk=cases(root / "intents/tests/test_smalltalk.yml"),
+        tasks=[t for t in tasks if t],
+    )
+
+
+# -- the encoder reference ------------------------------------------------------------------------------
+def encoder_reference(seconds: float) -> dict[str, Any]:
+    """Raw batched throughput of the model the server uses (runs in its own process)."""
+    from bot.config import Settings
+    from bot.encoder import SentenceTransformerEncoder
+
+    settings = Settings(project_dir=REPO_ROOT)
+    encoder = SentenceTransformerEncoder(settings.model_path, threads=settings.encoder_threads, batch_size=64)
+    encoder.warm_up()
+    texts = load_mix().texts()
+    pool = (texts * (64 // len(texts) + 2))[: max(64, len(texts))]
+    rng = random.Random(7)
+    encoder.encode(pool[:64])
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        encoder.encode(rng.sample(pool, 64))
+        done += 64
+    batched = done / (time.perf_counter() - started)
+    single: list[float] = []
+    started = time.perf_counter()
+    while time.perf_counter() - started < min(seconds, 5.0):
+        t0 = time.perf_counter()
+        encoder.encode([rng.choice(texts)])
+        single.append(time.perf_counter() - t0)
+    return {
+        "sentences_per_s": round(batched, 1),
+        "batch": 64,
+        "threads": settings.encoder_threads,
+        "one_sentence_p50_ms": percentile_ms(single, 50),
+    }
+
+
+def run_encoder_reference(seconds: float) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--encoder-reference", "--seconds", str(seconds)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+# -- the server -----------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """`supportbot serve` in a subprocess, with a temporary database and no rate limits."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = (tmp / "server.log").open("w")
+        env = {
+            **os.environ,
+            "SUPPORTBOT_PROJECT_DIR": str(REPO_ROOT),
+            "SUPPORTBOT_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+            "SUPPORTBOT_RATE_LIMIT_PER_MINUTE": "0",
+            "SUPPORTBOT_RATE_LIMIT_PER_IP_PER_MINUTE": "0",
+            "SUPPORTBOT_WATCH_KNOWLEDGE": "false",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--port", str(self.port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 300) -> float:
+        import httpx
+
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.process.returncode}; see {self.log.name}")
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
+                    return time.monotonic() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise RuntimeError(f"the server was not ready after {timeout} s; see {self.log.name}")
+
+    def encoder_stats(self) -> dict[str, float]:
+        import httpx
+
+        text = httpx.get(f"{self.base}/metrics", timeout=10).text
+        stats: dict[str, float] = {}
+        for name in ("batches", "sentences", "requests"):
+            match = re.search(rf"^supportbot_encoder_{name}_total (\S+)$", text, re.MULTILINE)
+            stats[name] = float(match.group(1)) if match else float("nan")
+        return stats
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+# -- the customers --------------------------------------------------------------------------------------
+@dataclass
+class LevelResult:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    kinds: dict[str, int] = field(default_factory=dict)
+
+
+async def run_level(base: str, mix: Mix, customers: int, seconds: float, warmup: float, seed: int) -> dict[str, Any]:
+    import httpx
+
+    result = LevelResult()
+    weights = mix.weights()
+    start = time.perf_counter()
+    measure_from = start + warmup
+    stop_at = measure_from + seconds
+    limits = httpx.Limits(max_connections=customers, max_keepalive_connections=customers)
+
+    async with httpx.AsyncClient(base_url=base, timeout=30.0, limits=limits) as client:
+
+        async def customer(number: int) -> None:
+            rng = random.Random(seed * 1000 + number)
+            conversation = 0
+            while time.perf_counter() < stop_at:
+                kind, messages = mix.scenario(rng, weights)
+                sender = f"load-{customers}-{number}-{conversation}"
+                conversation += 1
+                for text in messages:
+                    if time.perf_counter() >= stop_at:
+                        return
+                    t0 = time.perf_counter()
+                    ok, detail = True, ""
+                    try:
+                        response = await client.post("/chat", json={"sender": sender, "message": text})
+                        if response.status_code != 200:
+                            ok, detail = False, f"{response.status_code} {response.text[:200]}"
+                    except httpx.HTTPError as e:
+                        ok, detail = False, f"{type(e).__name__}: {e}"
+                    t1 = time.perf_counter()
+                    if t0 < measure_from:
+                        continue
+                    if ok:
+                        result.latencies.append(t1 - t0)
+                        result.kinds[kind] = result.kinds.get(kind, 0) + 1
+                    else:
+                        result.errors += 1
+                        if len(result.error_samples) < 5:
+                            result.error_samples.append(detail)
+
+        await asyncio.gather(*(customer(i) for i in range(customers)))
+    elapsed = seconds
+    done = len(result.latencies)
+    total_kinds = sum(result.kinds.values()) or 1
+    return {
+        "customers": customers,
+        "seconds": seconds,
+        "messages": done,
+        "throughput_msg_per_s": round(done / elapsed, 1),
+        "p50_ms": percentile_ms(result.latencies, 50) if done else None,
+        "p95_ms": percentile_ms(result.latencies, 95) if done else None,
+        "p99_ms": percentile_ms(result.latencies, 99) if done else None,
+        "errors": result.errors,
+        "error_samples": result.error_samples,
+        "mix": {k: round(v / total_kinds, 2) for k, v in sorted(result.kinds.items())},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=30.0, help="Measured seconds per level (default 30).")
+    parser.add_argument("--levels", default="1,16,64", help="Concurrent customers per level (default 1,16,64).")
+    parser.add_argument("--warmup", type=float, default=None, help="Unmeasured seconds first (default min(3, s/5)).")
+    parser.add_argument("--encoder-reference", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.encoder_reference:
+        print(json.dumps(encoder_reference(min(args.seconds, 15.0))))
+        return
+
+    levels = [int(x) for x in args.levels.split(",") if x.strip()]
+    warmup = args.warmup if args.warmup is not None else min(3.0, args.seconds / 5)
+    subprocess.run([sys.executable, "-m", "bot", "train"], cwd=REPO_ROOT, check=True, capture_output=True)
+    reference = run_encoder_reference(args.seconds)
+    print(json.dumps({"encoder_reference": reference}), flush=True)
+    mix = load_mix()
+
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="supportbot-load-") as tmp:
+        server = Server(Path(tmp))
+        try:
+            ready = server.wait_ready()
+            for customers in levels:
+                before = server.encoder_stats()
+                level = asyncio.run(run_level(server.base, mix, customers, args.seconds, warmup, seed=customers))
+                after = server.encoder_stats()
+                batches = after["batches"] - before["batches"]
+                level["encoder_mean_batch"] = (
+                    round((after["sentences"] - before["sentences"]) / batches, 1) if batches > 0 else None
+                )
+                level["server_peak_rss_mb"] = peak_rss_mb(server.process.pid)
+                level["share_of_raw_encoder"] = round(level["throughput_msg_per_s"] / reference["sentences_per_s"], 3)
+                results.append(level)
+                print(json.dumps(level), flush=True)
+        finally:
+            server.stop()
+
+    by_level = {r["customers"]: r for r in results}
+    targets: dict[str, Any] = {}
+    if 1 in by_level:
+        targets["p50_1_customer_le_20ms"] = (by_level[1]["p50_ms"] or 1e9) <= 20
+    if 64 in by_level:
+        top = by_level[64]
+        targets["throughput_64_ge_70pct_raw"] = top["share_of_raw_encoder"] >= 0.70
+        targets["p99_64_le_300ms"] = (top["p99_ms"] or 1e9) <= 300
+        targets["errors_64_zero"] = top["errors"] == 0
+    summary = {
+        "encoder_reference": reference,
+        "levels": results,
+        "targets": targets,
+        "server_ready_seconds": round(ready, 1),
+        "machine": machine(),
+    }
+    path = write_result("load", summary)
+    print(json.dumps({"targets": targets, "written": str(path.relative_to(REPO_ROOT))}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
