@@ -172,7 +172,12 @@ class _Reader:
 
     def text(self, item: LineDict, key: str, what: str) -> str | None:
         value = item.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, bool):
+            self.problem(item.key_lines.get(key, item.line),
+                         f"YAML reads the unquoted `{key}:` text as {str(value).lower()} (yes, no, on, off …)",
+                         f'quote it: `{key}: "yes"`')
+            return None
+        if isinstance(value, (int, float)):
             value = str(value)
         if not isinstance(value, str) or not value.strip():
             self.problem(item.key_lines.get(key, item.line), f"{what} needs `{key}:` with the message text",

@@ -350,4 +350,6 @@ def explain(
 
 def summarise(mismatches: Sequence[Mismatch]) -> str:
     """One line for the short test summary (`-ra`) and junit's failure message."""
-    return "; ".join(f"{m.what}: expected {m.expected}, got {m.actual}" for m in mismatches)
+    return "; ".join(
+        f"{m.what}: expected {_one_line(m.expected, 80)}, got {_one_line(m.actual, 80)}" for m in mismatches
+    )
