@@ -16,7 +16,7 @@ from bot.dialogue.action_runner import ActionRunner, InProcessActionRunner, Remo
 from bot.dialogue.engine import DialogueEngine, KnowledgeAnswerer
 from bot.dialogue.tracker_store import SqlTrackerStore, TrackerStore
 from bot.domain import Domain, Rule
-from bot.encoder import Encoder, ProgressCallback, build_encoder
+from bot.encoder import CachedEncoder, Encoder, ProgressCallback, build_encoder
 from bot.errors import NotTrainedError, TrainingDataError
 from bot.intents_loader import IntentsProject, load_intents, require_valid
 from bot.nlu.classifier import ClassifierConfig
@@ -43,6 +43,11 @@ def make_encoder(settings: Settings) -> Encoder:
         batch_size=settings.encoder_batch_size,
         cache_file=settings.embedding_cache_path,
     )
+
+
+def query_encoder(encoder: Encoder) -> Encoder:
+    """Customer messages skip the on-disk cache: they are rarely repeated, and they are personal."""
+    return encoder.inner if isinstance(encoder, CachedEncoder) else encoder
 
 
 def classifier_config(settings: Settings) -> ClassifierConfig:
@@ -236,7 +241,7 @@ def load_assistant(
         carry_over_slots=settings.carry_over_slots,
         slots_defaults=_slot_defaults(domain.slots),
     )
-    return Assistant(encoder=encoder, nlu=nlu, engine=engine, renderer=renderer, tracker_store=store, options=options)
+    return Assistant(encoder=query_encoder(encoder), nlu=nlu, engine=engine, renderer=renderer, tracker_store=store, options=options)
 
 
 def _slot_defaults(slots: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
