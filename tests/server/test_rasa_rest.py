@@ -162,3 +162,24 @@ def test_turns_are_counted_in_metrics(client: tuple[TestClient, ScriptedAssistan
     assert 'supportbot_messages_total{channel="rest"} 1.0' in text
     assert 'supportbot_intents_total{intent="greet"} 1.0' in text
     assert 'supportbot_knowledge_answers_total{decision="answer"} 1.0' in text
+
+
+RASA_KEYS = {"recipient_id", "text", "image", "buttons", "attachment", "custom"}
+
+
+@pytest.mark.integration
+def test_the_real_bot_answers_in_rasas_shape(live_server: str) -> None:
+    import httpx
+
+    url = f"{live_server}/webhooks/rest/webhook"
+    greeting = httpx.post(url, json={"sender": "it-rest", "message": "/greet"}, timeout=60).json()
+    assert greeting, "the greeting is not empty"
+    assert all(set(item) <= RASA_KEYS and item["recipient_id"] == "it-rest" for item in greeting)
+    titles = [b["title"] for item in greeting for b in item.get("buttons", [])]
+    assert "Opening hours" in titles
+    answer = httpx.post(
+        url, json={"sender": "it-rest", "message": "how long does delivery to Germany take"}, timeout=60
+    )
+    items = answer.json()
+    assert items and all(set(item) <= RASA_KEYS for item in items)
+    assert all(item.get("text") for item in items if "buttons" not in item)

@@ -44,7 +44,9 @@ class LoopbackServer:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=1))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=1)
+        )
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def __enter__(self) -> LoopbackServer:
@@ -219,3 +221,19 @@ def test_socketio_turns_are_counted(served: tuple[LoopbackServer, ScriptedAssist
     customer.replies(2)
     metrics = httpx.get(f"{served[0].url}/metrics").text
     assert 'supportbot_messages_total{channel="socketio"} 1.0' in metrics
+
+
+@pytest.mark.integration
+def test_the_real_bot_greets_with_quick_replies(live_server: str) -> None:
+    customer = Customer(live_server)
+    try:
+        sid = customer.session(None)
+        customer.say("/greet", sid, customData={"language": "en"})
+        name, data = customer.next()
+        while "quick_replies" not in data or not data["quick_replies"]:
+            assert set(data) <= {"text", "quick_replies"}
+            name, data = customer.next()
+        assert name == "bot_uttered"
+        assert {"content_type": "text", "title": "Opening hours", "payload": "/ask_hours"} in data["quick_replies"]
+    finally:
+        customer.close()
