@@ -123,7 +123,7 @@ def run_case(assistant: AssistantLike, case: MessageCase | ConversationCase) -> 
         mismatches = check(case.step.expect, turn)
         if not mismatches:
             return None
-        header = f"{case.file}:{case.line}: {summarise(mismatches)}"
+        header = f"{summarise(mismatches)}\n  at {case.file}:{case.line}"
         return CaseFailure(explain(header, case.step, turn, mismatches, assistant), mismatches, turn)
     driver = ConversationDriver(assistant)
     for number, step in enumerate(case.steps, 1):
@@ -131,8 +131,8 @@ def run_case(assistant: AssistantLike, case: MessageCase | ConversationCase) -> 
         mismatches = check(step.expect, turn)
         if mismatches:
             header = (
-                f"{case.file}:{step.line}: conversation '{case.name}', step {number} of {len(case.steps)}: "
-                f"{summarise(mismatches)}"
+                f"step {number} of {len(case.steps)}: {summarise(mismatches)}\n"
+                f"  at {case.file}:{step.line} (conversation '{case.name}')"
             )
             text = explain(header, step, turn, mismatches, assistant, transcript=driver.transcript[:-1])
             return CaseFailure(text, mismatches, turn)
@@ -271,7 +271,7 @@ def _ranking_lines(parse: Any, expected: str | None) -> list[str]:
         lines.append(f"    {score.name:<{width}}  {score.confidence:.3f}{mark}")
     if expected and expected not in {s.name for s in shown}:
         rank = next((i for i, s in enumerate(ranking, 1) if s.name == expected), None)
-        where = f"rank {rank}, {ranking[rank - 1].confidence:.3f}" if rank else "not in the ranking"
+        where = f"rank {rank}, {ranking[rank - 1].confidence:.3f}" if rank else f"not in the top {len(ranking)}"
         lines.append(f"    {expected:<{width}}  ({where})  <- expected")
     if parse.abstained:
         threshold = next((s.confidence for s in parse.intent_ranking if s.name == "nlu_fallback"), None)

@@ -131,11 +131,13 @@ def test_wrong_intent_fails_with_ranking_and_location(project: pytest.Pytester) 
     - text: where is my parcel
       intent: greet
     """)
-    result = project.runpytest_subprocess("-q")
+    result = project.runpytest_subprocess("-q", "-rf")
     result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["FAILED intents/tests/test_wrong.yml::where is my parcel - intent: expected*"])
     result.stdout.fnmatch_lines(
         [
-            "intents/tests/test_wrong.yml:3: intent: expected greet, got order_status (0.90)",
+            "intent: expected greet, got order_status (0.90)",
+            "  at intents/tests/test_wrong.yml:3",
             "*user: where is my parcel",
             "*expected intent  greet",
             "*actual intent    order_status (0.90)",
@@ -160,8 +162,8 @@ def test_failing_conversation_names_step_and_transcript(project: pytest.Pytester
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "intents/tests/test_conv.yml:7: conversation 'return with a wrong slot', step 2 of 2: "
-            "slot order_number: expected AN-99999, got AN-10001",
+            "step 2 of 2: slot order_number: expected AN-99999, got AN-10001",
+            "  at intents/tests/test_conv.yml:7 (conversation 'return with a wrong slot')",
             "*expected slot order_number  AN-99999",
             "*actual slot order_number    AN-10001",
             "*actions this turn: return_form",
