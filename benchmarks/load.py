@@ -74,20 +74,34 @@ class Mix:
         return kind, list(rng.choice(self.tasks))
 
 
-def load_mix(root: Path = REPO_ROOT) -> Mix:
-    def cases(path: Path) -> list[str]:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return [str(c["text"]) for c in data.get("cases", []) if "text" in c]
+def _scalar(raw: str) -> str:
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    return str(value).strip()
 
-    conversations = yaml.safe_load((root / "intents/tests/conversations.yml").read_text(encoding="utf-8"))
-    tasks = [
-        [str(step["user"]) for step in c.get("steps", []) if "user" in step]
-        for c in conversations.get("conversations", [])
-    ]
+
+def _lines(path: Path, key: str, group: str | None = None) -> list[list[str]]:
+    """`key:` values of a test file, line by line (tolerates a file that is not strictly valid YAML),
+    grouped by the `- group:` items when `group` is given."""
+    groups: list[list[str]] = [[]]
+    item = re.compile(rf"^\s*-?\s*{key}:\s*(.+)$")
+    start = re.compile(rf"^\s*-\s*{group}:") if group else None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if start is not None and start.match(line):
+            groups.append([])
+        match = item.match(line)
+        if match:
+            groups[-1].append(_scalar(match.group(1)))
+    return [g for g in groups if g]
+
+
+def load_mix(root: Path = REPO_ROOT) -> Mix:
     return Mix(
-        knowledge=cases(root / "knowledge/tests/test_faq.yml"),
-        smalltalk=cases(root / "intents/tests/test_smalltalk.yml"),
-        tasks=[t for t in tasks if t],
+        knowledge=_lines(root / "knowledge/tests/test_faq.yml", "text")[0],
+        smalltalk=_lines(root / "intents/tests/test_smalltalk.yml", "text")[0],
+        tasks=_lines(root / "intents/tests/conversations.yml", "user", group="name"),
     )
 
 

@@ -135,7 +135,16 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logg
     root.addHandler(handler)
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
-    for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "filelock", "engineio", "socketio"):
+    for noisy in (
+        "sentence_transformers",
+        "transformers",
+        "httpx",
+        "faiss",
+        "filelock",
+        "engineio",
+        "socketio",
+        "rasa_sdk",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return handler
 

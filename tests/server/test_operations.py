@@ -315,3 +315,18 @@ def test_readyz_reports_a_broken_database(tmp_path: Path) -> None:
     response = TestClient(app).get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["database"]["status"] == "error"
+
+
+def test_micro_batching_counters_are_exported(tmp_path: Path) -> None:
+    from bot.batching import MicroBatchingEncoder
+
+    app = make_app(tmp_path)
+    encoder = MicroBatchingEncoder(FakeEncoder(dim=8), max_batch=8, max_wait_ms=0)
+    app.state.assistant.encoder = encoder
+    encoder.encode(["one"])
+    encoder.encode(["two"])
+    text = TestClient(app).get("/metrics").text
+    assert "supportbot_encoder_batches_total 2.0" in text
+    assert "supportbot_encoder_sentences_total 2.0" in text
+    assert "supportbot_encoder_largest_batch 1.0" in text
+    encoder.close()
