@@ -20,7 +20,7 @@ from bot.encoder import CachedEncoder, Encoder, ProgressCallback, build_encoder
 from bot.errors import NotTrainedError, TrainingDataError
 from bot.intents_loader import IntentsProject, load_intents, require_valid
 from bot.nlu.classifier import ClassifierConfig
-from bot.nlu.entities import EntityPipeline, build_entity_pipeline
+from bot.nlu.entities import EntityPipeline, annotation_synonyms, build_entity_pipeline
 from bot.nlu.model import NluModel, TrainResult, find_model, model_fingerprint, train_nlu
 from bot.nlu.training_data import TrainingData
 from bot.responses import ResponseRenderer
@@ -85,7 +85,7 @@ def _save_snapshot(directory: Path, project: IntentsProject) -> None:
             "declared_actions": project.domain.declared_actions,
         },
         "entities": {
-            "synonyms": data.synonyms,
+            "synonyms": {**annotation_synonyms(data), **data.synonyms},
             "regexes": data.regexes,
             "lookups": data.lookups,
             "annotated": sorted({(a.entity, a.text) for e in data.examples for a in e.entities}),

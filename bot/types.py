@@ -125,6 +125,7 @@ class Parse:
     entities: tuple[Entity, ...] = ()
     intent_ranking: tuple[IntentScore, ...] = ()
     abstained: bool = False
+    fallback_reason: str | None = None  # "ambiguous" (two intents too close) or "out_of_scope" (low score)
 
     @property
     def top_intent(self) -> str:

@@ -148,32 +148,41 @@ class DialogueEngine:
             self.utter(state, turn, "utter_default")
 
     def _two_stage_fallback(self, state: ConversationState, turn: Turn) -> None:
+        """Rasa's two-stage fallback: clarify (top two intents as buttons), ask to rephrase, then offer a
+        human. A message that is simply out of scope (not torn between two intents) gets the
+        out-of-scope answer first instead of a confusing "did you mean"."""
         state.fallback_count += 1
-        if state.fallback_count == 1:
-            candidates = [
-                s.name
-                for s in turn.parse.intent_ranking
-                if s.name in self.domain.intent_titles and s.name != FALLBACK_INTENT
-            ][:2]
-            if candidates:
-                buttons = tuple(Button(self.domain.intent_titles[name], f"/{name}") for name in candidates)
-                values = {
-                    "intent_1_title": self.domain.intent_titles[candidates[0]],
-                    "intent_2_title": self.domain.intent_titles[candidates[-1]],
-                }
-                reply = self.renderer.render(
-                    "utter_ask_affirmation", state.slots, values, kind="clarify", channel=turn.input_channel
-                )
-                if reply is not None:
-                    state.run_action("action_two_stage_fallback")
-                    self.emit(state, turn, replace(reply, buttons=buttons + reply.buttons))
-                    return
+        if state.fallback_count == 1 and turn.parse.fallback_reason == "out_of_scope":
+            if self.utter(state, turn, "utter_out_of_scope"):
+                return
+        if state.fallback_count == 1 and self._ask_affirmation(state, turn):
+            return
+        if state.fallback_count <= 2:
             state.fallback_count = 2
-        if state.fallback_count == 2:
             self.utter(state, turn, "utter_ask_rephrase")
             return
         state.fallback_count = 0
         self.utter(state, turn, "utter_default")
+
+    def _ask_affirmation(self, state: ConversationState, turn: Turn) -> bool:
+        candidates = [
+            s.name
+            for s in turn.parse.intent_ranking
+            if s.name in self.domain.intent_titles and s.name != FALLBACK_INTENT
+        ][:2]
+        if not candidates:
+            return False
+        buttons = tuple(Button(self.domain.intent_titles[name], f"/{name}") for name in candidates)
+        values = {
+            "intent_1_title": self.domain.intent_titles[candidates[0]],
+            "intent_2_title": self.domain.intent_titles[candidates[-1]],
+        }
+        reply = self.renderer.render("utter_ask_affirmation", state.slots, values, kind="clarify", channel=turn.input_channel)
+        if reply is None:
+            return False
+        state.run_action("action_two_stage_fallback")
+        self.emit(state, turn, replace(reply, buttons=buttons + reply.buttons))
+        return True
 
     def _ask_knowledge(self, turn: Turn, *, record: bool) -> KnowledgeOutcome | None:
         if self.knowledge is None:
@@ -273,10 +282,13 @@ class DialogueEngine:
         return Reply(text=str(text), buttons=buttons, image=message.get("image"), custom=custom, kind="action")
 
     # -- slots and forms -------------------------------------------------------------------------
-    def _mapping_values(self, slot: str, turn: Turn, form: str | None, requested: str | None) -> list[Any]:
-        """Values the slot's mappings give for this message (first matching mapping wins)."""
+    def _mapping_values(
+        self, slot: str, turn: Turn, form: str | None, requested: str | None, *, as_inform: bool = False
+    ) -> list[Any]:
+        """Values the slot's mappings give for this message (first matching mapping wins).
+        `as_inform` reads the message as if its intent were `inform`."""
         parse = turn.parse
-        intent = parse.intent.name
+        intent = "inform" if as_inform else parse.intent.name
         for mapping in self.domain.slots.get(slot, {}).get("mappings") or []:
             conditions = mapping.get("conditions") or []
             if conditions:
@@ -299,7 +311,7 @@ class DialogueEngine:
                         continue
                     return [entity.value]
             elif kind == "from_text" and (conditions or requested == slot):
-                if intent not in ("stop",) and not parse.text.startswith("/"):
+                if intent != "stop" and not parse.text.startswith("/"):
                     return [parse.text]
             elif kind == "from_intent" and (conditions or requested == slot):
                 if mapped_intents:
@@ -343,14 +355,19 @@ class DialogueEngine:
             self._deactivate(state)
             self.utter(state, turn, "utter_form_stopped")
             return
-        candidates: dict[str, Any] = {}
-        for slot in self._required_slots(form):
-            values = self._mapping_values(slot, turn, form, requested)
-            if values:
-                candidates[slot] = values[0]
+        candidates = self._form_candidates(turn, form, requested, relaxed=False)
+        if not candidates and isinstance(requested, str) and self._has_entity_for(requested, parse):
+            candidates = self._form_candidates(turn, form, requested, relaxed=True)  # "cashmere sweater"
         if not candidates and self._is_digression(parse, form):
-            self._digress(state, turn, form, requested)
-            return
+            outcome = None
+            if parse.intent.name in (FAQ_INTENT, FALLBACK_INTENT, "out_of_scope"):
+                outcome = self._ask_knowledge(turn, record=False)
+                if outcome is None or outcome.decision != "answer":
+                    # not a confident knowledge question: most likely an answer to our question
+                    candidates = self._form_candidates(turn, form, requested, relaxed=True)
+            if not candidates:
+                self._digress(state, turn, form, requested, outcome)
+                return
         for slot, spec in self.domain.slots.items():  # other slots that listen to every message
             if slot in candidates or any(m.get("conditions") for m in spec.get("mappings") or []):
                 continue
@@ -358,6 +375,25 @@ class DialogueEngine:
             if values and any(m.get("type") == "from_entity" for m in spec.get("mappings") or []):
                 state.set_slot(slot, values[0])
         self._form_step(state, turn, form, candidates)
+
+    def _form_candidates(self, turn: Turn, form: str, requested: Any, *, relaxed: bool) -> dict[str, Any]:
+        """Slot values for the form's required slots from this message. `relaxed` reads the message as
+        an answer to the requested slot whatever its intent (for replies the classifier took for a
+        question, such as "cashmere sweater" or "31st of February")."""
+        candidates: dict[str, Any] = {}
+        for slot in self._required_slots(form):
+            as_inform = relaxed and slot == requested
+            values = self._mapping_values(slot, turn, form, requested, as_inform=as_inform)
+            if values:
+                candidates[slot] = values[0]
+        return candidates
+
+    def _has_entity_for(self, slot: str, parse: Parse) -> bool:
+        """Does the message carry an entity that one of the slot's from_entity mappings reads?"""
+        wanted = {
+            m.get("entity") for m in self.domain.slots.get(slot, {}).get("mappings") or [] if m.get("type") == "from_entity"
+        }
+        return any(e.entity in wanted for e in parse.entities)
 
     def _is_digression(self, parse: Parse, form: str) -> bool:
         intent = parse.intent.name
@@ -367,7 +403,9 @@ class DialogueEngine:
             return self.knowledge is not None
         return True
 
-    def _digress(self, state: ConversationState, turn: Turn, form: str, requested: Any) -> None:
+    def _digress(
+        self, state: ConversationState, turn: Turn, form: str, requested: Any, outcome: KnowledgeOutcome | None = None
+    ) -> None:
         intent = turn.parse.intent.name
         rule = self.domain.action_for_intent(intent, None)
         if rule is not None and rule.activates_form and rule.activates_form != form:
@@ -377,7 +415,7 @@ class DialogueEngine:
         if rule is not None and rule.activates_form == form:
             pass  # asking for the same thing again: just repeat the question
         elif intent == FALLBACK_INTENT or intent == FAQ_INTENT or intent == "out_of_scope":
-            outcome = self._ask_knowledge(turn, record=intent != FALLBACK_INTENT)
+            outcome = outcome or self._ask_knowledge(turn, record=intent != FALLBACK_INTENT)
             if outcome is not None and (outcome.decision != "unknown" or intent == FAQ_INTENT):
                 self._emit_knowledge(state, turn, outcome)
             else:

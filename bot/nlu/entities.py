@@ -322,6 +322,16 @@ def learned_lookups(data: TrainingData) -> dict[str, list[str]]:
     return tables
 
 
+def annotation_synonyms(data: TrainingData) -> dict[str, str]:
+    """`[London]{"entity": "shop", "value": "london"}` also teaches the synonym London → london (as in Rasa)."""
+    found: dict[str, str] = {}
+    for example in data.examples:
+        for annotation in example.entities:
+            if annotation.value != annotation.text:
+                found[re.sub(r"\s+", " ", annotation.text.strip().lower())] = annotation.value
+    return found
+
+
 def build_entity_pipeline(
     data: TrainingData,
     *,
@@ -340,4 +350,4 @@ def build_entity_pipeline(
         AmountExtractor(),
         DateTimeExtractor(timezone, tuple(languages), clock),
     ]
-    return EntityPipeline(extractors, data.synonyms)
+    return EntityPipeline(extractors, {**annotation_synonyms(data), **data.synonyms})

@@ -169,14 +169,17 @@ class NluModel:
         entities = tuple(self.entities.extract(text))
         ranking = tuple(IntentScore(name, float(conf)) for name, conf in prediction.ranking[:10])
         if prediction.abstain:
-            threshold = float(self.classifier_threshold())
-            fallback = IntentScore(FALLBACK_INTENT, threshold)
-            return Parse(text, fallback, entities, (fallback, *ranking), abstained=True)
+            report = self.meta.get("report", {})
+            threshold = float(report.get("threshold", 0.0))
+            margin = float(report.get("ambiguity_margin", 0.0))
+            top = ranking[0].confidence if ranking else 0.0
+            gap = top - (ranking[1].confidence if len(ranking) > 1 else 0.0)
+            reason = "ambiguous" if gap < margin and prediction.oos_score >= threshold else "out_of_scope"
+            # Rasa reports the threshold as the fallback's confidence; ours may be on a score scale
+            confidence = threshold if 0.0 <= threshold <= 1.0 else top
+            fallback = IntentScore(FALLBACK_INTENT, confidence)
+            return Parse(text, fallback, entities, (fallback, *ranking), abstained=True, fallback_reason=reason)
         return Parse(text, ranking[0], entities, ranking)
-
-    def classifier_threshold(self) -> float:
-        report = self.meta.get("report", {})
-        return float(report.get("threshold", 0.0))
 
 
 def parse_intent_payload(text: str, known_intents: Sequence[str]) -> Parse | None:
