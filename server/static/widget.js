@@ -824,7 +824,9 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       bubble.prepend(who);
       item.append(bubble);
       if (!isBot) return item;
-      if (message.sources && message.sources.length) item.append(this.sourcesBlock(message.sources));
+      // Sources the text already cites as links (the knowledge answer template does) are not listed twice.
+      const uncited = (message.sources || []).filter((source) => !(source.url && (message.text || "").includes(source.url)));
+      if (uncited.length) item.append(this.sourcesBlock(uncited));
       const feedback = this.option("feedback");
       const wantsFeedback = feedback === "all" || (feedback === "answers" && message.sources && message.sources.length);
       if (message.id && wantsFeedback) item.append(this.feedbackBlock(message.id, message.feedback));
