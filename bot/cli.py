@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.text import Text
 
 from bot.config import Settings
 from bot.errors import DataError, Problem, SupportbotError
@@ -53,13 +53,14 @@ def _setup_logging(verbose: bool = False) -> None:
 
 
 def print_problems(problems: list[Problem]) -> None:
+    """file:line, the message and the fix; printed literally (messages quote "[text](entity)")."""
     for problem in problems:
         colour = "red" if problem.severity == "error" else "yellow"
-        fix = f"\n    [dim]fix:[/dim] {problem.fix}" if problem.fix else ""
-        err_console.print(
-            f"[{colour}]{problem.severity}[/{colour}] [bold]{problem.location}[/bold]: {problem.message}{fix}",
-            highlight=False,
-        )
+        line = Text(problem.severity, style=colour) + Text(" ") + Text(problem.location, style="bold")
+        line += Text(f": {problem.message}")
+        if problem.fix:
+            line += Text("\n    fix: ", style="dim") + Text(problem.fix)
+        err_console.print(line, highlight=False)
 
 
 def _progress() -> Progress:
@@ -91,7 +92,8 @@ def train(
     if project.problems:
         print_problems(project.problems)
     if project.errors:
-        err_console.print(f"[red]Training stopped: {len(project.errors)} error(s).[/red] The previous model keeps serving.")
+        count = len(project.errors)
+        err_console.print(f"[red]Training stopped: {count} error(s).[/red] The previous model keeps serving.")
         raise typer.Exit(1)
     encoder = bootstrap.make_encoder(settings)
     with _progress() as progress:
@@ -124,7 +126,6 @@ def train(
 def validate(knowledge: KnowledgeOpt = None) -> None:
     """Check intents, responses, domain and knowledge files; exit 1 on errors."""
     from bot import bootstrap
-
     from bot.nlu.data_checks import check_training_data
 
     settings = _settings(knowledge_dir=knowledge)
@@ -196,14 +197,18 @@ def ask(
             _print_replies(result.replies)
 
 
+def _say(prefix: str, text: str, style: str = "bold cyan") -> None:
+    """Print bot or customer text literally (no rich markup: "[link](url)" stays as written)."""
+    console.print(Text(prefix, style=style) + Text(text), highlight=False)
+
+
 def _print_replies(replies: list[Any]) -> None:
     for reply in replies:
-        console.print(f"[bold cyan]bot>[/bold cyan] {reply.text}", highlight=False)
+        _say("bot> ", reply.text)
         for button in reply.buttons:
-            console.print(f"      [dim][{button.title}] → {button.payload}[/dim]", highlight=False)
+            _say("      ", f"[{button.title}] → {button.payload}", "dim")
         for source in reply.sources:
-            where = source.url or source.file
-            console.print(f"      [dim]source: {source.title} ({source.id}) {where}[/dim]", highlight=False)
+            _say("      source: ", f"{source.title} ({source.id}) {source.url or source.file}", "dim")
 
 
 @app.command()
@@ -232,14 +237,14 @@ def chat(
             p = result.parse
             ranking = ", ".join(f"{s.name} {s.confidence:.2f}" for s in p.intent_ranking[:3])
             ents = ", ".join(f"{e.entity}={e.value!r}" for e in p.entities) or "none"
-            console.print(f"[dim]  intent: {p.intent.name} ({p.intent.confidence:.2f}) | {ranking} | entities: {ents}[/dim]")
+            _say("  ", f"intent: {p.intent.name} ({p.intent.confidence:.2f}) | {ranking} | entities: {ents}", "dim")
         buttons = [b for r in result.replies for b in r.buttons]
         for reply in result.replies:
-            console.print(f"[bold cyan]bot>[/bold cyan] {reply.text}", highlight=False)
+            _say("bot> ", reply.text)
             for source in reply.sources:
-                console.print(f"      [dim]source: {source.title} ({source.id})[/dim]", highlight=False)
+                _say("      source: ", f"{source.title} ({source.id})", "dim")
         for number, button in enumerate(buttons, 1):
-            console.print(f"      [{number}] {button.title}", highlight=False)
+            _say(f"      [{number}] ", button.title, "bold")
 
 
 @app.command()
