@@ -16,7 +16,7 @@ from server.errors import install_error_handlers
 from server.limits import install_limits
 from server.observability import install_observability
 from server.observability import router as metrics_router
-from server.routes import admin_knowledge, chat, health, pages, rasa_rest, socketio, widget
+from server.routes import admin_handoff, admin_knowledge, chat, health, pages, rasa_rest, socketio, widget
 
 log = logging.getLogger("supportbot.server")
 
@@ -68,4 +68,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(chat.router)
     app.include_router(admin_knowledge.router)
+    app.include_router(admin_handoff.router)
     return app
