@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from _common import DATA_DIR, machine, read_jsonl, write_result  # noqa: E402
 
+from bot.bootstrap import classifier_config  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.encoder import CachedEncoder, SentenceTransformerEncoder  # noqa: E402
 from bot.nlu.classifier import EmbeddingIntentClassifier  # noqa: E402
-from bot.bootstrap import classifier_config  # noqa: E402
 
 OOS = frozenset({"oos", "out_of_scope"})
 
@@ -58,9 +58,15 @@ def run(dataset: str, data_dir: Path) -> dict[str, object]:
             x_train = encoder.encode([r["text"] for r in train])
             val_set = None
             if val is not None:
-                val_set = (encoder.encode([r["text"] for r in val]), [r["text"] for r in val], [r["intent"] for r in val])
+                val_set = (
+                    encoder.encode([r["text"] for r in val]),
+                    [r["text"] for r in val],
+                    [r["intent"] for r in val],
+                )
             classifier = EmbeddingIntentClassifier(classifier_config(settings))
-            classifier.fit(x_train, [r["text"] for r in train], [r["intent"] for r in train], val=val_set, embed=encoder.encode)
+            classifier.fit(
+                x_train, [r["text"] for r in train], [r["intent"] for r in train], val=val_set, embed=encoder.encode
+            )
             timings[label] = round(time.perf_counter() - start, 2)
         x_test = encoder.encode([r["text"] for r in test])
         start = time.perf_counter()

@@ -1,7 +1,7 @@
 """`Assistant.handle(message) -> replies`: the one entry point every channel calls.
 
-    text ─► encode once ─► NLU (intent ranking + abstention, entities) ─► dialogue engine
-         ─► rasa-sdk actions / responses / knowledge base ─► [Reply] ─► state saved (one transaction)
+text ─► encode once ─► NLU (intent ranking + abstention, entities) ─► dialogue engine
+     ─► rasa-sdk actions / responses / knowledge base ─► [Reply] ─► state saved (one transaction)
 """
 
 from __future__ import annotations
@@ -160,4 +160,3 @@ class Assistant:
 
     def history(self, sender_id: str, limit: int = 200) -> list[dict[str, Any]]:
         return self.tracker_store.history(sender_id, limit)
-

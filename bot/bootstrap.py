@@ -55,9 +55,7 @@ def classifier_config(settings: Settings) -> ClassifierConfig:
 
 
 def load_project(settings: Settings) -> IntentsProject:
-    return load_intents(
-        settings.intents_path, root=settings.project_dir, min_examples=settings.min_examples_per_intent
-    )
+    return load_intents(settings.intents_path, root=settings.project_dir, min_examples=settings.min_examples_per_intent)
 
 
 def make_entities(data: TrainingData, settings: Settings) -> EntityPipeline:
@@ -241,7 +239,9 @@ def load_assistant(
         carry_over_slots=settings.carry_over_slots,
         slots_defaults=_slot_defaults(domain.slots),
     )
-    return Assistant(encoder=query_encoder(encoder), nlu=nlu, engine=engine, renderer=renderer, tracker_store=store, options=options)
+    return Assistant(
+        encoder=query_encoder(encoder), nlu=nlu, engine=engine, renderer=renderer, tracker_store=store, options=options
+    )
 
 
 def _slot_defaults(slots: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

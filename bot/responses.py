@@ -12,7 +12,8 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError as JinjaTemplateError
+from jinja2 import StrictUndefined
+from jinja2 import TemplateError as JinjaTemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.errors import TemplateError
@@ -46,7 +47,11 @@ def _condition_holds(condition: Any, slots: Mapping[str, Any]) -> bool:
     if not isinstance(condition, list):
         return True
     for item in condition:
-        if isinstance(item, dict) and item.get("type") == "slot" and slots.get(item.get("name", "")) != item.get("value"):
+        if (
+            isinstance(item, dict)
+            and item.get("type") == "slot"
+            and slots.get(item.get("name", "")) != item.get("value")
+        ):
             return False
     return True
 

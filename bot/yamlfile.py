@@ -49,8 +49,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     mapping.line = node.start_mark.line + 1
     loader.flatten_mapping(node)
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
-        value = loader.construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=True)
+        value = loader.construct_object(value_node, deep=True)
         if key in mapping:
             loader.duplicates.append((key, key_node.start_mark.line + 1))
         mapping[key] = value
@@ -63,7 +63,7 @@ def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineLis
     items = LineList()
     items.line = node.start_mark.line + 1
     for child in node.value:
-        items.append(loader.construct_object(child, deep=True))  # type: ignore[no-untyped-call]
+        items.append(loader.construct_object(child, deep=True))
         items.item_lines.append(child.start_mark.line + 1)
     return items
 

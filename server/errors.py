@@ -30,7 +30,9 @@ def install_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         if any(err.get("type") == "json_invalid" for err in exc.errors()):
-            message = "the request body is not valid JSON — send a JSON object such as {\"sender\": \"u1\", \"message\": \"hi\"}"
+            message = (
+                'the request body is not valid JSON — send a JSON object such as {"sender": "u1", "message": "hi"}'
+            )
             return JSONResponse(error_body("invalid_json", message), status_code=400)
         fields = ", ".join(d["field"] or "body" for d in details)
         return JSONResponse(

@@ -152,9 +152,9 @@ class DialogueEngine:
         human. A message that is simply out of scope (not torn between two intents) gets the
         out-of-scope answer first instead of a confusing "did you mean"."""
         state.fallback_count += 1
-        if state.fallback_count == 1 and turn.parse.fallback_reason == "out_of_scope":
-            if self.utter(state, turn, "utter_out_of_scope"):
-                return
+        out_of_scope = turn.parse.fallback_reason == "out_of_scope"
+        if state.fallback_count == 1 and out_of_scope and self.utter(state, turn, "utter_out_of_scope"):
+            return
         if state.fallback_count == 1 and self._ask_affirmation(state, turn):
             return
         if state.fallback_count <= 2:
@@ -177,7 +177,9 @@ class DialogueEngine:
             "intent_1_title": self.domain.intent_titles[candidates[0]],
             "intent_2_title": self.domain.intent_titles[candidates[-1]],
         }
-        reply = self.renderer.render("utter_ask_affirmation", state.slots, values, kind="clarify", channel=turn.input_channel)
+        reply = self.renderer.render(
+            "utter_ask_affirmation", state.slots, values, kind="clarify", channel=turn.input_channel
+        )
         if reply is None:
             return False
         state.run_action("action_two_stage_fallback")
@@ -212,7 +214,9 @@ class DialogueEngine:
             log.warning("no action runner configured for %s", name)
             return self.utter(state, turn, f"utter_{name.removeprefix('action_')}")
         try:
-            result = self.runner.run(name, state.sender_id, state.as_tracker(input_channel=turn.input_channel), self._domain_dict)
+            result = self.runner.run(
+                name, state.sender_id, state.as_tracker(input_channel=turn.input_channel), self._domain_dict
+            )
         except ActionRejected:
             log.info("action %s rejected the call", name)
             return False
@@ -257,7 +261,9 @@ class DialogueEngine:
         return followup
 
     def _render_action_message(self, state: ConversationState, turn: Turn, message: Mapping[str, Any]) -> Reply | None:
-        buttons = tuple(Button(str(b.get("title", "")), str(b.get("payload", ""))) for b in message.get("buttons") or [])
+        buttons = tuple(
+            Button(str(b.get("title", "")), str(b.get("payload", ""))) for b in message.get("buttons") or []
+        )
         name = message.get("response") or message.get("template")
         custom = message.get("custom") or None
         if name:
@@ -291,11 +297,10 @@ class DialogueEngine:
         intent = "inform" if as_inform else parse.intent.name
         for mapping in self.domain.slots.get(slot, {}).get("mappings") or []:
             conditions = mapping.get("conditions") or []
-            if conditions:
-                if not any(
-                    c.get("active_loop") == form and c.get("requested_slot", requested) == requested for c in conditions
-                ):
-                    continue
+            if conditions and not any(
+                c.get("active_loop") == form and c.get("requested_slot", requested) == requested for c in conditions
+            ):
+                continue
             mapped_intents = _as_list(mapping.get("intent"))
             excluded = _as_list(mapping.get("not_intent"))
             if mapped_intents and intent not in mapped_intents:
@@ -313,9 +318,8 @@ class DialogueEngine:
             elif kind == "from_text" and (conditions or requested == slot):
                 if intent != "stop" and not parse.text.startswith("/"):
                     return [parse.text]
-            elif kind == "from_intent" and (conditions or requested == slot):
-                if mapped_intents:
-                    return [mapping.get("value")]
+            elif kind == "from_intent" and (conditions or requested == slot) and mapped_intents:
+                return [mapping.get("value")]
         return []
 
     def _extract_global_slots(self, state: ConversationState, turn: Turn) -> None:
@@ -391,7 +395,9 @@ class DialogueEngine:
     def _has_entity_for(self, slot: str, parse: Parse) -> bool:
         """Does the message carry an entity that one of the slot's from_entity mappings reads?"""
         wanted = {
-            m.get("entity") for m in self.domain.slots.get(slot, {}).get("mappings") or [] if m.get("type") == "from_entity"
+            m.get("entity")
+            for m in self.domain.slots.get(slot, {}).get("mappings") or []
+            if m.get("type") == "from_entity"
         }
         return any(e.entity in wanted for e in parse.entities)
 
@@ -414,7 +420,7 @@ class DialogueEngine:
             return
         if rule is not None and rule.activates_form == form:
             pass  # asking for the same thing again: just repeat the question
-        elif intent == FALLBACK_INTENT or intent == FAQ_INTENT or intent == "out_of_scope":
+        elif intent in (FALLBACK_INTENT, FAQ_INTENT, "out_of_scope"):
             outcome = outcome or self._ask_knowledge(turn, record=intent != FALLBACK_INTENT)
             if outcome is not None and (outcome.decision != "unknown" or intent == FAQ_INTENT):
                 self._emit_knowledge(state, turn, outcome)

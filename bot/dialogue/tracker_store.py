@@ -24,8 +24,10 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
-    event as sa_event,
     select,
+)
+from sqlalchemy import (
+    event as sa_event,
 )
 
 from bot.dialogue.state import ConversationState

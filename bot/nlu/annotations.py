@@ -43,9 +43,7 @@ def _from_json(raw: str, text: str) -> dict[str, Any]:
             'write it like [Berlin]{"entity": "shop", "value": "berlin"} with double quotes'
         ) from e
     if not isinstance(data, dict) or not isinstance(data.get("entity"), str) or not data["entity"]:
-        raise AnnotationError(
-            f'annotation [{text}]{raw} has no "entity" — write it like [{text}]{{"entity": "name"}}'
-        )
+        raise AnnotationError(f'annotation [{text}]{raw} has no "entity" — write it like [{text}]{{"entity": "name"}}')
     unknown = set(data) - {"entity", "value", "role", "group"}
     if unknown:
         raise AnnotationError(
@@ -71,9 +69,7 @@ def parse_example(raw: str) -> tuple[str, tuple[Annotation, ...]]:
         if match.group("paren") is not None:
             entity, _, value = match.group("paren").partition(":")
             if not entity.strip():
-                raise AnnotationError(
-                    f"annotation [{text}]() names no entity — write [{text}](entity_name)"
-                )
+                raise AnnotationError(f"annotation [{text}]() names no entity — write [{text}](entity_name)")
             specs = [{"entity": entity.strip(), "value": value.strip() or None}]
         elif match.group("json") is not None:
             specs = [_from_json(match.group("json"), text)]

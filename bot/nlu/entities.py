@@ -32,9 +32,7 @@ class RegexEntityExtractor:
     _compiled: list[tuple[str, re.Pattern[str]]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
-        self._compiled = [
-            (entity, re.compile(p, re.IGNORECASE)) for entity, ps in self.patterns.items() for p in ps
-        ]
+        self._compiled = [(entity, re.compile(p, re.IGNORECASE)) for entity, ps in self.patterns.items() for p in ps]
 
     def extract(self, text: str) -> list[Entity]:
         found = []
@@ -281,9 +279,7 @@ class EntityPipeline:
             if isinstance(entity.value, str):
                 canonical = self.synonyms.get(re.sub(r"\s+", " ", entity.value.strip().lower()))
                 if canonical is not None:
-                    entity = Entity(
-                        entity.entity, canonical, entity.start, entity.end, entity.extractor, entity.text
-                    )
+                    entity = Entity(entity.entity, canonical, entity.start, entity.end, entity.extractor, entity.text)
             result.append(entity)
         return result
 

@@ -109,9 +109,7 @@ def _examples_of(item: LineDict, file: str) -> tuple[list[tuple[str, int]], list
             elif isinstance(entry, str):
                 result.append((entry, entry_line))
             else:
-                problems.append(
-                    Problem(file, entry_line, "an example must be text", "write `- text: your example`")
-                )
+                problems.append(Problem(file, entry_line, "an example must be text", "write `- text: your example`"))
         return result, problems
     problems.append(
         Problem(file, line, "examples must be a block of '- ' lines", "write `examples: |` then `- ...` lines")
@@ -126,9 +124,7 @@ def parse_nlu_section(section: Any, file: str, line: int, data: TrainingData) ->
         return [Problem(file, line, "'nlu' must be a list", "write `nlu:` followed by `- intent: name` items")]
     for item, item_line in zip(section, section.item_lines, strict=True):
         if not isinstance(item, LineDict):
-            problems.append(
-                Problem(file, item_line, "an nlu item must be a mapping", "write `- intent: name`")
-            )
+            problems.append(Problem(file, item_line, "an nlu item must be a mapping", "write `- intent: name`"))
             continue
         kinds = [k for k in NLU_KINDS if k in item]
         for key in item:
@@ -191,9 +187,7 @@ def parse_nlu_section(section: Any, file: str, line: int, data: TrainingData) ->
                     re.compile(raw)
                 except re.error as e:
                     problems.append(
-                        Problem(
-                            file, raw_line, f"regex '{raw}' is invalid ({e})", "fix the regular expression"
-                        )
+                        Problem(file, raw_line, f"regex '{raw}' is invalid ({e})", "fix the regular expression")
                     )
                     continue
                 data.regexes.setdefault(name, []).append(raw)

@@ -70,7 +70,11 @@ rules:
   steps: [{intent: start_return}, {action: return_form}, {active_loop: return_form}]
 - rule: submit return
   condition: [{active_loop: return_form}]
-  steps: [{action: return_form}, {active_loop: null}, {slot_was_set: [{requested_slot: null}]}, {action: action_submit_return}]
+  steps:
+  - action: return_form
+  - active_loop: null
+  - slot_was_set: [{requested_slot: null}]
+  - action: action_submit_return
 responses:
   utter_greet: [{text: "Hello!"}]
   utter_ask_order_number: [{text: "What is your order number?"}]
@@ -79,7 +83,9 @@ responses:
   utter_form_stopped: [{text: "Stopped."}]
   utter_ask_affirmation: [{text: "Did you mean one of these?"}]
   utter_ask_rephrase: [{text: "Could you rephrase?"}]
-  utter_default: [{text: "Sorry, I can't help. A person can.", buttons: [{title: Talk to a person, payload: /human_handoff}]}]
+  utter_default:
+  - text: "Sorry, I can't help. A person can."
+    buttons: [{title: Talk to a person, payload: /human_handoff}]
   utter_internal_error: [{text: "Sorry, something broke."}]
   utter_conversation_paused: [{text: "A person will answer."}]
   utter_return_created: [{text: "Return {rma} created for {order_number}."}]
@@ -204,7 +210,11 @@ def test_digression_answers_then_resumes(engine: DialogueEngine) -> None:
 def test_task_digression_mid_form_runs_and_resumes(engine: DialogueEngine) -> None:
     state = ConversationState("u1")
     say(engine, state, parse("start_return"))
-    assert say(engine, state, parse("ask_hours")) == ["Hours for all shops.", "Back to your return.", "What is your order number?"]
+    assert say(engine, state, parse("ask_hours")) == [
+        "Hours for all shops.",
+        "Back to your return.",
+        "What is your order number?",
+    ]
 
 
 def test_stop_leaves_the_form(engine: DialogueEngine) -> None:
@@ -273,4 +283,12 @@ def test_tracker_sent_to_actions_has_rasa_shape(engine: DialogueEngine) -> None:
     assert name == "action_hours"
     assert tracker["latest_message"]["intent"] == {"name": "ask_hours", "confidence": 0.9}
     assert tracker["slots"]["shop"] == "berlin"
-    assert set(tracker) >= {"sender_id", "slots", "latest_message", "events", "paused", "active_loop", "latest_action_name"}
+    assert set(tracker) >= {
+        "sender_id",
+        "slots",
+        "latest_message",
+        "events",
+        "paused",
+        "active_loop",
+        "latest_action_name",
+    }

@@ -15,7 +15,9 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-def supportbot(*args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def supportbot(
+    *args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "bot", *args]
     return subprocess.run(
         command, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=240, env={**os.environ, **(env or {})}

@@ -53,7 +53,9 @@ def test_return_form_runs_to_an_rma(real_serving: Any) -> None:
 
 
 def test_knowledge_question_mid_form_then_resume(real_serving: Any) -> None:
-    turns = talk(real_serving.assistant, "conv-digress", ["I want to return something", "how long does delivery to Germany take"])
+    turns = talk(
+        real_serving.assistant, "conv-digress", ["I want to return something", "how long does delivery to Germany take"]
+    )
     second = turns[1]
     assert "2–4 business days" in second[0]
     assert "order number" in second[-1].lower()  # the form asks its question again
@@ -61,8 +63,12 @@ def test_knowledge_question_mid_form_then_resume(real_serving: Any) -> None:
 
 
 def test_wrong_email_reveals_nothing_and_matches_unknown_number(real_serving: Any) -> None:
-    wrong_email = talk(real_serving.assistant, "conv-wrong-email", ["where is my order?", "AN-10001", "nobody@example.com"])
-    wrong_number = talk(real_serving.assistant, "conv-wrong-number", ["where is my order?", "AN-99999", "anna@example.com"])
+    wrong_email = talk(
+        real_serving.assistant, "conv-wrong-email", ["where is my order?", "AN-10001", "nobody@example.com"]
+    )
+    wrong_number = talk(
+        real_serving.assistant, "conv-wrong-number", ["where is my order?", "AN-99999", "anna@example.com"]
+    )
     assert wrong_email[-1][0] == wrong_number[-1][0]
     assert "DHL" not in " ".join(wrong_email[-1]) and "Wool coat" not in " ".join(wrong_email[-1])
 
@@ -156,7 +162,11 @@ def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_same_conversations_with_a_remote_action_server(real_serving: Any, action_server: str) -> None:
     base: DialogueEngine = real_serving.assistant.engine
     remote = DialogueEngine(
-        base.domain, base.renderer, RemoteActionRunner(action_server), intents=base.intents, entities=base.entities,
+        base.domain,
+        base.renderer,
+        RemoteActionRunner(action_server),
+        intents=base.intents,
+        entities=base.entities,
         knowledge=base.knowledge,
     )
     assistant = with_engine(real_serving, engine=remote)
@@ -180,4 +190,6 @@ def test_remote_action_server_down_is_polite_and_keeps_the_conversation(real_ser
     assert replies == [t["text"] for t in base.renderer.responses["utter_internal_error"] if t["text"] in replies]
     assert replies
     state = assistant.tracker_store.load("remote-down")
-    assert state is not None and [e["text"] for e in state.events if e["event"] == "user"] == ["is the Berlin store open now?"]
+    assert state is not None and [e["text"] for e in state.events if e["event"] == "user"] == [
+        "is the Berlin store open now?"
+    ]

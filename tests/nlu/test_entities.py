@@ -74,7 +74,12 @@ def test_dates_relative_to_shop_timezone(pipeline: EntityPipeline, text: str, ex
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("open on Sunday?", ["sunday"]), ("hours tues", ["tuesday"]), ("we sat down", []), ("Sat and Sun", ["saturday", "sunday"])],
+    [
+        ("open on Sunday?", ["sunday"]),
+        ("hours tues", ["tuesday"]),
+        ("we sat down", []),
+        ("Sat and Sun", ["saturday", "sunday"]),
+    ],
 )
 def test_weekdays(pipeline: EntityPipeline, text: str, expected: list[str]) -> None:
     assert values(pipeline, text, "weekday") == expected

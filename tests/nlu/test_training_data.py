@@ -54,7 +54,12 @@ def test_good_file_loads_with_plain_text_and_annotations(tmp_path: Path) -> None
     assert example.line == 10
     assert example.file == "intents/nlu.yml"
     (annotation,) = example.entities
-    assert (annotation.entity, annotation.value, annotation.start, annotation.end) == ("order_number", "AN-12345", 18, 26)
+    assert (annotation.entity, annotation.value, annotation.start, annotation.end) == (
+        "order_number",
+        "AN-12345",
+        18,
+        26,
+    )
     assert project.data.synonyms == {"the berlin store": "berlin"}
     assert project.data.regexes == {"order_number": ["AN-\\d{5}"]}
     assert project.data.lookups == {"shop": ["Paris", "Berlin"]}
