@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from bot.types import Message
 from server.dependencies import AssistantDep
+from server.observability import metrics_of, record_turn
 from server.schemas import ChatReply, ChatRequest
 
 router = APIRouter(tags=["chat"])
 
 
 @router.post("/chat", response_model=ChatReply, response_model_exclude_none=True)
-async def chat(body: ChatRequest, assistant: AssistantDep) -> dict[str, object]:
+async def chat(body: ChatRequest, assistant: AssistantDep, request: Request) -> dict[str, object]:
     """Send one customer message; get the bot's replies (text, buttons, knowledge sources)."""
     message = Message(body.sender, body.message, body.metadata or {}, input_channel="rest")
-    replies = await run_in_threadpool(assistant.handle, message)
-    return {"sender": body.sender, "replies": [r.as_dict() for r in replies]}
+    result = await run_in_threadpool(assistant.handle_full, message)
+    record_turn(metrics_of(request.app), result, channel="chat")
+    return {"sender": body.sender, "replies": [r.as_dict() for r in result.replies]}
