@@ -110,7 +110,7 @@ class KnowledgeResponder:
 
     def _answer(self, hits: Sequence[KnowledgeHit]) -> Reply:
         entry = hits[0].entry
-        related = [h.entry for h in hits[1:] if h.score >= self.thresholds.suggest][:2]
+        related = [h.entry for h in hits[1:] if h.score >= self.scorer.config.related_min_score][:2]
         text = self._templates.render(
             ANSWER_TEMPLATE,
             {

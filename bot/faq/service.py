@@ -134,7 +134,11 @@ class KnowledgeService:
             problems += check_near_duplicates(entries, np.vstack([v[0] for v in vectors]))
         index = self._index_factory(self.encoder.dim)
         n_phrasings = [len(e.phrasings) for e in entries]
-        bm25_docs = [bm25_document(e, answers[e.id]) for e in entries] if self.scoring.bm25_weight > 0 else None
+        bm25_docs = (
+            [bm25_document(e, answers[e.id], self.scoring.bm25_fields) for e in entries]
+            if self.scoring.bm25_weight > 0
+            else None
+        )
         scorer = EntryScorer(vectors, n_phrasings, index, self.scoring, bm25_docs)
         index.add(scorer.vector_ids(), scorer.matrix())
         responder = KnowledgeResponder(entries, answers, scorer, self.thresholds, templates, self.recorder)
