@@ -6,7 +6,8 @@ except `templates/`, `tests/` and hidden folders. Other files (e.g. `stores.yml`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,17 +47,39 @@ def discover_files(folder: Path) -> list[Path]:
     return found
 
 
-def load_file(path: Path, display: str) -> tuple[list[KnowledgeEntry], list[Problem]]:
-    """Read one Markdown, CSV or TSV knowledge file."""
+ParseCache = MutableMapping[tuple[str, str], tuple[list[KnowledgeEntry], list[Problem]]]
+
+
+def load_file(path: Path, display: str, cache: ParseCache | None = None) -> tuple[list[KnowledgeEntry], list[Problem]]:
+    """Read one Markdown, CSV or TSV knowledge file.
+
+    `cache` maps (display path, digest of the text) to a parse result, so a reload re-parses only
+    changed files (entries are immutable, so results are shared safely).
+    """
+    return _load_file(path, display, cache)[1]
+
+
+def _load_file(
+    path: Path, display: str, cache: ParseCache | None
+) -> tuple[tuple[str, str] | None, tuple[list[KnowledgeEntry], list[Problem]]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
-        return [], [Problem(display, None, f"not UTF-8 text ({e.reason})", "save the file as UTF-8")]
+        return None, ([], [Problem(display, None, f"not UTF-8 text ({e.reason})", "save the file as UTF-8")])
     except OSError as e:
-        return [], [Problem(display, None, f"cannot read the file: {e.strerror}", "check it exists and is readable")]
+        fix = "check it exists and is readable"
+        return None, ([], [Problem(display, None, f"cannot read the file: {e.strerror}", fix)])
+    key = (display, hashlib.blake2b(text.encode(), digest_size=16).hexdigest())
+    if cache is not None and key in cache:
+        entries, problems = cache[key]
+        return key, (list(entries), list(problems))
     if path.suffix.lower() == ".md":
-        return parse_markdown(text, display)
-    return parse_table(text, display, delimiter_for(path))
+        result = parse_markdown(text, display)
+    else:
+        result = parse_table(text, display, delimiter_for(path))
+    if cache is not None:
+        cache[key] = (list(result[0]), list(result[1]))
+    return key, result
 
 
 def load_variables(folder: Path, root: Path) -> tuple[dict[str, Any], list[Problem]]:
@@ -100,8 +123,12 @@ def load_variables(folder: Path, root: Path) -> tuple[dict[str, Any], list[Probl
     return variables, problems
 
 
-def load_knowledge(folder: Path, root: Path | None = None) -> LoadedKnowledge:
-    """Read every knowledge file; problems are collected, never raised."""
+def load_knowledge(folder: Path, root: Path | None = None, cache: ParseCache | None = None) -> LoadedKnowledge:
+    """Read every knowledge file; problems are collected, never raised.
+
+    With `cache` (see `load_file`), unchanged files are not parsed again; results of files that
+    changed or are gone are dropped from it.
+    """
     root = root or folder.parent
     problems: list[Problem] = []
     if not folder.is_dir():
@@ -118,10 +145,16 @@ def load_knowledge(folder: Path, root: Path | None = None) -> LoadedKnowledge:
     problems.extend(var_problems)
     entries: list[KnowledgeEntry] = []
     files: list[str] = []
+    used: set[tuple[str, str]] = set()
     for path in discover_files(folder):
         display = display_path(path, root)
         files.append(display)
-        found, file_problems = load_file(path, display)
+        key, (found, file_problems) = _load_file(path, display, cache)
+        if key is not None:
+            used.add(key)
         entries.extend(found)
         problems.extend(file_problems)
+    if cache is not None:
+        for stale in [k for k in cache if k not in used]:
+            del cache[stale]
     return LoadedKnowledge(tuple(entries), variables, tuple(files), tuple(problems))

@@ -24,7 +24,7 @@ from bot.encoder import Encoder
 from bot.errors import KnowledgeError, Problem
 from bot.faq.entry import KnowledgeEntry
 from bot.faq.index import FaissIndex, VectorIndex
-from bot.faq.loader import EXCLUDED_DIRS, KNOWLEDGE_SUFFIXES, VARIABLES_FILE, load_knowledge
+from bot.faq.loader import EXCLUDED_DIRS, KNOWLEDGE_SUFFIXES, VARIABLES_FILE, ParseCache, load_knowledge
 from bot.faq.responder import KnowledgeResponder, KnowledgeResult
 from bot.faq.scoring import EntryScorer, ScoringConfig, bm25_document, entry_texts
 from bot.faq.store import EmbeddingStore
@@ -89,6 +89,8 @@ class KnowledgeService:
         self._index_factory = index_factory
         self._store = EmbeddingStore(encoder, state_path / "knowledge" if state_path else None)
         self._render_cache: dict[tuple[str, str], str] = {}
+        self._parse_cache: ParseCache = {}
+        self._build_lock = threading.Lock()  # the caches are shared by build() calls
         self._snapshot: KnowledgeSnapshot | None = None
         self._reload_lock = threading.Lock()
         self._last_problems: tuple[Problem, ...] = ()
@@ -112,8 +114,16 @@ class KnowledgeService:
         return self._store
 
     def build(self) -> tuple[KnowledgeSnapshot | None, list[Problem]]:
-        """Read, validate, embed and index. Returns (snapshot or None when there are errors, problems)."""
-        loaded = load_knowledge(self.knowledge_path, self.root)
+        """Read, validate, embed and index. Returns (snapshot or None when there are errors, problems).
+
+        Unchanged files are not parsed again, unchanged answers not rendered again and unchanged
+        texts not embedded again (the parse, render and embedding caches).
+        """
+        with self._build_lock:
+            return self._build()
+
+    def _build(self) -> tuple[KnowledgeSnapshot | None, list[Problem]]:
+        loaded = load_knowledge(self.knowledge_path, self.root, self._parse_cache)
         problems = list(loaded.problems)
         entries = loaded.entries
         problems += check_ids_and_questions(entries)

@@ -100,9 +100,7 @@ def test_staff_templates_override_and_html_templates_escape(kb: Path, make_servi
     assert html == "<p>&lt;script&gt;x&lt;/script&gt;</p>"
 
 
-def test_edit_reembeds_only_the_changed_entry_and_restart_embeds_nothing(
-    kb: Path, make_service: ServiceFactory
-) -> None:
+def test_edit_reembeds_only_the_changed_text_and_restart_embeds_nothing(kb: Path, make_service: ServiceFactory) -> None:
     encoder = FakeEncoder()
     service = make_service(kb, encoder)
     service.load()
@@ -111,8 +109,12 @@ def test_edit_reembeds_only_the_changed_entry_and_restart_embeds_nothing(
     text = (kb / "shipping.md").read_text()
     (kb / "shipping.md").write_text(text.replace("Not yet, sorry.", "Yes, since May."))
     assert service.reload()
-    # the shipping entry's context text changed (its answer lead); the two payments entries did not
-    assert service.store.embedded_texts - first == 3
+    # only the shipping entry's context text changed (its answer lead); its phrasings did not
+    assert service.store.embedded_texts - first == 1
+    with (kb / "shipping.md").open("a") as fh:
+        fh.write("\n## Do you ship to Mexico?\nAlso asked:\n- delivery to canada or mexico\n\nYes.\n")
+    assert service.reload()
+    assert service.store.embedded_texts - first == 1 + 3  # the new entry's question, alternate and context
     restarted = make_service(kb, encoder)
     restarted.load()
     assert restarted.store.embedded_texts == 0
@@ -172,3 +174,31 @@ def test_is_relevant(kb: Path, make_service: ServiceFactory) -> None:
     assert service.is_relevant(kb / "variables.yml") and service.is_relevant(kb / "templates" / "answer.md.j2")
     assert not service.is_relevant(kb / "stores.yml") and not service.is_relevant(kb / "README.md")
     assert not service.is_relevant(kb / "tests" / "x.md") and not service.is_relevant(kb.parent / "x.md")
+
+
+def test_reload_parses_only_changed_files(
+    kb: Path, make_service: ServiceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.faq.loader as loader
+
+    service = make_service(kb)
+    old = service.load()
+    parsed: list[str] = []
+    real = loader.parse_markdown
+
+    def counting(text: str, display: str) -> object:
+        parsed.append(display)
+        return real(text, display)
+
+    monkeypatch.setattr(loader, "parse_markdown", counting)
+    assert service.reload()
+    assert parsed == []
+    assert service.snapshot.entries == old.entries
+    text = (kb / "shipping.md").read_text()
+    (kb / "shipping.md").write_text(text.replace("Not yet, sorry.", "Yes, since May."))
+    assert service.reload()
+    assert parsed == ["knowledge/shipping.md"]
+    assert "Yes, since May." in service.snapshot.answers["shipping/do-you-ship-to-canada"]
+    (kb / "shipping.md").unlink()
+    assert service.reload()
+    assert [e.id for e in service.snapshot.entries] == ["payment-methods", "when-charged"]

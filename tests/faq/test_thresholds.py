@@ -30,3 +30,16 @@ def test_fit_separates_answerable_from_unanswerable() -> None:
     report = abstention_report(confidence, correct, answerable, fitted.answer)
     assert (report.right, report.abstained) == (1.0, 1.0)
     assert fitted.suggest == 0.45
+
+
+def test_fit_answers_most_within_the_right_and_abstained_targets() -> None:
+    # 20 answerable (18 right at high confidence, 2 wrong at 0.55), 10 unanswerable spread low.
+    confidence = np.array([0.95 - 0.02 * k for k in range(18)] + [0.55, 0.55] + [0.1 * k for k in range(10)])
+    answerable = np.array([True] * 20 + [False] * 10)
+    correct = np.array([True] * 18 + [False] * 12)
+    fitted = fit_thresholds(confidence, correct, answerable, min_right=0.9, min_abstained=0.75)
+    report = abstention_report(confidence, correct, answerable, fitted.answer)
+    assert report.right >= 0.9 and report.abstained >= 0.75
+    # a lower threshold would break one of the targets
+    lower = abstention_report(confidence, correct, answerable, fitted.answer - 0.011)
+    assert lower.right < 0.9 or lower.abstained < 0.75
