@@ -69,12 +69,39 @@ class InProcessActionRunner:
             self._loops.loop = loop
         return loop
 
+    def _run_coroutine(self, coroutine: Any) -> Any:
+        """Run an action's coroutine to completion from synchronous code. The server calls us from
+        worker threads (no loop there); if this thread already runs a loop (an async caller, or a test
+        driving a browser), the call runs on a short-lived thread with a loop of its own."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self._loop().run_until_complete(coroutine)
+        result: list[Any] = []
+        errors: list[BaseException] = []
+
+        def target() -> None:
+            loop = asyncio.new_event_loop()
+            try:
+                result.append(loop.run_until_complete(coroutine))
+            except BaseException as e:  # re-raised in the caller's thread
+                errors.append(e)
+            finally:
+                loop.close()
+
+        thread = threading.Thread(target=target, name="supportbot-action")
+        thread.start()
+        thread.join()
+        if errors:
+            raise errors[0]
+        return result[0]
+
     def run(self, name: str, sender_id: str, tracker: dict[str, Any], domain: dict[str, Any]) -> ActionResult:
         from rasa_sdk.interfaces import ActionExecutionRejection
 
         executor = self._get_executor()
         try:
-            result = self._loop().run_until_complete(executor.run(action_call(name, sender_id, tracker, domain)))
+            result = self._run_coroutine(executor.run(action_call(name, sender_id, tracker, domain)))
         except ActionExecutionRejection as e:
             raise ActionRejected(f"action '{name}' rejected the call: {e}") from e
         except Exception as e:  # an action may raise anything; the conversation must survive

@@ -39,8 +39,6 @@ UNSEEN = [
     ("stop my order AN-10422 before it ships", "cancel_order"),
     ("let me speak with someone from your team", "human_handoff"),
     ("I want a real agent, this isn't helping", "human_handoff"),
-    ("who won the football last night", "out_of_scope"),
-    ("can you help me with my maths homework", "out_of_scope"),
     ("how long does shipping to Norway take", "faq"),
     ("can I wash a silk blouse in the machine", "faq"),
     ("do you accept apple pay", "faq"),
@@ -56,6 +54,28 @@ def test_phrasings_are_not_training_examples(real_settings: Any) -> None:
     known |= {p.lower() for p in bootstrap.extra_training_examples(real_settings).get("faq", [])}
     assert len(UNSEEN) >= 30
     assert [t for t, _ in UNSEEN if t.lower() in known] == []
+
+
+# Out of scope: the classifier abstains (out_of_scope examples are its negatives, never a class) or the
+# knowledge base finds nothing; either way the bot must not run a task or cite a knowledge entry.
+OUT_OF_SCOPE = [
+    "who won the football last night",
+    "can you help me with my maths homework",
+    "what's a good recipe for lasagne",
+    "book me a flight to Lisbon",
+]
+
+
+@pytest.mark.parametrize("text", OUT_OF_SCOPE)
+def test_out_of_scope_gets_no_task_and_no_knowledge_answer(real_serving: Any, text: str) -> None:
+    result = real_serving.assistant.handle_full(Message(f"oos-{text}", text))
+    assert not any(r.sources for r in result.replies), [r.text for r in result.replies]
+    state = real_serving.assistant.tracker_store.load(f"oos-{text}")
+    ran = {e["name"] for e in state.events if e["event"] == "action"}
+    assert not {a for a in ran if a.startswith("action_") and a not in ("action_listen", "action_session_start")} - {
+        "action_two_stage_fallback",
+        "action_knowledge_unknown",
+    }
 
 
 def responses(serving: Any, name: str) -> list[str]:
