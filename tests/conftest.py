@@ -86,3 +86,9 @@ def live_server(real_settings: object) -> Iterator[str]:
     yield base
     server.should_exit = True
     thread.join(10)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main thread
+    while its session fixtures live, which would break tests that start their own loop."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
