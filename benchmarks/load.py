@@ -39,7 +39,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO_ROOT, machine, peak_rss_mb, percentile_ms, write_result  # noqa: E402
+from _common import REPO_ROOT, RESULTS_DIR, machine, peak_rss_mb, percentile_ms, write_result  # noqa: E402
 
 MESSAGE_SHARE = {"knowledge": 0.40, "task": 0.35, "smalltalk": 0.25}
 
@@ -118,11 +118,12 @@ def encoder_reference(seconds: float) -> dict[str, Any]:
     pool = (texts * (64 // len(texts) + 2))[: max(64, len(texts))]
     rng = random.Random(7)
     encoder.encode(pool[:64])
-    done, started = 0, time.perf_counter()
+    done, started, cpu_started = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - started < seconds:
         encoder.encode(rng.sample(pool, 64))
         done += 64
     batched = done / (time.perf_counter() - started)
+    cpu_per_sentence = (time.process_time() - cpu_started) / done
     single: list[float] = []
     started = time.perf_counter()
     while time.perf_counter() - started < min(seconds, 5.0):
@@ -134,6 +135,7 @@ def encoder_reference(seconds: float) -> dict[str, Any]:
         "batch": 64,
         "threads": settings.encoder_threads,
         "one_sentence_p50_ms": percentile_ms(single, 50),
+        "cpu_ms_per_sentence": round(cpu_per_sentence * 1000, 3),
     }
 
 
@@ -192,6 +194,11 @@ class Server:
                 pass
             time.sleep(0.25)
         raise RuntimeError(f"the server was not ready after {timeout} s; see {self.log.name}")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far (all its threads), from /proc."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def encoder_stats(self) -> dict[str, float]:
         import httpx
@@ -306,19 +313,28 @@ def main() -> None:
         try:
             ready = server.wait_ready()
             for customers in levels:
-                before = server.encoder_stats()
+                before, cpu_before, client_before = server.encoder_stats(), server.cpu_seconds(), time.process_time()
                 level = asyncio.run(run_level(server.base, mix, customers, args.seconds, warmup, seed=customers))
-                after = server.encoder_stats()
+                after, cpu_after, client_after = server.encoder_stats(), server.cpu_seconds(), time.process_time()
+                handled = max(1, after["requests"] - before["requests"])
+                level["server_cpu_ms_per_msg"] = round((cpu_after - cpu_before) / handled * 1000, 2)
+                level["client_cpu_ms_per_msg"] = round((client_after - client_before) / handled * 1000, 2)
                 batches = after["batches"] - before["batches"]
                 level["encoder_mean_batch"] = (
                     round((after["sentences"] - before["sentences"]) / batches, 1) if batches > 0 else None
                 )
                 level["server_peak_rss_mb"] = peak_rss_mb(server.process.pid)
+                level["load_average_1min"] = round(os.getloadavg()[0], 2)
                 level["share_of_raw_encoder"] = round(level["throughput_msg_per_s"] / reference["sentences_per_s"], 3)
                 results.append(level)
                 print(json.dumps(level), flush=True)
         finally:
             server.stop()
+            if any(r["errors"] for r in results):  # keep the server's log to explain them
+                kept = RESULTS_DIR / "load-server.log"
+                RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+                kept.write_text(Path(server.log.name).read_text(errors="replace")[-200_000:])
+                print(json.dumps({"server_log": str(kept.relative_to(REPO_ROOT))}), flush=True)
 
     by_level = {r["customers"]: r for r in results}
     targets: dict[str, Any] = {}

@@ -9,9 +9,10 @@ each caller its rows back through a future:
     thread C: encode(["return…"]) ─┘
 
 Waiting policy (chosen by measurement, see docs/benchmarks.md "Load"): a request that finds the worker
-idle and the queue empty is encoded at once — a lone customer never waits for the window. When requests
-pile up (the worker was busy or others were queued), the worker keeps gathering for at most
-`max_wait_ms` after the first queued request arrived, or until `max_batch` sentences are gathered.
+idle and the queue empty after a pass that served a single caller is encoded at once — a lone customer
+never waits for the window. Under load (others queued, the request arrived while a pass ran, or the last
+pass served several callers) the worker keeps gathering for at most `max_wait_ms` after the first queued
+request arrived, or until `max_batch` sentences are gathered.
 A request larger than `max_batch` is encoded on its own (the inner encoder chunks it).
 
 Bulk work (training, knowledge indexing: several texts in one call) can go to a different encoder —
@@ -81,6 +82,7 @@ class MicroBatchingEncoder:
         self._cond = threading.Condition()
         self._closed = False
         self._last_done = 0.0  # monotonic time the last forward pass ended
+        self._last_requests = 0  # callers served by the last forward pass
         self._thread: threading.Thread | None = None
         self._batches = 0
         self._sentences = 0
@@ -162,8 +164,9 @@ class MicroBatchingEncoder:
                 if self._closed:
                     return None
                 self._cond.wait()
-            # Load is present when more than one request waits, or this one arrived while a pass ran.
-            under_load = len(self._queue) > 1 or self._queue[0].arrived < self._last_done
+            # Load is present when more than one request waits, this one arrived while a pass ran, or the
+            # last pass served several callers (their next messages are on their way).
+            under_load = len(self._queue) > 1 or self._queue[0].arrived < self._last_done or self._last_requests > 1
             first = self._queue.popleft()
             batch, size = [first], len(first.texts)
             deadline = first.arrived + self._max_wait
@@ -198,6 +201,7 @@ class MicroBatchingEncoder:
         finally:
             with self._cond:
                 self._last_done = time.monotonic()
+                self._last_requests = len(batch)
                 self._batches += 1
                 self._sentences += len(texts)
                 self._requests += len(batch)
