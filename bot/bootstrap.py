@@ -147,7 +147,7 @@ def knowledge_answerer(service: KnowledgeService) -> KnowledgeAnswerer:
     def answer(embedding: Any, text: str, record: bool) -> Any:
         if embedding is None:
             embedding = service.encoder.encode([text])[0]
-        return service.respond(embedding, text)
+        return service.respond(embedding, text, record=record)
 
     return answer
 

@@ -120,7 +120,7 @@ class DialogueEngine:
         parse = turn.parse
         intent = parse.intent.name
         if intent == FALLBACK_INTENT:
-            outcome = self._ask_knowledge(turn, record=False)
+            outcome = self._ask_knowledge(turn, record=True)
             if outcome is not None and outcome.decision in ("answer", "suggest"):
                 state.fallback_count = 0
                 self._emit_knowledge(state, turn, outcome)

@@ -87,7 +87,9 @@ class KnowledgeResponder:
         ranked = self.scorer.score(embedding, text, top_k or self._top_k)
         return [KnowledgeHit(self.entries[s.position], s.score) for s in ranked]
 
-    def respond(self, embedding: np.ndarray, text: str) -> KnowledgeResult:
+    def respond(self, embedding: np.ndarray, text: str, *, record: bool = True) -> KnowledgeResult:
+        """Answer, suggest or admit not knowing. `record=False` keeps an unanswered question out of the
+        staff's review list (the dialogue asks the knowledge base speculatively on abstentions)."""
         ranked = self.scorer.score(embedding, text, self._top_k)
         hits = tuple(KnowledgeHit(self.entries[s.position], s.score) for s in ranked)
         confidence = self.scorer.confidence(ranked)
@@ -103,7 +105,7 @@ class KnowledgeResponder:
         elif decision == "suggest":
             replies = (self._suggest(hits),)
         else:
-            if self._recorder is not None:
+            if record and self._recorder is not None:
                 self._recorder.record(text, [(h.entry.id, h.score) for h in hits[:3]], embedding)
             replies = (self._dont_know(text),)
         return KnowledgeResult(decision, confidence, hits, replies)

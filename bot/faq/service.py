@@ -210,8 +210,8 @@ class KnowledgeService:
     def loaded(self) -> bool:
         return self._snapshot is not None
 
-    def respond(self, embedding: np.ndarray, text: str) -> KnowledgeResult:
-        return self.snapshot.responder.respond(embedding, text)
+    def respond(self, embedding: np.ndarray, text: str, *, record: bool = True) -> KnowledgeResult:
+        return self.snapshot.responder.respond(embedding, text, record=record)
 
     def faq_training_examples(self) -> list[str]:
         """Questions and alternates of every entry: training examples for the `faq` intent."""
