@@ -50,8 +50,16 @@ def in_process(n: int) -> dict[str, object]:
     from bot.dialogue.tracker_store import InMemoryTrackerStore
     from bot.types import Message
 
+    from bot.nlu.model import NluModel, find_model
+
     settings = Settings(project_dir=REPO_ROOT)
     serving = bootstrap.load_serving(settings, tracker_store=InMemoryTrackerStore())
+    model_dir = find_model(bootstrap.models_dir(settings))
+    loads = []
+    for _ in range(5):
+        start = time.perf_counter()
+        NluModel.load(model_dir, serving.assistant.nlu.entities)
+        loads.append(time.perf_counter() - start)
     assistant = serving.assistant
     assistant.warm_up()
     for text in MIX:  # warm caches and lazy imports
@@ -72,6 +80,7 @@ def in_process(n: int) -> dict[str, object]:
         "handle_p99_ms": percentile_ms(handle, 99),
         "encoder_p50_ms": percentile_ms(encode, 50),
         "in_process_peak_rss_mb": peak_rss_mb(),
+        "trained_model_load_ms": percentile_ms(loads, 50),
     }
 
 

@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+MAX_EVENTS = 400
+"""Events kept in the live tracker (actions see these). The full history is appended to the store's
+history table; the live tracker stays small so saving it costs the same on turn 5 and turn 500."""
+
+
 def event(kind: str, **values: Any) -> dict[str, Any]:
     """A Rasa event dict, timestamped."""
     return {"event": kind, "timestamp": time.time(), **values}
@@ -29,6 +34,8 @@ class ConversationState:
     def add(self, item: dict[str, Any]) -> None:
         self.events.append(item)
         self.new_events.append(item)
+        if len(self.events) > MAX_EVENTS:
+            del self.events[: len(self.events) - MAX_EVENTS * 3 // 4]
 
     def set_slot(self, name: str, value: Any) -> None:
         self.slots[name] = value

@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.types import Message
 from server.dependencies import AssistantDep
+from server.limits import enforce_sender_limit
 from server.observability import metrics_of, record_turn
 from server.schemas import ChatReply, ChatRequest
 
@@ -16,6 +17,7 @@ router = APIRouter(tags=["chat"])
 @router.post("/chat", response_model=ChatReply, response_model_exclude_none=True)
 async def chat(body: ChatRequest, assistant: AssistantDep, request: Request) -> dict[str, object]:
     """Send one customer message; get the bot's replies (text, buttons, knowledge sources)."""
+    enforce_sender_limit(request.app, body.sender)
     message = Message(body.sender, body.message, body.metadata or {}, input_channel="rest")
     result = await run_in_threadpool(assistant.handle_full, message)
     record_turn(metrics_of(request.app), result, channel="chat")

@@ -33,6 +33,8 @@ from bot.feedback import MAX_COMMENT_CHARS, Feedback, FeedbackStore, SqlFeedback
 from bot.types import Message, Reply
 from server.dependencies import AssistantDep
 from server.errors import error_body
+from server.limits import retry_after_header, sender_retry_after
+from server.observability import metrics_of, record_turn
 from server.schemas import ButtonOut, ReplyOut, SourceOut
 
 log = logging.getLogger("supportbot.server.widget")
@@ -262,9 +264,14 @@ async def _answer(websocket: WebSocket, settings: Settings, raw: str) -> dict[st
         history = await _history(websocket.app.state, assistant, frame.sender, frame.limit)
         messages = [m.model_dump(exclude_none=True) for m in history]
         return {"type": "history", "sender": frame.sender, "messages": messages}
+    wait = sender_retry_after(websocket.app, frame.sender)
+    if wait is not None:
+        return _error("rate_limited", f"too many messages; retry in {retry_after_header(wait)} s", in_reply_to)
     await websocket.send_json({"type": "typing"})
     message = Message(frame.sender, frame.text, frame.metadata or {}, input_channel=INPUT_CHANNEL)
-    replies = await run_in_threadpool(assistant.handle, message)
+    result = await run_in_threadpool(assistant.handle_full, message)
+    record_turn(metrics_of(websocket.app), result, channel="webchat")
+    replies = result.replies
     out: dict[str, Any] = {"type": "replies", "sender": frame.sender, "replies": [reply_out(r) for r in replies]}
     if in_reply_to:
         out["in_reply_to"] = in_reply_to

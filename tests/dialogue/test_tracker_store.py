@@ -80,3 +80,16 @@ def test_lock_serialises_one_sender(store: TrackerStore) -> None:
     for t in threads:
         t.join(5)
     assert order == ["first-in", "other-sender", "first-out", "second-in"]
+
+
+def test_live_tracker_is_capped_but_history_is_complete(store: TrackerStore) -> None:
+    from bot.dialogue.state import MAX_EVENTS
+
+    state = ConversationState("long")
+    for i in range(MAX_EVENTS * 2):
+        state.add(event("user", text=f"m{i}"))
+    store.save(state)
+    loaded = store.load("long")
+    assert loaded is not None and len(loaded.events) <= MAX_EVENTS
+    assert loaded.events[-1]["text"] == f"m{MAX_EVENTS * 2 - 1}"
+    assert len(store.history("long", limit=10_000)) == MAX_EVENTS * 2
