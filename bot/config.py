@@ -104,7 +104,9 @@ class Settings(BaseSettings):
     rate_limit_per_ip_per_minute: int = Field(
         600, ge=0, description="HTTP requests per client IP per minute, health and metrics exempt (0 = no limit)."
     )
-    log_json: bool = Field(True, description="Structured JSON logs (false = human-readable).")
+    log_json: bool | None = Field(
+        None, description="Structured JSON logs; false = human-readable; unset = JSON unless on a terminal."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -127,7 +127,8 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logg
     (ours from an earlier call, and the CLI's rich handler). Other handlers are left alone."""
     masker = Masker(settings.order_number_pattern)
     handler = _SupportbotHandler(stream or sys.stderr)
-    handler.setFormatter(JsonLogFormatter(masker) if settings.log_json else TextLogFormatter(masker))
+    as_json = settings.log_json if settings.log_json is not None else not sys.stderr.isatty()
+    handler.setFormatter(JsonLogFormatter(masker) if as_json else TextLogFormatter(masker))
     root = logging.getLogger()
     for old in list(root.handlers):
         if isinstance(old, _SupportbotHandler) or type(old).__name__ == "RichHandler":
