@@ -131,24 +131,31 @@ class SentenceTransformerEncoder:
         model = self.warm_up()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        import torch
-
         out: list[np.ndarray] = []
         step = self._batch_size
-        with torch.inference_mode():
-            for start in range(0, len(texts), step):
-                chunk = list(texts[start : start + step])
-                vectors = model.encode(
-                    chunk,
-                    batch_size=step,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
-                out.append(np.asarray(vectors, dtype=np.float32))
-                if progress:
-                    progress(len(chunk))
+        for start in range(0, len(texts), step):
+            chunk = list(texts[start : start + step])
+            out.append(self._forward(model, chunk))
+            if progress:
+                progress(len(chunk))
         return np.vstack(out)
+
+    @staticmethod
+    def _forward(model: Any, chunk: list[str]) -> np.ndarray:
+        """One forward pass, straight through the model's modules: `SentenceTransformer.encode` also
+        re-runs `eval()` over every submodule and resolves the device on each call (~1 ms a message).
+        Longest first, so padding is shared by texts of similar length, as `encode` does."""
+        import torch
+
+        order = np.argsort([-len(t) for t in chunk], kind="stable")
+        prepare = getattr(model, "preprocess", None) or model.tokenize
+        features = prepare([chunk[i] for i in order])
+        with torch.inference_mode():
+            vectors = model.forward(features)["sentence_embedding"]
+            vectors = torch.nn.functional.normalize(vectors.float(), p=2, dim=1)
+        result = np.empty((len(chunk), vectors.shape[1]), dtype=np.float32)
+        result[order] = vectors.numpy()
+        return result
 
 
 def _folder_fingerprint(path: Path) -> str:
