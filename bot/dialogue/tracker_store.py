@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     Engine,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -30,7 +31,7 @@ from sqlalchemy import (
     event as sa_event,
 )
 
-from bot.dialogue.state import ConversationState
+from bot.dialogue.state import MAX_EVENTS, ConversationState
 
 _metadata = MetaData()
 conversations = Table(
@@ -44,11 +45,13 @@ history = Table(
     "conversation_events",
     _metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("sender_id", String(128), index=True, nullable=False),
+    Column("sender_id", String(128), nullable=False),
     Column("session_id", Integer, nullable=False),
     Column("event", String(32), nullable=False),
     Column("data", Text, nullable=False),
     Column("timestamp", Float, nullable=False),
+    Index("ix_conversation_events_sender_session", "sender_id", "session_id", "id"),
+    Index("ix_conversation_events_sender_kind", "sender_id", "event", "id"),
 )
 
 HISTORY_EVENTS = ("user", "bot", "session_started", "restart", "pause", "resume")
@@ -131,7 +134,10 @@ def make_engine(url: str) -> Engine:
 
 
 class SqlTrackerStore:
-    """Conversation state in SQL (SQLite default). Survives restarts; one transaction per save."""
+    """Conversation state in SQL (SQLite default), shaped like Rasa's SQL tracker store: one row of state
+    per sender (slots, active loop, …) and one row per event. A save writes the state row and only the
+    new events, in one transaction, so it costs the same on turn 5 and turn 500; a load reads the state
+    and the last `MAX_EVENTS` events of the current session. Survives restarts."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -145,10 +151,22 @@ class SqlTrackerStore:
     def load(self, sender_id: str) -> ConversationState | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(conversations.c.state).where(conversations.c.sender_id == sender_id)).first()
-        return ConversationState.from_json(json.loads(row[0])) if row else None
+            if row is None:
+                return None
+            data = json.loads(row[0])
+            rows = conn.execute(
+                select(history.c.data)
+                .where(history.c.sender_id == sender_id, history.c.session_id == int(data.get("session_id", 0)))
+                .order_by(history.c.id.desc())
+                .limit(MAX_EVENTS)
+            ).all()
+        data["events"] = [json.loads(r[0]) for r in reversed(rows)]
+        return ConversationState.from_json(data)
 
     def save(self, state: ConversationState) -> None:
-        payload = json.dumps(state.to_json(), default=str)
+        data = state.to_json()
+        data.pop("events", None)
+        payload = json.dumps(data, default=str)
         now = time.time()
         with self.engine.begin() as conn:
             updated = conn.execute(
@@ -167,17 +185,17 @@ class SqlTrackerStore:
                     "timestamp": float(e.get("timestamp") or now),
                 }
                 for e in state.new_events
-                if e.get("event") in HISTORY_EVENTS
             ]
             if rows:
                 conn.execute(history.insert(), rows)
         state.new_events = []
 
     def history(self, sender_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """What was said (user and bot messages and session markers), oldest first, across sessions."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(history.c.data)
-                .where(history.c.sender_id == sender_id)
+                .where(history.c.sender_id == sender_id, history.c.event.in_(HISTORY_EVENTS))
                 .order_by(history.c.id.desc())
                 .limit(limit)
             ).all()
