@@ -48,9 +48,7 @@ def load(args: argparse.Namespace, dataset: str, split: str) -> Split:
     return Split(x, texts, labels)
 
 
-def oos_metrics(
-    pred: np.ndarray, score: np.ndarray, threshold: float, split: Split
-) -> dict[str, float]:
+def oos_metrics(pred: np.ndarray, score: np.ndarray, threshold: float, split: Split) -> dict[str, float]:
     """In-scope accuracy, oos recall and precision when abstaining below `threshold`."""
     y = split.y
     is_oos = split.is_oos
@@ -64,9 +62,7 @@ def oos_metrics(
     }
 
 
-def fit_threshold(
-    pred: np.ndarray, score: np.ndarray, split: Split, oos_weight: float = 0.25
-) -> float:
+def fit_threshold(pred: np.ndarray, score: np.ndarray, split: Split, oos_weight: float = 0.25) -> float:
     """Threshold maximising in-scope accuracy + oos_weight * oos recall on `split`.
 
     oos_weight = prior / (1 - prior): 0.25 is the accuracy on traffic that is 20% out of scope.

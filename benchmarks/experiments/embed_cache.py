@@ -35,9 +35,7 @@ def read_jsonl(path: Path) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
-def load_split(
-    data: Path, cache: Path, dataset: str, split: str
-) -> tuple[np.ndarray, list[str], list[str]]:
+def load_split(data: Path, cache: Path, dataset: str, split: str) -> tuple[np.ndarray, list[str], list[str]]:
     """Return (embeddings, texts, labels) for one split, embedding it if not cached."""
     emb_path = cache / f"{dataset}_{split}.npy"
     texts, labels = read_jsonl(data / dataset / f"{split}.jsonl")
@@ -70,9 +68,7 @@ def get_model():  # type: ignore[no-untyped-def]
 def embed_texts(texts: list[str]) -> np.ndarray:
     model = get_model()
     t0 = time.perf_counter()
-    emb = model.encode(
-        texts, batch_size=128, normalize_embeddings=True, convert_to_numpy=True
-    ).astype(np.float32)
+    emb = model.encode(texts, batch_size=128, normalize_embeddings=True, convert_to_numpy=True).astype(np.float32)
     print(f"embedded {len(texts)} texts in {time.perf_counter() - t0:.1f}s")
     return emb
 

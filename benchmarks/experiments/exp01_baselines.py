@@ -56,10 +56,12 @@ def main() -> None:
             means = np.stack([ins.x[ins.y == c].mean(0) for c in classes])
             cen = ins.x - means[np.searchsorted(classes, ins.y)]
             cov = np.cov(cen.T) + 1e-3 * np.eye(cen.shape[1])
-            prec = np.linalg.inv(cov)
+            vals, vecs = np.linalg.eigh(cov)
+            whiten = (vecs / np.sqrt(vals)) @ vecs.T
+            mw = means @ whiten
             for key, sp in (("val", va), ("test", te)):
-                d = sp.x[:, None, :] - means[None]
-                m = np.einsum("ncd,de,nce->nc", d, prec, d, optimize=True)
+                z = sp.x @ whiten
+                m = (z * z).sum(1)[:, None] - 2 * z @ mw.T + (mw**2).sum(1)[None]
                 sc[key]["maha"] = -m.min(1)
             for key in ("val", "test"):
                 s = sc[key]
@@ -68,7 +70,7 @@ def main() -> None:
                     + zs(s["knn10"], sc["val"]["knn10"])
                     + zs(s["maha"], sc["val"]["maha"])
                 )
-            t = fit_threshold(pr["val"], sc["val"][sname], va)
+            t = fit_threshold(pr["val"], sc["val"][sname], va, oos_weight=0.1)
             m = oos_metrics(pr["test"], sc["test"][sname], t, te)
             r95 = recall_at_in_acc(pr["test"], sc["test"][sname], te, 0.95)
             rows[sname] = m

@@ -81,9 +81,7 @@ def train(cfg: Cfg, x: np.ndarray, y: np.ndarray, neg: np.ndarray, seed: int = 0
                 logits = cfg.scale * (out - cfg.margin * onehot)
             else:
                 logits = out
-            loss = torch.nn.functional.cross_entropy(
-                logits, yt[idx], label_smoothing=cfg.label_smoothing
-            )
+            loss = torch.nn.functional.cross_entropy(logits, yt[idx], label_smoothing=cfg.label_smoothing)
             uni = []
             if cfg.oe_weight and len(neg):
                 j = torch.from_numpy(rng.integers(0, len(neg), size=min(64, len(neg))))
@@ -129,10 +127,16 @@ CFGS = [
     Cfg("cosine s=30 m=0.2 (CosFace)", head="cosine", margin=0.2),
     Cfg("cosine s=30 m=0.2 +OE", head="cosine", margin=0.2, oe_weight=0.5),
     Cfg("cosine s=30 m=0.2 +OE +mix", head="cosine", margin=0.2, oe_weight=0.5, mix_weight=0.5),
-    Cfg("cosine m=0.2 +adapter512 +OE +mix", head="cosine", margin=0.2, hidden=512,
-        oe_weight=0.5, mix_weight=0.5, dropout=0.1),
-    Cfg("linear +OE +mix energy", epochs=30, lr=1e-2, oe_weight=0.5, mix_weight=0.5,
-        score="energy"),
+    Cfg(
+        "cosine m=0.2 +adapter512 +OE +mix",
+        head="cosine",
+        margin=0.2,
+        hidden=512,
+        oe_weight=0.5,
+        mix_weight=0.5,
+        dropout=0.1,
+    ),
+    Cfg("linear +OE +mix energy", epochs=30, lr=1e-2, oe_weight=0.5, mix_weight=0.5, score="energy"),
 ]
 
 

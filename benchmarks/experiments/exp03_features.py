@@ -22,9 +22,7 @@ def feats(kind: str, alpha: float, fit_texts: list[str]):  # type: ignore[no-unt
     if "word" in kind:
         vecs.append(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1))
     if "char" in kind:
-        vecs.append(
-            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
-        )
+        vecs.append(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2))
     for v in vecs:
         v.fit(fit_texts)
 
@@ -59,9 +57,7 @@ def main() -> None:
             t0 = time.perf_counter()
             f = feats(kind, alpha, a.texts)
             xa = f(a.x, a.texts)
-            clf = (
-                LinearSVC(C=c) if algo == "svc" else LogisticRegression(C=c, max_iter=300)
-            ).fit(xa, a.y)
+            clf = (LinearSVC(C=c) if algo == "svc" else LogisticRegression(C=c, max_iter=300)).fit(xa, a.y)
             secs = time.perf_counter() - t0
             acc = float((clf.predict(f(b.x, b.texts)) == b.y).mean())
             res.append((acc, secs))

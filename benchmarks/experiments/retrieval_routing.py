@@ -78,11 +78,20 @@ def main() -> None:
         b_task_ok += int(((clf_b.predict(tx[te]) == ty[te]) & ~gate_t).sum())
     n_f, n_t = len(f_texts), len(t_texts)
     out = {
-        "n_knowledge_phrasings": n_f, "n_intent_examples": n_t, "n_intents": len(set(t_labels)),
-        "faq_intent": {"knowledge_to_kb": round(a_faq_ok / n_f, 4), "task_right": round(a_task_ok / n_t, 4),
-                       "task_taken_by_kb": round(a_task_to_faq / n_t, 4)},
-        "score_gate": {"threshold": thr, "knowledge_to_kb": round(b_faq_ok / n_f, 4),
-                       "task_right": round(b_task_ok / n_t, 4), "task_taken_by_kb": round(b_task_to_faq / n_t, 4)},
+        "n_knowledge_phrasings": n_f,
+        "n_intent_examples": n_t,
+        "n_intents": len(set(t_labels)),
+        "faq_intent": {
+            "knowledge_to_kb": round(a_faq_ok / n_f, 4),
+            "task_right": round(a_task_ok / n_t, 4),
+            "task_taken_by_kb": round(a_task_to_faq / n_t, 4),
+        },
+        "score_gate": {
+            "threshold": thr,
+            "knowledge_to_kb": round(b_faq_ok / n_f, 4),
+            "task_right": round(b_task_ok / n_t, 4),
+            "task_taken_by_kb": round(b_task_to_faq / n_t, 4),
+        },
     }
     print(json.dumps(out))
 

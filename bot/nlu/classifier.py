@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.nlu._classifier_head import Head, fit_head
+from bot.nlu._classifier_head import Head, HeadParams, fit_head
 from bot.nlu._classifier_threshold import fit_abstention, held_out_splits
 
 DEFAULT_OOS_LABELS = frozenset({"out_of_scope", "oos"})
@@ -56,15 +56,30 @@ class ClassifierConfig:
         points of in-scope accuracy (= expected oos share / in-scope share of traffic).
     max_in_scope_rejection: without any out-of-scope examples to fit on, the threshold
         rejects at most this share of held-out in-scope examples.
+    use_tfidf: add a naive Bayes over TF-IDF word (1-2) and char (2-5) n-grams to the logits.
+    joint_tfidf: instead train TF-IDF weights jointly with the head (slower: minutes).
+    embedding_scale: weight of the embedding block against the TF-IDF block.
+    epochs, batch_size, learning_rate, weight_decay: Adam training of the linear head.
+    outlier_exposure: weight of the loss pushing negatives to a uniform distribution.
+    use_generic_oos: embed the shipped generic off-topic corpus as negatives (needs `embed`);
+        sentences closer than generic_oos_max_similarity to a training example are dropped.
     """
 
     threshold: float | None = None
     ambiguity_margin: float | None = None
     seed: int = 0
-    oos_weight: float = 0.1
+    oos_weight: float = 0.05
     max_in_scope_rejection: float = 0.02
-    regularization: float = 10.0
+    use_tfidf: bool = True
+    joint_tfidf: bool = False
+    embedding_scale: float = 2.0
+    epochs: int = 10
+    batch_size: int = 512
+    learning_rate: float = 0.03
+    weight_decay: float = 1e-4
+    outlier_exposure: float = 0.0
     use_generic_oos: bool = True
+    generic_oos_max_similarity: float = 0.7
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_in_scope_rejection < 1.0:
@@ -74,8 +89,21 @@ class ClassifierConfig:
             )
         if self.oos_weight < 0.0:
             raise ValueError(f"oos_weight must be >= 0, got {self.oos_weight}")
-        if self.regularization <= 0.0:
-            raise ValueError(f"regularization must be > 0, got {self.regularization}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    def head_params(self) -> HeadParams:
+        return HeadParams(
+            alpha=self.embedding_scale,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            outlier_exposure=self.outlier_exposure,
+            tfidf=self.use_tfidf,
+            joint_tfidf=self.joint_tfidf,
+        )
 
 
 def _check_inputs(embeddings: np.ndarray, texts: Sequence[str], what: str) -> np.ndarray:
@@ -123,8 +151,7 @@ class EmbeddingIntentClassifier:
         x = _check_inputs(embeddings, texts, "training data")
         if len(labels) != x.shape[0]:
             raise ValueError(
-                f"training data has {x.shape[0]} embeddings but {len(labels)} labels: "
-                "pass one label per embedding row"
+                f"training data has {x.shape[0]} embeddings but {len(labels)} labels: pass one label per embedding row"
             )
         y = np.asarray([str(label) for label in labels])
         is_oos = np.isin(y, list(out_of_scope_labels))
@@ -136,13 +163,22 @@ class EmbeddingIntentClassifier:
                 "route every message to the single intent without a classifier"
             )
         cfg = self.config
-        txt = list(texts)
+        txt = np.asarray(list(texts), dtype=object)
         neg_x = x[is_oos]
+        neg_t = list(txt[is_oos])
         if embed is not None and cfg.use_generic_oos:
             from bot.nlu._classifier_data import generic_oos_texts
 
             generic = generic_oos_texts()
-            neg_x = np.vstack([neg_x, np.asarray(embed(generic), dtype=np.float32)])
+            gx = np.asarray(embed(generic), dtype=np.float32)
+            # drop generic sentences that look like one of this bot's own intents
+            keep = (gx @ x[~is_oos].T).max(1) < cfg.generic_oos_max_similarity
+            neg_x = np.vstack([neg_x, gx[keep]])
+            neg_t += [t for t, k in zip(generic, keep, strict=True) if k]
+        hp = cfg.head_params()
+
+        def train(rows: np.ndarray) -> Head:
+            return fit_head(x[rows], list(txt[rows]), y[rows], neg_x, neg_t, hp, cfg.seed)
 
         # 1. held-out predictions for calibration and thresholds
         if val is not None:
@@ -150,12 +186,11 @@ class EmbeddingIntentClassifier:
             vy = np.asarray([str(label) for label in val[2]])
             if len(vy) != vx.shape[0]:
                 raise ValueError(
-                    f"val has {vx.shape[0]} embeddings but {len(vy)} labels: "
-                    "pass one label per embedding row"
+                    f"val has {vx.shape[0]} embeddings but {len(vy)} labels: pass one label per embedding row"
                 )
             v_oos = np.isin(vy, list(out_of_scope_labels))
-            head = fit_head(x[~is_oos], y[~is_oos], neg_x, cfg.regularization, cfg.seed)
-            held = head.raw_scores(vx)
+            head = train(np.flatnonzero(~is_oos))
+            held = head.raw_scores(vx, list(val[1]))
             held_y = np.where(v_oos, "", vy)
             held_is_oos = v_oos
             source = "val"
@@ -164,19 +199,17 @@ class EmbeddingIntentClassifier:
             parts_y = []
             in_idx = np.flatnonzero(~is_oos)
             for tr_idx, te_idx in held_out_splits(y[in_idx], cfg.seed):
-                h = fit_head(
-                    x[in_idx[tr_idx]], y[in_idx[tr_idx]], neg_x, cfg.regularization, cfg.seed
-                )
-                parts_scores.append(h.raw_scores(x[in_idx[te_idx]]))
+                h = train(in_idx[tr_idx])
+                parts_scores.append(h.raw_scores(x[in_idx[te_idx]], list(txt[in_idx[te_idx]])))
                 parts_y.append(y[in_idx[te_idx]])
-            head = fit_head(x[~is_oos], y[~is_oos], neg_x, cfg.regularization, cfg.seed)
+            head = train(in_idx)
             if parts_scores:
                 held = _concat_scores(parts_scores)
                 held_y = np.concatenate(parts_y)
                 held_is_oos = np.zeros(len(held_y), dtype=bool)
-                if len(neg_x):
-                    # the head saw these negatives only as negatives: use them as held-out oos
-                    neg_scores = head.raw_scores(neg_x)
+                if len(neg_x) and cfg.outlier_exposure == 0:
+                    # the head never trained on the negatives: they are held-out oos
+                    neg_scores = head.raw_scores(neg_x, neg_t)
                     held = _concat_scores([held, neg_scores])
                     held_y = np.concatenate([held_y, np.full(len(neg_x), "")])
                     held_is_oos = np.concatenate([held_is_oos, np.ones(len(neg_x), dtype=bool)])
@@ -220,7 +253,6 @@ class EmbeddingIntentClassifier:
                 "train_seconds": time.perf_counter() - start,
             }
         )
-        _ = txt
         return report
 
     def predict(self, embeddings: np.ndarray, texts: Sequence[str]) -> list[IntentPrediction]:
@@ -231,7 +263,7 @@ class EmbeddingIntentClassifier:
                 "EmbeddingIntentClassifier.load(directory) first"
             )
         x = _check_inputs(embeddings, texts, "predict input")
-        probs, oos = self._head.finish(self._head.raw_scores(x))
+        probs, oos = self._head.finish(self._head.raw_scores(x, texts))
         labels = self._head.labels
         order = np.argsort(-probs, axis=1, kind="stable")
         out = []
@@ -248,9 +280,7 @@ class EmbeddingIntentClassifier:
             raise ValueError("cannot save an untrained EmbeddingIntentClassifier: call fit first")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / _CONFIG_FILE).write_text(
-            json.dumps(asdict(self.config), indent=2), encoding="utf-8"
-        )
+        (directory / _CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2), encoding="utf-8")
         state = {"threshold": self._threshold, "ambiguity_margin": self._margin}
         (directory / _STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
         self._head.save(directory)

@@ -19,9 +19,7 @@ def clusters(
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(n_intents, DIM))
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    x = np.repeat(centres, per_intent, axis=0) + spread * rng.normal(
-        size=(n_intents * per_intent, DIM)
-    ) / np.sqrt(DIM)
+    x = np.repeat(centres, per_intent, axis=0) + spread * rng.normal(size=(n_intents * per_intent, DIM)) / np.sqrt(DIM)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     labels = [f"intent_{i}" for i in range(n_intents) for _ in range(per_intent)]
     texts = [f"{label} example {j}" for j, label in enumerate(labels)]
