@@ -48,9 +48,8 @@ def in_process(n: int) -> dict[str, object]:
     from bot import bootstrap
     from bot.config import Settings
     from bot.dialogue.tracker_store import InMemoryTrackerStore
-    from bot.types import Message
-
     from bot.nlu.model import NluModel, find_model
+    from bot.types import Message
 
     settings = Settings(project_dir=REPO_ROOT)
     serving = bootstrap.load_serving(settings, tracker_store=InMemoryTrackerStore())

@@ -6,7 +6,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-
 MAX_EVENTS = 400
 """Events kept in the live tracker (actions see these). The full history is appended to the store's
 history table; the live tracker stays small so saving it costs the same on turn 5 and turn 500."""

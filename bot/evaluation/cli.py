@@ -28,21 +28,45 @@ class _RichProgress:
 
 def evaluate_command(
     out: Annotated[Path, typer.Option("--out", help="Folder for the reports and plots.")] = Path("results"),
-    train: Annotated[Path | None, typer.Option("--train", help="Training data (instead of the project's "
-                                               "intents): Rasa NLU YAML or JSONL.", show_default=False)] = None,
-    test: Annotated[Path | None, typer.Option("--test", help="Test data: Rasa NLU YAML or JSONL. Without "
-                                              "--train the model is trained on the project's intents.",
-                                              show_default=False)] = None,
-    val: Annotated[Path | None, typer.Option("--val", help="Validation data where thresholds are fitted "
-                                             "(with --train and --test).", show_default=False)] = None,
-    cross_validation: Annotated[bool, typer.Option("--cross-validation", help="Stratified k-fold "
-                                                   "cross-validation instead of one held-out split.")] = False,
+    train: Annotated[
+        Path | None,
+        typer.Option(
+            "--train",
+            help="Training data (instead of the project's intents): Rasa NLU YAML or JSONL.",
+            show_default=False,
+        ),
+    ] = None,
+    test: Annotated[
+        Path | None,
+        typer.Option(
+            "--test",
+            help="Test data: Rasa NLU YAML or JSONL. Without --train the model is trained on the project's intents.",
+            show_default=False,
+        ),
+    ] = None,
+    val: Annotated[
+        Path | None,
+        typer.Option(
+            "--val", help="Validation data where thresholds are fitted (with --train and --test).", show_default=False
+        ),
+    ] = None,
+    cross_validation: Annotated[
+        bool,
+        typer.Option("--cross-validation", help="Stratified k-fold cross-validation instead of one held-out split."),
+    ] = False,
     folds: Annotated[int, typer.Option("--folds", "-f", help="Number of folds for --cross-validation.")] = 5,
-    test_fraction: Annotated[float, typer.Option("--test-fraction", help="Share of each intent held out "
-                                                 "for testing (project intents, no --test).")] = 0.2,
+    test_fraction: Annotated[
+        float,
+        typer.Option("--test-fraction", help="Share of each intent held out for testing (project intents, no --test)."),
+    ] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the split and the folds.")] = 0,
-    knowledge: Annotated[bool, typer.Option("--knowledge/--no-knowledge", help="Also measure knowledge "
-                                            "retrieval (Recall@k, MRR) on the YAML tests with `entry:`.")] = True,
+    knowledge: Annotated[
+        bool,
+        typer.Option(
+            "--knowledge/--no-knowledge",
+            help="Also measure knowledge retrieval (Recall@k, MRR) on the YAML tests with `entry:`.",
+        ),
+    ] = True,
     successes: Annotated[bool, typer.Option("--successes", help="Also write intent_successes.json.")] = False,
     no_errors: Annotated[bool, typer.Option("--no-errors", help="Do not write intent_errors.json.")] = False,
     no_plot: Annotated[bool, typer.Option("--no-plot", help="Do not draw the plots.")] = False,
@@ -59,9 +83,20 @@ def evaluate_command(
     console = Console()
     err = Console(stderr=True)
     settings = _settings()
-    options = EvaluationOptions(out=out, train=train, test=test, val=val, cross_validation=cross_validation,
-                                folds=folds, test_fraction=test_fraction, seed=seed, knowledge=knowledge,
-                                errors=not no_errors, successes=successes, plot=not no_plot)
+    options = EvaluationOptions(
+        out=out,
+        train=train,
+        test=test,
+        val=val,
+        cross_validation=cross_validation,
+        folds=folds,
+        test_fraction=test_fraction,
+        seed=seed,
+        knowledge=knowledge,
+        errors=not no_errors,
+        successes=successes,
+        plot=not no_plot,
+    )
     try:
         options.check()
         encoder = bootstrap.make_encoder(settings)

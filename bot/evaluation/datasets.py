@@ -34,8 +34,16 @@ def read_examples(path: Path) -> list[LabelledText]:
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (*YAML_SUFFIXES, *JSONL_SUFFIXES))
         if not files:
-            raise DataError([Problem(str(path), None, "the folder has no .yml or .jsonl files",
-                                     "pass a Rasa NLU YAML file or a JSON Lines file")])
+            raise DataError(
+                [
+                    Problem(
+                        str(path),
+                        None,
+                        "the folder has no .yml or .jsonl files",
+                        "pass a Rasa NLU YAML file or a JSON Lines file",
+                    )
+                ]
+            )
         return [e for f in files for e in read_examples(f)]
     if not path.is_file():
         raise DataError([Problem(str(path), None, "the file does not exist", "check the path")])
@@ -44,11 +52,20 @@ def read_examples(path: Path) -> list[LabelledText]:
     elif path.suffix in YAML_SUFFIXES:
         examples = _read_rasa_yaml(path)
     else:
-        raise DataError([Problem(str(path), None, f"unknown file type '{path.suffix}'",
-                                 "use .jsonl (JSON Lines) or .yml (Rasa NLU YAML)")])
+        raise DataError(
+            [
+                Problem(
+                    str(path),
+                    None,
+                    f"unknown file type '{path.suffix}'",
+                    "use .jsonl (JSON Lines) or .yml (Rasa NLU YAML)",
+                )
+            ]
+        )
     if not examples:
-        raise DataError([Problem(str(path), None, "the file has no examples",
-                                 'add lines like {"text": "hi", "intent": "greet"}')])
+        raise DataError(
+            [Problem(str(path), None, "the file has no examples", 'add lines like {"text": "hi", "intent": "greet"}')]
+        )
     return examples
 
 
@@ -62,14 +79,26 @@ def _read_jsonl(path: Path) -> list[LabelledText]:
             try:
                 item = json.loads(line)
             except json.JSONDecodeError as e:
-                problems.append(Problem(str(path), number, f"not JSON ({e.msg})",
-                                        'write one object per line: {"text": "...", "intent": "..."}'))
+                problems.append(
+                    Problem(
+                        str(path),
+                        number,
+                        f"not JSON ({e.msg})",
+                        'write one object per line: {"text": "...", "intent": "..."}',
+                    )
+                )
                 continue
             text = item.get("text") if isinstance(item, dict) else None
             intent = item.get("intent") if isinstance(item, dict) else None
             if not isinstance(text, str) or not text.strip() or not isinstance(intent, str) or not intent.strip():
-                problems.append(Problem(str(path), number, 'the line needs a "text" and an "intent"',
-                                        'write {"text": "where is my parcel", "intent": "order_status"}'))
+                problems.append(
+                    Problem(
+                        str(path),
+                        number,
+                        'the line needs a "text" and an "intent"',
+                        'write {"text": "where is my parcel", "intent": "order_status"}',
+                    )
+                )
                 continue
             examples.append(LabelledText(text.strip(), intent.strip()))
     if problems:

@@ -143,8 +143,9 @@ def run_evaluation(
     if options.cross_validation:
         mode = f"{options.folds}-fold cross-validation on {title}"
         progress.stage("Cross-validation", options.folds)
-        crossval = cross_validate(make, pool, options.folds, embed=embed, seed=options.seed,
-                                  on_fold=lambda _: progress.advance())
+        crossval = cross_validate(
+            make, pool, options.folds, embed=embed, seed=options.seed, on_fold=lambda _: progress.advance()
+        )
         predictions = crossval.predictions
     else:
         if options.test is not None:
@@ -195,8 +196,9 @@ def knowledge_retrieval(
     from bot.faq.service import KnowledgeService
 
     progress.stage("Knowledge retrieval", len(pairs))
-    service = KnowledgeService(settings.knowledge_path, encoder, state_path=settings.state_path,
-                               root=settings.project_dir, recorder=None)
+    service = KnowledgeService(
+        settings.knowledge_path, encoder, state_path=settings.state_path, root=settings.project_dir, recorder=None
+    )
     responder = service.load().responder
     embeddings = encoder.encode([t for t, _ in pairs])
     ranks: list[int | None] = []
@@ -207,8 +209,7 @@ def knowledge_retrieval(
         rank = ids.index(expected) + 1 if expected in ids else None
         ranks.append(rank)
         if rank != 1:
-            misses.append({"text": text, "entry": expected, "rank": rank,
-                           "retrieved": [h.as_dict() for h in hits[:3]]})
+            misses.append({"text": text, "entry": expected, "rank": rank, "retrieved": [h.as_dict() for h in hits[:3]]})
         progress.advance()
     return {**retrieval_metrics(ranks), "misses": misses}
 
@@ -238,8 +239,9 @@ def write_all(options: EvaluationOptions, result: EvaluationResult, progress: Ev
     out.mkdir(parents=True, exist_ok=True)
     progress.stage("Writing reports", None)
     result.files.extend(
-        reports.write_intent_reports(out, result.predictions, errors=options.errors,
-                                     successes=options.successes).values()
+        reports.write_intent_reports(
+            out, result.predictions, errors=options.errors, successes=options.successes
+        ).values()
     )
     figures: list[str] = []
     if result.oos is not None:
@@ -249,8 +251,14 @@ def write_all(options: EvaluationOptions, result: EvaluationResult, progress: Ev
     crossval_summary: dict[str, Any] | None = None
     if result.crossval is not None:
         cv = result.crossval
-        crossval_summary = {"folds": cv.folds, "dropped": cv.dropped, "summary": cv.summary(),
-                            "train": cv.train, "test": cv.test, "metrics": list(cv.test)}
+        crossval_summary = {
+            "folds": cv.folds,
+            "dropped": cv.dropped,
+            "summary": cv.summary(),
+            "train": cv.train,
+            "test": cv.test,
+            "metrics": list(cv.test),
+        }
         result.files.append(reports.write_json(out / reports.CROSSVAL_REPORT, crossval_summary))
     if options.plot:
         progress.stage("Plotting", None)
@@ -258,13 +266,21 @@ def write_all(options: EvaluationOptions, result: EvaluationResult, progress: Ev
         result.files.append(plots.histogram(result.predictions, out / plots.HISTOGRAM))
         figures = [plots.CONFUSION_MATRIX, plots.HISTOGRAM]
         if result.oos is not None:
-            result.files.append(plots.coverage_curve(result.oos["coverage_curve"], result.oos["operating_point"],
-                                                     out / plots.COVERAGE))
+            result.files.append(
+                plots.coverage_curve(result.oos["coverage_curve"], result.oos["operating_point"], out / plots.COVERAGE)
+            )
             figures.append(plots.COVERAGE)
     retrieval = {k: v for k, v in (result.retrieval or {}).items() if k != "misses"} or None
     result.files.append(
-        write_summary(out, title=result.title, mode=result.mode, headline=headline(result), report=result.report,
-                      errors=intent_errors(result.predictions), figures=figures, retrieval=retrieval,
-                      crossval=crossval_summary)
+        write_summary(
+            out,
+            title=result.title,
+            mode=result.mode,
+            headline=headline(result),
+            report=result.report,
+            errors=intent_errors(result.predictions),
+            figures=figures,
+            retrieval=retrieval,
+            crossval=crossval_summary,
+        )
     )
-

@@ -185,8 +185,9 @@ def coverage_curve(
 def retrieval_metrics(ranks: Sequence[int | None], ks: Sequence[int] = RECALL_AT) -> dict[str, Any]:
     """`ranks[i]` = 1-based rank of the expected entry for query i (None: not retrieved)."""
     n = len(ranks)
-    report: dict[str, Any] = {f"recall@{k}": (sum(1 for r in ranks if r is not None and r <= k) / n if n else 0.0)
-                              for k in ks}
+    report: dict[str, Any] = {
+        f"recall@{k}": (sum(1 for r in ranks if r is not None and r <= k) / n if n else 0.0) for k in ks
+    }
     report["mrr"] = sum(1.0 / r for r in ranks if r) / n if n else 0.0
     report["support"] = n
     return report

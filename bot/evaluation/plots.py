@@ -66,8 +66,12 @@ def histogram(predictions: Sequence[Prediction], path: Path) -> Path:
     hits = [p.confidence for p in predictions if p.correct]
     misses = [p.confidence for p in predictions if not p.correct]
     fig, ax = plt.subplots(figsize=(9, 5))
-    ax.hist([hits, misses], bins=bins, color=["#009E73", "#D55E00"], label=[f"correct ({len(hits)})",
-                                                                          f"wrong ({len(misses)})"])
+    ax.hist(
+        [hits, misses],
+        bins=bins,
+        color=["#009E73", "#D55E00"],
+        label=[f"correct ({len(hits)})", f"wrong ({len(misses)})"],
+    )
     ax.set_title("Intent prediction confidence distribution")
     ax.set_xlabel("confidence")
     ax.set_ylabel("number of samples")
@@ -80,8 +84,7 @@ def coverage_curve(curve: Sequence[Mapping[str, float]], operating: Mapping[str,
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 5))
     ax.plot([c["coverage"] for c in curve], [c["accuracy"] for c in curve], marker=".", label="threshold sweep")
-    ax.scatter([operating["coverage"]], [operating["accuracy"]], color="#D55E00", zorder=3,
-               label="fitted threshold")
+    ax.scatter([operating["coverage"]], [operating["accuracy"]], color="#D55E00", zorder=3, label="fitted threshold")
     ax.set_xlabel("coverage (share of messages answered)")
     ax.set_ylabel("accuracy of the answered messages")
     ax.set_xlim(0, 1.02)

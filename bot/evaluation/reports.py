@@ -1,12 +1,12 @@
 """The report files `supportbot evaluate` writes, in the shapes `rasa test nlu` writes them.
 
-    intent_report.json          per intent precision, recall, f1-score, support, confused_with;
-                                accuracy, micro avg, macro avg, weighted avg
-    intent_errors.json          [{"text", "intent", "intent_prediction": {"name", "confidence"}}]
-    intent_successes.json       same shape (only with --successes)
-    oos_report.json             when the test data has `oos`/`out_of_scope` examples
-    retrieval_report.json       Recall@k and MRR of the knowledge tests
-    crossval_report.json        per-fold train/test Accuracy, F1-score, Precision (cross-validation)
+intent_report.json          per intent precision, recall, f1-score, support, confused_with;
+                            accuracy, micro avg, macro avg, weighted avg
+intent_errors.json          [{"text", "intent", "intent_prediction": {"name", "confidence"}}]
+intent_successes.json       same shape (only with --successes)
+oos_report.json             when the test data has `oos`/`out_of_scope` examples
+retrieval_report.json       Recall@k and MRR of the knowledge tests
+crossval_report.json        per-fold train/test Accuracy, F1-score, Precision (cross-validation)
 """
 
 from __future__ import annotations

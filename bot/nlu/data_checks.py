@@ -131,8 +131,7 @@ def unproduced_annotations(examples: Iterable[Example], pipeline: EntityPipeline
                         example.file,
                         example.line,
                         f"entity '{annotation.entity}' in {label} is produced by no extractor",
-                        "add a `lookup:` or `regex:` for it, or use a built-in entity "
-                        f"({', '.join(sorted(names))})",
+                        f"add a `lookup:` or `regex:` for it, or use a built-in entity ({', '.join(sorted(names))})",
                         "warning",
                     )
                 )
@@ -173,8 +172,13 @@ def missing_responses(project: IntentsProject, code_files: Sequence[Path] = ()) 
 
     def missing(name: str, file: str, line: int | None, by: str) -> None:
         problems.append(
-            Problem(file, line, f"response '{name}' is used by {by} but not defined",
-                    f"add `{name}:` under `responses:`", "warning")
+            Problem(
+                file,
+                line,
+                f"response '{name}' is used by {by} but not defined",
+                f"add `{name}:` under `responses:`",
+                "warning",
+            )
         )
 
     for name in ENGINE_RESPONSES:
@@ -196,8 +200,13 @@ def missing_responses(project: IntentsProject, code_files: Sequence[Path] = ()) 
                 match = _PAYLOAD_INTENT.match(str(button.get("payload", "")))
                 if match and match.group(1) not in intents:
                     problems.append(
-                        Problem(file, line, f"a button of '{name}' sends intent '{match.group(1)}', which has "
-                                f"no training examples", "fix the payload or add the intent", "warning")
+                        Problem(
+                            file,
+                            line,
+                            f"a button of '{name}' sends intent '{match.group(1)}', which has no training examples",
+                            "fix the payload or add the intent",
+                            "warning",
+                        )
                     )
     for path in code_files:
         text = path.read_text(encoding="utf-8")

@@ -141,8 +141,11 @@ class _Reader:
     def unknown_keys(self, item: LineDict, allowed: Sequence[str], what: str) -> None:
         for key in item:
             if key not in allowed:
-                self.problem(item.key_lines.get(key, item.line), f"unknown key '{key}' in {what}",
-                             f"use one of: {', '.join(allowed)}")
+                self.problem(
+                    item.key_lines.get(key, item.line),
+                    f"unknown key '{key}' in {what}",
+                    f"use one of: {', '.join(allowed)}",
+                )
 
     def marks(self, item: LineDict) -> Marks:
         raw = item.get("marks", [])
@@ -151,8 +154,11 @@ class _Reader:
         if isinstance(raw, str):
             raw = [raw]
         if not isinstance(raw, list) or not all(isinstance(m, str) and m.strip() for m in raw):
-            self.problem(item.key_lines.get("marks", item.line), "'marks' must be a list of marker names",
-                         "write `marks: [slow]` or `marks: [xfail]`")
+            self.problem(
+                item.key_lines.get("marks", item.line),
+                "'marks' must be a list of marker names",
+                "write `marks: [slow]` or `marks: [xfail]`",
+            )
             raw = []
         for name in raw:
             if name.strip() == "xfail":
@@ -166,22 +172,30 @@ class _Reader:
             elif isinstance(value, str) and value.strip():
                 xfail = value.strip()
             elif value not in (False, None):
-                self.problem(item.key_lines["xfail"], "'xfail' must be a reason (text) or true",
-                             "write `xfail: the classifier confuses X and Y (issue 12)`")
+                self.problem(
+                    item.key_lines["xfail"],
+                    "'xfail' must be a reason (text) or true",
+                    "write `xfail: the classifier confuses X and Y (issue 12)`",
+                )
         return Marks(tuple(names), xfail)
 
     def text(self, item: LineDict, key: str, what: str) -> str | None:
         value = item.get(key)
         if isinstance(value, bool):
-            self.problem(item.key_lines.get(key, item.line),
-                         f"YAML reads the unquoted `{key}:` text as {str(value).lower()} (yes, no, on, off …)",
-                         f'quote it: `{key}: "yes"`')
+            self.problem(
+                item.key_lines.get(key, item.line),
+                f"YAML reads the unquoted `{key}:` text as {str(value).lower()} (yes, no, on, off …)",
+                f'quote it: `{key}: "yes"`',
+            )
             return None
         if isinstance(value, (int, float)):
             value = str(value)
         if not isinstance(value, str) or not value.strip():
-            self.problem(item.key_lines.get(key, item.line), f"{what} needs `{key}:` with the message text",
-                         f"write `{key}: where is my parcel`")
+            self.problem(
+                item.key_lines.get(key, item.line),
+                f"{what} needs `{key}:` with the message text",
+                f"write `{key}: where is my parcel`",
+            )
             return None
         return value
 
@@ -211,24 +225,31 @@ class _Reader:
         if "actions" in item:
             raw = item["actions"]
             if not isinstance(raw, list) or not all(isinstance(a, str) for a in raw):
-                self.problem(key_line("actions"), "'actions' must be a list of action names",
-                             "write `actions: [utter_greet]`")
+                self.problem(
+                    key_line("actions"), "'actions' must be a list of action names", "write `actions: [utter_greet]`"
+                )
             else:
                 actions_exact = tuple(raw)
         slots: dict[str, Any] = {}
         if "slots" in item:
             raw = item["slots"]
             if not isinstance(raw, dict):
-                self.problem(key_line("slots"), "'slots' must be a mapping of slot names to values",
-                             "write `slots: {order_number: AN-10001}` (null = not set)")
+                self.problem(
+                    key_line("slots"),
+                    "'slots' must be a mapping of slot names to values",
+                    "write `slots: {order_number: AN-10001}` (null = not set)",
+                )
             else:
                 slots = {str(k): v for k, v in raw.items()}
         form: Any = _NO_VALUE
         if "form" in item:
             raw = item["form"]
             if raw is not None and not isinstance(raw, str):
-                self.problem(key_line("form"), "'form' must be a form name or null",
-                             "write `form: return_form`, or `form: null` for no active form")
+                self.problem(
+                    key_line("form"),
+                    "'form' must be a form name or null",
+                    "write `form: return_form`, or `form: null` for no active form",
+                )
             else:
                 form = raw
         reply: tuple[str, ...] = ()
@@ -237,8 +258,11 @@ class _Reader:
             if isinstance(raw, str):
                 raw = [raw]
             if not isinstance(raw, list) or not all(isinstance(r, str) and r for r in raw):
-                self.problem(key_line("reply_contains"), "'reply_contains' must be text or a list of texts",
-                             "write `reply_contains: order number`")
+                self.problem(
+                    key_line("reply_contains"),
+                    "'reply_contains' must be text or a list of texts",
+                    "write `reply_contains: order number`",
+                )
             else:
                 reply = tuple(raw)
         expect = Expectation(
@@ -253,11 +277,17 @@ class _Reader:
             reply_contains=reply,
         )
         if expect.intent is not None and expect.abstain:
-            self.problem(key_line("abstain"), f"{what} expects both intent '{expect.intent}' and an abstention",
-                         "keep one of `intent:` and `abstain: true`")
+            self.problem(
+                key_line("abstain"),
+                f"{what} expects both intent '{expect.intent}' and an abstention",
+                "keep one of `intent:` and `abstain: true`",
+            )
         if not any(k in item for k in EXPECTATION_KEYS):
-            self.problem(line, f"{what} expects nothing",
-                         f"add at least one of: {', '.join(k for k in EXPECTATION_KEYS if k in allowed)}")
+            self.problem(
+                line,
+                f"{what} expects nothing",
+                f"add at least one of: {', '.join(k for k in EXPECTATION_KEYS if k in allowed)}",
+            )
         return expect
 
     def entities(self, raw: Any, line: int) -> tuple[tuple[str, Any], ...] | None:
@@ -269,8 +299,11 @@ class _Reader:
             if items == []:
                 break
             if not isinstance(entry, dict) or not entry:
-                self.problem(line, "'entities' must be a list of {entity: value} mappings",
-                             "write `entities: [{order_number: AN-12345}]` ('*' = any value, [] = none)")
+                self.problem(
+                    line,
+                    "'entities' must be a list of {entity: value} mappings",
+                    "write `entities: [{order_number: AN-12345}]` ('*' = any value, [] = none)",
+                )
                 return None
             for name, value in entry.items():
                 pairs.append((str(name), value))
@@ -292,8 +325,9 @@ def parse_case_file(data: Any, path: Path, display: str) -> CaseFile:
     if data is None:
         return CaseFile(path, display, ())
     if not isinstance(data, LineDict):
-        raise DataError([Problem(display, 1, "a test file must be a mapping",
-                                 "start with `cases:` or `conversations:`")])
+        raise DataError(
+            [Problem(display, 1, "a test file must be a mapping", "start with `cases:` or `conversations:`")]
+        )
     reader.unknown_keys(data, _TOP_KEYS, "a test file")
     raw_cases = data.get("cases")
     if raw_cases is None:
@@ -318,8 +352,11 @@ def parse_case_file(data: Any, path: Path, display: str) -> CaseFile:
     if raw_conversations is None:
         raw_conversations = LineList()
     elif not isinstance(raw_conversations, LineList):
-        reader.problem(data.key_lines.get("conversations"), "'conversations' must be a list",
-                       "write `- name: ...` items with `steps:` under it")
+        reader.problem(
+            data.key_lines.get("conversations"),
+            "'conversations' must be a list",
+            "write `- name: ...` items with `steps:` under it",
+        )
         raw_conversations = LineList()
     for item, line in zip(raw_conversations, raw_conversations.item_lines, strict=True):
         if not isinstance(item, LineDict):
@@ -333,8 +370,11 @@ def parse_case_file(data: Any, path: Path, display: str) -> CaseFile:
         raw_steps = item.get("steps")
         steps: list[Step] = []
         if not isinstance(raw_steps, LineList) or not raw_steps:
-            reader.problem(item.key_lines.get("steps", line), f"conversation '{name}' has no steps",
-                           "add `steps:` with `- user: ...` items")
+            reader.problem(
+                item.key_lines.get("steps", line),
+                f"conversation '{name}' has no steps",
+                "add `steps:` with `- user: ...` items",
+            )
             raw_steps = LineList()
         for step, step_line in zip(raw_steps, raw_steps.item_lines, strict=True):
             if not isinstance(step, LineDict):

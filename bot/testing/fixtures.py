@@ -113,9 +113,7 @@ def build_assistant(
         )
         service.load()
         answerer = bootstrap.knowledge_answerer(service)
-    return bootstrap.load_assistant(
-        settings, encoder=encoder, tracker_store=InMemoryTrackerStore(), knowledge=answerer
-    )
+    return bootstrap.load_assistant(settings, encoder=encoder, tracker_store=InMemoryTrackerStore(), knowledge=answerer)
 
 
 def make_fake_assistant(project_dir: Path, state_dir: Path, *, knowledge: bool = True) -> Assistant:

@@ -49,11 +49,14 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini("supportbot_project", "Folder of the supportbot project under test (default: rootdir).",
-                  default="")
+    parser.addini("supportbot_project", "Folder of the supportbot project under test (default: rootdir).", default="")
     group = parser.getgroup("supportbot")
-    group.addoption("--no-yaml-cases", action="store_true", default=False,
-                    help="Do not collect supportbot's YAML test cases (intents/tests, knowledge/tests).")
+    group.addoption(
+        "--no-yaml-cases",
+        action="store_true",
+        default=False,
+        help="Do not collect supportbot's YAML test cases (intents/tests, knowledge/tests).",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -91,11 +94,7 @@ def bots_of(config: pytest.Config) -> SessionBots:
 
 
 def is_case_file(path: Path) -> bool:
-    return (
-        path.suffix in (".yml", ".yaml")
-        and path.parent.name == "tests"
-        and path.parent.parent.name in CASE_FOLDERS
-    )
+    return path.suffix in (".yml", ".yaml") and path.parent.name == "tests" and path.parent.parent.name in CASE_FOLDERS
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -156,9 +155,7 @@ class YamlCaseItem(pytest.Item):
             self.user_properties.extend((f"actual {m.what}", m.actual) for m in failure.mismatches)
             raise failure
 
-    def repr_failure(
-        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
-    ) -> str | TerminalRepr:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
         from bot.testing.runner import CaseFailure
 
         if isinstance(excinfo.value, CaseFailure):

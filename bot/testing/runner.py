@@ -231,8 +231,9 @@ def check(expect: Expectation, turn: TurnResult) -> list[Mismatch]:
         if action not in turn.actions:
             found.append(Mismatch("action", action, ", ".join(turn.actions) or "(no action)"))
     if expect.actions_exact is not None and tuple(turn.actions) != expect.actions_exact:
-        found.append(Mismatch("actions", ", ".join(expect.actions_exact) or "(none)",
-                              ", ".join(turn.actions) or "(none)"))
+        found.append(
+            Mismatch("actions", ", ".join(expect.actions_exact) or "(none)", ", ".join(turn.actions) or "(none)")
+        )
     for name, value in expect.slots.items():
         actual = turn.slots.get(name)
         ok = actual is None if value is None else _same(value, actual)
@@ -294,8 +295,10 @@ def _knowledge_lines(assistant: AssistantLike, turn: TurnResult, expected: str |
     hits = list(getattr(outcome, "hits", ()) or ())
     if not hits:
         return []
-    lines = [f"  knowledge ranking (decision: {getattr(outcome, 'decision', '?')}, "
-             f"confidence {float(getattr(outcome, 'confidence', 0.0)):.3f}):"]
+    lines = [
+        f"  knowledge ranking (decision: {getattr(outcome, 'decision', '?')}, "
+        f"confidence {float(getattr(outcome, 'confidence', 0.0)):.3f}):"
+    ]
     ids = [h.entry.id for h in hits]
     width = max(len(i) for i in [*ids[:_SHOWN_RANKING], expected or ""])
     for hit in hits[:_SHOWN_RANKING]:

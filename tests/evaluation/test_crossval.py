@@ -18,10 +18,22 @@ from bot.nlu.classifier import ClassifierConfig, EmbeddingIntentClassifier
 
 EXAMPLES = {
     "greet": ["hi", "hello", "hello there", "hey", "good morning", "hi friend"],
-    "order_status": ["where is my order", "track my order", "order status please", "where is my parcel",
-                     "has my order shipped", "status of my order"],
-    "ask_hours": ["opening hours", "when do you open", "are you open today", "what are your hours",
-                  "when do you close", "opening times"],
+    "order_status": [
+        "where is my order",
+        "track my order",
+        "order status please",
+        "where is my parcel",
+        "has my order shipped",
+        "status of my order",
+    ],
+    "ask_hours": [
+        "opening hours",
+        "when do you open",
+        "are you open today",
+        "what are your hours",
+        "when do you close",
+        "opening times",
+    ],
     "rare": ["only two", "of these"],
 }
 
@@ -42,8 +54,9 @@ def test_cross_validation_is_stratified_and_drops_small_intents() -> None:
     assert folds == [1, 2, 3]
     assert result.dropped == {"rare": 2}
     assert len(result.predictions) == 18  # every kept example is tested exactly once
-    assert sorted(p.text for p in result.predictions) == sorted(t for k, v in EXAMPLES.items() if k != "rare"
-                                                                for t in v)
+    assert sorted(p.text for p in result.predictions) == sorted(
+        t for k, v in EXAMPLES.items() if k != "rare" for t in v
+    )
     summary = result.summary()
     assert set(summary["test"]) == {"Accuracy", "F1-score", "Precision"}
     assert 0 <= summary["test"]["Accuracy"]["mean"] <= 1
@@ -66,8 +79,9 @@ def test_holdout_split_keeps_every_intent_in_training() -> None:
 
 def test_readers(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_text('{"text": "hi", "intent": "greet"}\n\n{"text": "x", "intent": "oos"}\n')
-    (tmp_path / "a.yml").write_text('version: "3.1"\nnlu:\n- intent: order_status\n  examples: |\n'
-                                    "    - track [AN-12345](order_number)\n")
+    (tmp_path / "a.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: order_status\n  examples: |\n    - track [AN-12345](order_number)\n'
+    )
     assert [(e.text, e.intent) for e in read_examples(tmp_path / "a.jsonl")] == [("hi", "greet"), ("x", "oos")]
     assert [(e.text, e.intent) for e in read_examples(tmp_path / "a.yml")] == [("track AN-12345", "order_status")]
     (tmp_path / "bad.jsonl").write_text('{"text": "hi"}\nnot json\n')
@@ -84,14 +98,28 @@ def write_jsonl(path: Path, rows: list[tuple[str, str]]) -> Path:
 def test_run_evaluation_on_external_files_writes_every_report(tmp_path: Path) -> None:
     rows = [(t, k) for k, v in EXAMPLES.items() if k != "rare" for t in v]
     train = write_jsonl(tmp_path / "train.jsonl", [*rows, ("what is the weather", "oos"), ("tell a joke", "oos")])
-    test = write_jsonl(tmp_path / "test.jsonl", [("hello hello", "greet"), ("where is the order", "order_status"),
-                                                  ("open hours today", "ask_hours"), ("play music", "oos")])
+    test = write_jsonl(
+        tmp_path / "test.jsonl",
+        [
+            ("hello hello", "greet"),
+            ("where is the order", "order_status"),
+            ("open hours today", "ask_hours"),
+            ("play music", "oos"),
+        ],
+    )
     out = tmp_path / "results"
     settings = Settings(project_dir=tmp_path)
     result = run_evaluation(settings, FakeEncoder(), EvaluationOptions(out=out, train=train, test=test))
     names = {p.name for p in out.iterdir()}
-    assert names == {"intent_report.json", "intent_errors.json", "oos_report.json", "intent_confusion_matrix.png",
-                     "intent_histogram.png", "oos_coverage.png", "report.html"}
+    assert names == {
+        "intent_report.json",
+        "intent_errors.json",
+        "oos_report.json",
+        "intent_confusion_matrix.png",
+        "intent_histogram.png",
+        "oos_coverage.png",
+        "report.html",
+    }
     oos = json.loads((out / "oos_report.json").read_text())
     assert {"in_scope_accuracy", "oos_recall", "oos_precision", "accuracy", "coverage_curve"} <= set(oos)
     assert result.report["macro avg"]["support"] == 4

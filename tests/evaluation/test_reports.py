@@ -49,8 +49,7 @@ def test_intent_report_matches_rasa_shape_and_sklearn() -> None:
     assert report["greet"]["confused_with"] == {"nlu_fallback": 1}
     targets = [x.target for x in PREDICTIONS]
     predicted = [x.predicted for x in PREDICTIONS]
-    expected = classification_report(targets, predicted, labels=["goodbye", "greet"], output_dict=True,
-                                     zero_division=0)
+    expected = classification_report(targets, predicted, labels=["goodbye", "greet"], output_dict=True, zero_division=0)
     for key in ("goodbye", "greet", "macro avg", "weighted avg", "micro avg"):
         for metric in ("precision", "recall", "f1-score"):
             assert report[key][metric] == pytest.approx(expected[key][metric])
@@ -60,15 +59,17 @@ def test_intent_report_matches_rasa_shape_and_sklearn() -> None:
 
 def test_errors_have_rasa_shape_most_confident_first() -> None:
     errors = intent_errors(PREDICTIONS)
-    assert errors[0] == {"text": "see you", "intent": "goodbye",
-                         "intent_prediction": {"name": "greet", "confidence": 0.61}}
+    assert errors[0] == {
+        "text": "see you",
+        "intent": "goodbye",
+        "intent_prediction": {"name": "greet", "confidence": 0.61},
+    }
     assert [e["text"] for e in errors] == ["see you", "yo"]
 
 
 def test_written_files(tmp_path: Path) -> None:
     written = write_intent_reports(tmp_path, PREDICTIONS, successes=True)
-    assert {p.name for p in written.values()} == {"intent_report.json", "intent_errors.json",
-                                                 "intent_successes.json"}
+    assert {p.name for p in written.values()} == {"intent_report.json", "intent_errors.json", "intent_successes.json"}
     successes = json.loads((tmp_path / "intent_successes.json").read_text())
     assert set(successes[0]) == {"text", "intent", "intent_prediction"}
 

@@ -91,8 +91,9 @@ def test_annotation_no_extractor_finds(project) -> None:  # type: ignore[no-unty
 
 def test_responses_used_by_handler_code(project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     handler = tmp_path / "handler.py"
-    handler.write_text('dispatcher.utter_message(response="utter_default")\n'
-                       'dispatcher.utter_message(response="utter_missing_one")\n')
+    handler.write_text(
+        'dispatcher.utter_message(response="utter_default")\ndispatcher.utter_message(response="utter_missing_one")\n'
+    )
     found = messages(missing_responses(project, [handler]))
     assert f"{handler}:2: response 'utter_missing_one' is used by a handler but not defined" in found
     assert not any("utter_default" in m and "handler" in m for m in found)

@@ -13,7 +13,7 @@ import pytest
 pytest_plugins = ["pytester"]
 
 # A scripted assistant: keyword rules instead of a model, the real engine types and tracker shape.
-CONFTEST = '''
+CONFTEST = """
 from bot.dialogue.state import ConversationState, event
 from bot.dialogue.tracker_store import InMemoryTrackerStore
 from bot.types import Entity, IntentScore, Parse, Reply, Source
@@ -65,7 +65,7 @@ class ScriptedAssistant:
 
 def pytest_supportbot_make_assistant(config, project_dir):
     return ScriptedAssistant()
-'''
+"""
 
 CASES = """
 cases:
@@ -126,11 +126,15 @@ def test_passing_cases_pass(project: pytest.Pytester) -> None:
 
 
 def test_wrong_intent_fails_with_ranking_and_location(project: pytest.Pytester) -> None:
-    write(project, "intents/tests/test_wrong.yml", """
+    write(
+        project,
+        "intents/tests/test_wrong.yml",
+        """
     cases:
     - text: where is my parcel
       intent: greet
-    """)
+    """,
+    )
     result = project.runpytest_subprocess("-q", "-rf")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["FAILED intents/tests/test_wrong.yml::where is my parcel - intent: expected*"])
@@ -149,7 +153,10 @@ def test_wrong_intent_fails_with_ranking_and_location(project: pytest.Pytester) 
 
 
 def test_failing_conversation_names_step_and_transcript(project: pytest.Pytester) -> None:
-    write(project, "intents/tests/test_conv.yml", """
+    write(
+        project,
+        "intents/tests/test_conv.yml",
+        """
     conversations:
     - name: return with a wrong slot
       steps:
@@ -157,7 +164,8 @@ def test_failing_conversation_names_step_and_transcript(project: pytest.Pytester
         action: return_form
       - user: AN-10001
         slots: {order_number: AN-99999}
-    """)
+    """,
+    )
     result = project.runpytest_subprocess("-q")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
@@ -175,13 +183,17 @@ def test_failing_conversation_names_step_and_transcript(project: pytest.Pytester
 
 
 def test_knowledge_and_abstention_failures(project: pytest.Pytester) -> None:
-    write(project, "knowledge/tests/test_kb.yml", """
+    write(
+        project,
+        "knowledge/tests/test_kb.yml",
+        """
     cases:
     - text: how fast is delivery
       entry: returns-policy
     - text: where is my parcel
       abstain: true
-    """)
+    """,
+    )
     result = project.runpytest_subprocess("-q")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(
@@ -192,7 +204,10 @@ def test_knowledge_and_abstention_failures(project: pytest.Pytester) -> None:
 
 def test_k_markers_and_xfail(project: pytest.Pytester) -> None:
     write(project, "intents/tests/test_basics.yml", CASES)
-    write(project, "intents/tests/test_known.yml", """
+    write(
+        project,
+        "intents/tests/test_known.yml",
+        """
     cases:
     - text: hello again
       intent: order_status
@@ -200,7 +215,8 @@ def test_k_markers_and_xfail(project: pytest.Pytester) -> None:
     - text: hello once more
       intent: greet
       marks: [slow]
-    """)
+    """,
+    )
     project.makeini("[pytest]\nmarkers =\n    slow: slow tests\naddopts = --strict-markers\n")
     project.runpytest_subprocess("-q", "-k", "parcel").assert_outcomes(passed=1)
     project.runpytest_subprocess("-q", "-m", "conversation").assert_outcomes(passed=1)
@@ -212,24 +228,32 @@ def test_k_markers_and_xfail(project: pytest.Pytester) -> None:
 
 
 def test_unknown_marker_is_an_error_under_strict_markers(project: pytest.Pytester) -> None:
-    write(project, "intents/tests/test_marks.yml", """
+    write(
+        project,
+        "intents/tests/test_marks.yml",
+        """
     cases:
     - text: hello
       intent: greet
       marks: [no_such_marker]
-    """)
+    """,
+    )
     result = project.runpytest_subprocess("-q", "--strict-markers")
     result.stdout.fnmatch_lines(["*no_such_marker*not found in `markers`*"])
 
 
 def test_junit_report_has_cases_and_failure_text(project: pytest.Pytester) -> None:
-    write(project, "intents/tests/test_basics.yml", """
+    write(
+        project,
+        "intents/tests/test_basics.yml",
+        """
     cases:
     - text: where is my parcel
       intent: order_status
     - text: hello
       intent: order_status
-    """)
+    """,
+    )
     project.runpytest_subprocess("-q", "--junitxml=report.xml")
     root = ET.parse(project.path / "report.xml").getroot()
     cases = {c.get("name"): c for c in root.iter("testcase")}
@@ -244,12 +268,16 @@ def test_junit_report_has_cases_and_failure_text(project: pytest.Pytester) -> No
 
 
 def test_invalid_case_file_names_file_and_line(project: pytest.Pytester) -> None:
-    write(project, "intents/tests/test_broken.yml", """
+    write(
+        project,
+        "intents/tests/test_broken.yml",
+        """
     cases:
     - text: hello
       intnet: greet
     - intent: greet
-    """)
+    """,
+    )
     result = project.runpytest_subprocess("-q")
     result.stdout.fnmatch_lines(
         [
@@ -261,12 +289,16 @@ def test_invalid_case_file_names_file_and_line(project: pytest.Pytester) -> None
 
 
 def test_assistant_is_built_once_per_session(project: pytest.Pytester) -> None:
-    project.makeconftest(CONFTEST + "\nBUILT = []\n" + textwrap.dedent('''
+    project.makeconftest(
+        CONFTEST
+        + "\nBUILT = []\n"
+        + textwrap.dedent("""
     def pytest_supportbot_make_assistant(config, project_dir):
         BUILT.append(project_dir)
         assert len(BUILT) == 1, "built twice"
         return ScriptedAssistant()
-    '''))
+    """)
+    )
     write(project, "intents/tests/test_basics.yml", CASES)
     write(project, "knowledge/tests/test_more.yml", "cases:\n- text: hello\n  intent: greet\n")
     project.runpytest_subprocess("-q").assert_outcomes(passed=7)
