@@ -63,17 +63,33 @@ class Head:
         a = self.arrays
         logits = float(self.meta["alpha"]) * (x @ a["dense"].T) + a["bias"]
         if self.features is not None:
-            m = self.features.transform(texts)
-            if "sparse" in a:
-                logits = logits + np.asarray(m @ a["sparse"])
-            if "nb_logp" in a:
-                nb = np.asarray(m @ a["nb_logp"]) + a["nb_prior"]
-                nb = nb - nb.max(1, keepdims=True)
-                logits = logits + float(self.meta["nb_weight"]) * nb
+            logits = logits + self._text_logits(texts)
         z = x @ a["whiten"]
         means = a["means_w"]
         d2 = (z * z).sum(1)[:, None] - 2.0 * z @ means.T + (means * means).sum(1)[None, :]
         return {"logits": logits.astype(np.float32), "maha": -d2.min(1).astype(np.float32)}
+
+    def _text_logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Logits of the TF-IDF block: per text, a weighted sum of the rows of its n-grams."""
+        a = self.arrays
+        parts: list[tuple[np.ndarray, np.ndarray | None, float]] = []
+        if "sparse" in a:
+            parts.append((a["sparse"], None, 1.0))
+        if "nb_logp" in a:
+            parts.append((a["nb_logp"], a["nb_prior"], float(self.meta["nb_weight"])))
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        if self.features is None:
+            return out
+        for i, text in enumerate(texts):
+            cols, vals = self.features.row(text)
+            v = np.asarray(vals, dtype=np.float32)
+            for weights, prior, scale in parts:
+                s = v @ weights[cols] if cols else np.zeros(len(self.labels), dtype=np.float32)
+                if prior is not None:
+                    s = s + prior
+                    s = s - s.max()
+                out[i] += scale * s
+        return out
 
     def probabilities(self, raw: dict[str, np.ndarray]) -> np.ndarray:
         lg = raw["logits"] / self.temperature
@@ -143,11 +159,14 @@ def fit_head(
     """Train the head on in-scope examples (negatives only via outlier exposure)."""
     labels = tuple(sorted(set(y.tolist())))
     idx = np.searchsorted(np.asarray(labels), y)
-    features = TfidfFeatures.fit(texts, params.char_min_df) if params.tfidf else None
-    if features is not None and not features.vectorizers:
-        features = None
-    joint = features if params.joint_tfidf else None
-    dense, bias, sparse = _train(x, texts, idx, len(labels), neg_x, neg_texts, joint, params, seed)
+    features, m = TfidfFeatures.fit_transform(texts, params.char_min_df) if params.tfidf else (None, None)
+    if features is None or not features.vectorizers:
+        features = m = None
+    if params.joint_tfidf and features is not None:
+        dense, bias, sparse = _train(x, texts, idx, len(labels), neg_x, neg_texts, features, params, seed)
+    else:
+        dense, bias = _train_dense(x, idx, len(labels), neg_x, params, seed)
+        sparse = None
     means = np.stack([x[idx == c].mean(0) for c in range(len(labels))])
     whiten = _whitening(x - means[idx], params.shrinkage)
     arrays = {
@@ -159,17 +178,84 @@ def fit_head(
     if sparse is not None:
         arrays["sparse"] = sparse
     meta: dict[str, Any] = {"temperature": 1.0, "z": {}, "alpha": params.alpha}
-    if features is not None and not params.joint_tfidf:
-        from sklearn.naive_bayes import MultinomialNB
-
-        nb = MultinomialNB(alpha=params.nb_alpha).fit(features.transform(texts), idx)
-        logp = np.full((features.width, len(labels)), 0.0, dtype=np.float32)
-        prior = np.zeros(len(labels), dtype=np.float32)
-        logp[:, nb.classes_] = nb.feature_log_prob_.T
-        prior[nb.classes_] = nb.class_log_prior_
-        arrays["nb_logp"], arrays["nb_prior"] = logp, prior
+    if features is not None and m is not None and not params.joint_tfidf:
+        arrays["nb_logp"], arrays["nb_prior"] = _naive_bayes(m, idx, len(labels), params.nb_alpha)
         meta["nb_weight"] = params.nb_weight
     return Head(labels, arrays, features, meta)
+
+
+def _naive_bayes(m: Any, y: np.ndarray, n_classes: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial naive Bayes: log P(feature | class) as (width, n_classes), log priors."""
+    onehot = np.zeros((len(y), n_classes), dtype=np.float64)
+    onehot[np.arange(len(y)), y] = 1.0
+    counts = np.asarray(m.T @ onehot) + alpha
+    logp = np.log(counts) - np.log(counts.sum(0, keepdims=True))
+    prior = np.log(np.maximum(onehot.sum(0), 1e-12) / len(y))
+    return logp.astype(np.float32), prior.astype(np.float32)
+
+
+def _train_dense(
+    x: np.ndarray, y: np.ndarray, n_classes: int, neg_x: np.ndarray, p: HeadParams, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax regression on alpha * embedding: AdamW with torch's one-cycle schedule, in numpy.
+
+    The same optimisation the torch trainer runs (zero init, minibatches, decoupled weight
+    decay, cosine one-cycle learning rate and momentum), without importing torch (~2 s).
+    """
+    rng = np.random.default_rng(seed)
+    n, dim = x.shape
+    xs = np.ascontiguousarray(x * p.alpha, dtype=np.float32)
+    nxs = np.ascontiguousarray(neg_x * p.alpha, dtype=np.float32)
+    w = np.zeros((dim + 1, n_classes), dtype=np.float32)  # last row: bias
+    m1 = np.zeros_like(w)
+    m2 = np.zeros_like(w)
+    bs = min(p.batch_size, n)
+    per_epoch = int(np.ceil(n / bs))
+    epochs = max(p.epochs, int(np.ceil(p.min_steps / per_epoch)))
+    total = epochs * per_epoch
+    up = max(float(0.3 * total) - 1.0, 1.0)
+    lr0, lr_end = p.learning_rate / 25.0, p.learning_rate / 25.0 / 1e4
+    use_oe = p.outlier_exposure > 0 and len(neg_x) > 0
+    beta2, eps = 0.999, 1e-8
+    step = 0
+
+    def softmax(z: np.ndarray) -> np.ndarray:
+        z = z - z.max(1, keepdims=True)
+        e = np.exp(z)
+        return np.asarray(e / e.sum(1, keepdims=True))
+
+    for _ in range(epochs):
+        perm = rng.permutation(n)
+        for i in range(0, n, bs):
+            b = perm[i : i + bs]
+            xb = xs[b]
+            g_logits = softmax(xb @ w[:-1] + w[-1])
+            g_logits[np.arange(len(b)), y[b]] -= 1.0
+            g_logits /= len(b)
+            grad = np.vstack([xb.T @ g_logits, g_logits.sum(0, keepdims=True)])
+            if use_oe:
+                j = rng.integers(0, len(neg_x), size=min(32, len(neg_x)))
+                pn = softmax(nxs[j] @ w[:-1] + w[-1])
+                gn = p.outlier_exposure * (pn - 1.0 / n_classes) / len(j)
+                grad += np.vstack([nxs[j].T @ gn, gn.sum(0, keepdims=True)])
+            # one-cycle: cosine warm-up then cosine annealing of lr, momentum the other way
+            if step <= up:
+                frac = step / up
+                lr = lr0 + (p.learning_rate - lr0) * (1 - np.cos(np.pi * frac)) / 2
+                beta1 = 0.95 + (0.85 - 0.95) * (1 - np.cos(np.pi * frac)) / 2
+            else:
+                frac = min((step - up) / max(total - 1 - up, 1.0), 1.0)
+                lr = p.learning_rate + (lr_end - p.learning_rate) * (1 - np.cos(np.pi * frac)) / 2
+                beta1 = 0.85 + (0.95 - 0.85) * (1 - np.cos(np.pi * frac)) / 2
+            step += 1
+            w *= 1.0 - lr * p.weight_decay
+            m1 = beta1 * m1 + (1 - beta1) * grad
+            m2 = beta2 * m2 + (1 - beta2) * grad * grad
+            # torch's Adam bias-corrects with the current beta1 ** step
+            mhat = m1 / (1 - beta1**step)
+            vhat = m2 / (1 - beta2**step)
+            w -= (lr * mhat / (np.sqrt(vhat) + eps)).astype(np.float32)
+    return np.ascontiguousarray(w[:-1].T), w[-1].copy()
 
 
 def _train(

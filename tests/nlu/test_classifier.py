@@ -163,3 +163,36 @@ def test_shape_mismatch_and_unfitted() -> None:
         EmbeddingIntentClassifier().fit(x, texts[:-1], labels)
     with pytest.raises(ValueError, match="before fit"):
         EmbeddingIntentClassifier().predict(x, texts)
+
+
+def test_hand_written_tfidf_matches_sklearn() -> None:
+    import scipy.sparse as sp
+
+    from bot.nlu._classifier_features import TfidfFeatures
+
+    train = ["How do I reset my PIN?", "reset pin please", "Where is my card", "card not arrived yet!!"] * 3
+    features, fitted = TfidfFeatures.fit_transform(train, char_min_df=2)
+    probe = [*train, "", "   ", "ÉCOLE  Straße, pin?", "a", "unseen words only zzz"]
+    ours = features.transform(probe)
+    ref = sp.hstack([v.transform(probe) for v in features.vectorizers], format="csr") / np.sqrt(2)
+    assert ours.shape == ref.shape
+    assert abs(ours - ref).max() < 1e-6
+    assert abs(fitted - features.transform(train)).max() < 1e-6
+
+
+def test_single_message_prediction_matches_batch(trained: tuple) -> None:  # type: ignore[type-arg]
+    clf, x, texts, _ = trained
+    batch = clf.predict(x[:5], texts[:5])
+    for i in range(5):
+        (one,) = clf.predict(x[i : i + 1], texts[i : i + 1])
+        assert one.ranking[0][0] == batch[i].ranking[0][0]
+        assert one.oos_score == pytest.approx(batch[i].oos_score, abs=1e-5)
+
+
+def test_joint_tfidf_mode_trains_and_round_trips(tmp_path: Path) -> None:
+    x, texts, labels, _ = clusters(4, 15, seed=12)
+    clf = EmbeddingIntentClassifier(ClassifierConfig(joint_tfidf=True, epochs=2))
+    clf.fit(x, texts, labels)
+    clf.save(tmp_path / "joint")
+    loaded = EmbeddingIntentClassifier.load(tmp_path / "joint")
+    assert loaded.predict(x[:6], texts[:6]) == clf.predict(x[:6], texts[:6])
