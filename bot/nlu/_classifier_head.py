@@ -2,8 +2,9 @@
 
 A softmax-linear head over [embedding, TF-IDF word + char n-grams], trained with Adam
 in torch (imported lazily, only while training); prediction is pure numpy. Beside it a
-shared-covariance Mahalanobis scorer on the embedding. The OOS score is the sum of the
-z-normalised max probability and negative Mahalanobis distance (z fitted on held-out
+shared-covariance Mahalanobis scorer on the embedding and the mean cosine similarity to
+the k nearest training examples. The OOS score is the sum of the z-normalised max
+probability, negative Mahalanobis distance and kNN similarity (z fitted on held-out
 in-scope examples).
 """
 
@@ -38,6 +39,8 @@ class HeadParams:
     char_min_df: int = 2
     min_steps: int = 150
     shrinkage: float = 0.1
+    knn_k: int = 10  # 0: no kNN signal in the OOS score
+    knn_classes: int = 5  # search neighbours among the top intents only (0: all examples)
 
 
 class Head:
@@ -67,7 +70,12 @@ class Head:
         z = x @ a["whiten"]
         means = a["means_w"]
         d2 = (z * z).sum(1)[:, None] - 2.0 * z @ means.T + (means * means).sum(1)[None, :]
-        return {"logits": logits.astype(np.float32), "maha": -d2.min(1).astype(np.float32)}
+        raw = {"logits": logits.astype(np.float32), "maha": -d2.min(1).astype(np.float32)}
+        if "bank" in a:
+            raw["knn"] = _knn_similarity(
+                x, a["bank"], a["bank_start"], logits, int(self.meta["knn_k"]), int(self.meta["knn_classes"])
+            )
+        return raw
 
     def _text_logits(self, texts: Sequence[str]) -> np.ndarray:
         """Logits of the TF-IDF block: per text, a weighted sum of the rows of its n-grams."""
@@ -100,7 +108,7 @@ class Head:
     def finish(self, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and the OOS score (sum of z-normalised signals)."""
         probs = self.probabilities(raw)
-        signals = {"maxprob": probs.max(1), "maha": raw["maha"]}
+        signals = {"maxprob": probs.max(1), **{k: v for k, v in raw.items() if k != "logits"}}
         z = self.meta["z"]
         score = np.zeros(len(probs))
         for name, v in signals.items():
@@ -124,7 +132,7 @@ class Head:
                 best_t, best_nll = float(t), nll
         self.meta["temperature"] = best_t
         probs = self.probabilities({k: v[ins] for k, v in held.items()})
-        signals = {"maxprob": probs.max(1), "maha": held["maha"][ins]}
+        signals = {"maxprob": probs.max(1), **{k: v[ins] for k, v in held.items() if k != "logits"}}
         self.meta["z"] = {name: (float(v.mean()), float(max(v.std(), 1e-6))) for name, v in signals.items()}
 
     def save(self, directory: Path) -> None:
@@ -178,6 +186,12 @@ def fit_head(
     if sparse is not None:
         arrays["sparse"] = sparse
     meta: dict[str, Any] = {"temperature": 1.0, "z": {}, "alpha": params.alpha}
+    if params.knn_k > 0:
+        order = np.argsort(idx, kind="stable")
+        arrays["bank"] = np.ascontiguousarray(x[order], dtype=np.float32)
+        arrays["bank_start"] = np.searchsorted(idx[order], np.arange(len(labels) + 1)).astype(np.int64)
+        meta["knn_k"] = params.knn_k
+        meta["knn_classes"] = params.knn_classes
     if features is not None and m is not None and not params.joint_tfidf:
         arrays["nb_logp"], arrays["nb_prior"] = _naive_bayes(m, idx, len(labels), params.nb_alpha)
         meta["nb_weight"] = params.nb_weight
@@ -248,13 +262,14 @@ def _train_dense(
                 lr = p.learning_rate + (lr_end - p.learning_rate) * (1 - np.cos(np.pi * frac)) / 2
                 beta1 = 0.85 + (0.95 - 0.85) * (1 - np.cos(np.pi * frac)) / 2
             step += 1
+            lr, beta1 = float(lr), float(beta1)  # python floats keep the arrays float32
             w *= 1.0 - lr * p.weight_decay
             m1 = beta1 * m1 + (1 - beta1) * grad
             m2 = beta2 * m2 + (1 - beta2) * grad * grad
             # torch's Adam bias-corrects with the current beta1 ** step
             mhat = m1 / (1 - beta1**step)
             vhat = m2 / (1 - beta2**step)
-            w -= (lr * mhat / (np.sqrt(vhat) + eps)).astype(np.float32)
+            w -= lr * mhat / (np.sqrt(vhat) + eps)
     return np.ascontiguousarray(w[:-1].T), w[-1].copy()
 
 
@@ -329,6 +344,34 @@ def _train(
         bias = dense.bias.numpy().astype(np.float32).copy()
         sparse = bag.weight.numpy().astype(np.float32).copy() if bag is not None else None
     return w, bias, sparse
+
+
+def _knn_similarity(
+    x: np.ndarray, bank: np.ndarray, start: np.ndarray, logits: np.ndarray, k: int, n_classes: int
+) -> np.ndarray:
+    """Mean cosine similarity of each row to its k nearest training examples (unit vectors).
+
+    With n_classes > 0 the neighbours are searched among the examples of the n_classes
+    intents with the highest logits only: a full scan reads every training embedding (23 MB
+    for CLINC150, ~1 ms per message, memory bound); the nearest ones almost always belong to
+    the top intents.
+    """
+    out = np.empty(len(x), dtype=np.float32)
+    n_labels = len(start) - 1
+    if n_classes <= 0 or n_classes >= n_labels:
+        n = bank.shape[0]
+        kk = min(k, n)
+        for i in range(0, len(x), 256):
+            sims = x[i : i + 256] @ bank.T
+            out[i : i + 256] = np.partition(sims, n - kk, axis=1)[:, n - kk :].mean(1)
+        return out
+    top = np.argpartition(-logits, n_classes - 1, axis=1)[:, :n_classes]
+    for i in range(len(x)):
+        rows = np.concatenate([np.arange(start[c], start[c + 1]) for c in top[i]])
+        sims = bank[rows] @ x[i]
+        kk = min(k, len(sims))
+        out[i] = np.partition(sims, len(sims) - kk)[len(sims) - kk :].mean()
+    return out
 
 
 def _whitening(centered: np.ndarray, shrinkage: float) -> np.ndarray:

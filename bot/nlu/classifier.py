@@ -63,6 +63,10 @@ class ClassifierConfig:
     outlier_exposure: weight of the loss pushing negatives to a uniform distribution.
     use_generic_oos: embed the shipped generic off-topic corpus as negatives (needs `embed`);
         sentences closer than generic_oos_max_similarity to a training example are dropped.
+    knn_k: add the mean cosine similarity to the k nearest training examples to the OOS
+        score (keeps the training embeddings in the model; 0 = off).
+    knn_classes: search those neighbours among the examples of the top knn_classes intents
+        only (0 = all examples; a full scan costs ~1 ms per message on CLINC150).
     """
 
     threshold: float | None = None
@@ -80,6 +84,8 @@ class ClassifierConfig:
     outlier_exposure: float = 0.0
     use_generic_oos: bool = True
     generic_oos_max_similarity: float = 0.7
+    knn_k: int = 10
+    knn_classes: int = 5
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_in_scope_rejection < 1.0:
@@ -89,6 +95,8 @@ class ClassifierConfig:
             )
         if self.oos_weight < 0.0:
             raise ValueError(f"oos_weight must be >= 0, got {self.oos_weight}")
+        if self.knn_k < 0:
+            raise ValueError(f"knn_k must be >= 0 (0 turns the kNN signal off), got {self.knn_k}")
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -103,6 +111,8 @@ class ClassifierConfig:
             outlier_exposure=self.outlier_exposure,
             tfidf=self.use_tfidf,
             joint_tfidf=self.joint_tfidf,
+            knn_k=self.knn_k,
+            knn_classes=self.knn_classes,
         )
 
 

@@ -196,3 +196,18 @@ def test_joint_tfidf_mode_trains_and_round_trips(tmp_path: Path) -> None:
     clf.save(tmp_path / "joint")
     loaded = EmbeddingIntentClassifier.load(tmp_path / "joint")
     assert loaded.predict(x[:6], texts[:6]) == clf.predict(x[:6], texts[:6])
+
+
+@pytest.mark.parametrize("overrides", [{"knn_k": 0}, {"knn_classes": 0}, {"knn_classes": 2, "knn_k": 50}])
+def test_knn_settings_still_separate_far_points(overrides: dict[str, int]) -> None:
+    x, texts, labels, centres = clusters(6, 20, seed=13)
+    clf = EmbeddingIntentClassifier(ClassifierConfig(**overrides))  # type: ignore[arg-type]
+    clf.fit(x, texts, labels)
+    near = clf.predict(x[:20], texts[:20])
+    far = clf.predict(far_points(centres, 10, seed=14), ["far"] * 10)
+    assert min(p.oos_score for p in near) > max(p.oos_score for p in far)
+
+
+def test_negative_knn_k_is_refused() -> None:
+    with pytest.raises(ValueError, match="knn_k must be >= 0"):
+        ClassifierConfig(knn_k=-1)
