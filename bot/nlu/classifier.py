@@ -57,7 +57,8 @@ class ClassifierConfig:
     max_in_scope_rejection: without any out-of-scope examples to fit on, the threshold
         rejects at most this share of held-out in-scope examples.
     use_tfidf: add a naive Bayes over TF-IDF word (1-2) and char (2-5) n-grams to the logits.
-    joint_tfidf: instead train TF-IDF weights jointly with the head (slower: minutes).
+    joint_tfidf: instead of the naive Bayes, train TF-IDF weights jointly with the head.
+    joint_solver: "numpy" (lazy sparse AdamW, seconds) or "torch" (EmbeddingBag, minutes).
     embedding_scale: weight of the embedding block against the TF-IDF block.
     epochs, batch_size, learning_rate, weight_decay: Adam training of the linear head.
     outlier_exposure: weight of the loss pushing negatives to a uniform distribution.
@@ -67,6 +68,8 @@ class ClassifierConfig:
         score (keeps the training embeddings in the model; 0 = off).
     knn_classes: search those neighbours among the examples of the top knn_classes intents
         only (0 = all examples; a full scan costs ~1 ms per message on CLINC150).
+    oos_energy: add the z-normalised energy (logsumexp of the logits) to the OOS score
+        (helps the joint head; not the naive Bayes one, whose logits are shifted per message).
     """
 
     threshold: float | None = None
@@ -75,9 +78,10 @@ class ClassifierConfig:
     oos_weight: float = 0.05
     max_in_scope_rejection: float = 0.02
     use_tfidf: bool = True
-    joint_tfidf: bool = False
+    joint_tfidf: bool = True
+    joint_solver: str = "numpy"
     embedding_scale: float = 2.0
-    epochs: int = 10
+    epochs: int = 5
     batch_size: int = 512
     learning_rate: float = 0.03
     weight_decay: float = 1e-4
@@ -86,6 +90,7 @@ class ClassifierConfig:
     generic_oos_max_similarity: float = 0.7
     knn_k: int = 10
     knn_classes: int = 5
+    oos_energy: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_in_scope_rejection < 1.0:
@@ -95,6 +100,8 @@ class ClassifierConfig:
             )
         if self.oos_weight < 0.0:
             raise ValueError(f"oos_weight must be >= 0, got {self.oos_weight}")
+        if self.joint_solver not in ("numpy", "torch"):
+            raise ValueError(f"joint_solver must be 'numpy' or 'torch', got {self.joint_solver!r}")
         if self.knn_k < 0:
             raise ValueError(f"knn_k must be >= 0 (0 turns the kNN signal off), got {self.knn_k}")
         for name in ("epochs", "batch_size"):
@@ -111,8 +118,10 @@ class ClassifierConfig:
             outlier_exposure=self.outlier_exposure,
             tfidf=self.use_tfidf,
             joint_tfidf=self.joint_tfidf,
+            joint_solver=self.joint_solver,
             knn_k=self.knn_k,
             knn_classes=self.knn_classes,
+            energy=self.oos_energy,
         )
 
 
