@@ -56,11 +56,13 @@ class ClassifierConfig:
         points of in-scope accuracy (= expected oos share / in-scope share of traffic).
     max_in_scope_rejection: without any out-of-scope examples to fit on, the threshold
         rejects at most this share of held-out in-scope examples.
-    use_tfidf: add a naive Bayes over TF-IDF word (1-2) and char (2-5) n-grams to the logits.
-    joint_tfidf: instead of the naive Bayes, train TF-IDF weights jointly with the head.
+    use_tfidf: use TF-IDF word (1-2) and char (2-5) n-grams beside the embedding.
+    joint_tfidf: train the n-gram weights jointly with the head (default); False: add
+        0.3 x a naive Bayes over the n-grams instead (half the training time, less recall).
     joint_solver: "numpy" (lazy sparse AdamW, seconds) or "torch" (EmbeddingBag, minutes).
     embedding_scale: weight of the embedding block against the TF-IDF block.
-    epochs, batch_size, learning_rate, weight_decay: Adam training of the linear head.
+    epochs, batch_size, learning_rate, weight_decay: AdamW training of the linear head
+        (epochs=10: +0.4 in-scope, -2 points of oos recall on CLINC150, twice the time).
     outlier_exposure: weight of the loss pushing negatives to a uniform distribution.
     use_generic_oos: embed the shipped generic off-topic corpus as negatives (needs `embed`);
         sentences closer than generic_oos_max_similarity to a training example are dropped.
