@@ -88,9 +88,22 @@ def main() -> None:
                     secs = time.perf_counter() - t0
                     z = (te.x * alpha) @ wd + xs_te @ wsp + b
                     acc = float((z[ins].argmax(1) == yte).mean())
-                    print(json.dumps({"dataset": args.dataset, "alpha": alpha, "lam": lam, "lam_sparse": lam_s,
-                                      "iters": iters, "nit": nit, "closed_acc": acc, "solver_s": secs,
-                                      "tfidf_s": tfidf_s}), flush=True)
+                    print(
+                        json.dumps(
+                            {
+                                "dataset": args.dataset,
+                                "alpha": alpha,
+                                "lam": lam,
+                                "lam_sparse": lam_s,
+                                "iters": iters,
+                                "nit": nit,
+                                "closed_acc": acc,
+                                "solver_s": secs,
+                                "tfidf_s": tfidf_s,
+                            }
+                        ),
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,15 @@ def main() -> None:
     tp, ts = signals(te)
     vin = ~va.is_oos
     z = {k: (float(v[vin].mean()), float(v[vin].std())) for k, v in vs.items()}
-    combos = [("maxprob", "maha"), ("maxprob", "maha", "knn"), ("maxprob", "knn"), ("energy", "maha"),
-              ("energy", "maha", "knn"), ("maxprob", "maha", "knn", "energy"), ("maxprob", "margin", "maha", "knn")]
+    combos = [
+        ("maxprob", "maha"),
+        ("maxprob", "maha", "knn"),
+        ("maxprob", "knn"),
+        ("energy", "maha"),
+        ("energy", "maha", "knn"),
+        ("maxprob", "maha", "knn", "energy"),
+        ("maxprob", "margin", "maha", "knn"),
+    ]
     labels = np.asarray(head.labels)
     for combo in combos:
         vsc = sum((vs[k] - z[k][0]) / z[k][1] for k in combo)
@@ -63,13 +70,22 @@ def main() -> None:
         vpred = labels[vp.argmax(1)]
         tpred = labels[tp.argmax(1)]
         for w in args.w:
-            t, m, _ = fit_abstention(vp, vsc, (vpred == va.y) & vin, va.is_oos, oos_weight=w,
-                                     max_in_scope_rejection=0.02, fixed_threshold=None, fixed_margin=None)
+            t, m, _ = fit_abstention(
+                vp,
+                vsc,
+                (vpred == va.y) & vin,
+                va.is_oos,
+                oos_weight=w,
+                max_in_scope_rejection=0.02,
+                fixed_threshold=None,
+                fixed_margin=None,
+            )
             gap = np.sort(tp, 1)[:, -1] - np.sort(tp, 1)[:, -2]
             rej = (tsc < t) | (gap < m)
             o = te.is_oos
             res = {
-                "score": "+".join(combo), "w": w,
+                "score": "+".join(combo),
+                "w": w,
                 "in_acc": float(((tpred == te.y) & ~rej)[~o].mean()),
                 "oos_rec": float(rej[o].mean()),
                 "oos_prec": float(o[rej].mean()) if rej.any() else 0.0,
