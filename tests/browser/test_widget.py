@@ -130,7 +130,7 @@ def test_offline_then_online_reconnects_and_sends_the_queued_message(
     context.set_offline(False)
     expect(notice).to_be_hidden()
     expect(chat.locator(".msg.user").last.locator(".status-line")).to_have_count(0)
-    expect(chat.locator(".msg.bot", has_text="Atelier Nord Berlin")).to_be_visible()
+    expect(chat.locator(".msg.bot", has_text="Atelier Nord Berlin").first).to_be_visible()
     users = [m["text"] for m in history(live_server, conversation_id(page)) if m["role"] == "user"]
     assert users == ["What are your opening hours?"]  # sent once, under the same conversation
 
@@ -160,7 +160,7 @@ def test_everything_works_with_the_keyboard_only(page: Page, live_server: str) -
         pytest.fail("Shift+Tab never reached the 'Opening hours' quick reply")
     page.keyboard.press("Enter")
     expect(box).to_be_focused()
-    expect(chat.locator(".msg.bot", has_text="Atelier Nord Berlin")).to_be_visible()
+    expect(chat.locator(".msg.bot", has_text="Atelier Nord Berlin").first).to_be_visible()
 
     page.keyboard.type("How long do I have to return an item?")
     page.keyboard.press("Enter")
@@ -243,7 +243,7 @@ def test_typing_indicator_shows_from_send_until_the_reply(page: Page, live_serve
     assert held, "the question never reached the socket"
     expect(typing).to_be_visible()  # still waiting: the server has not seen the question yet
     sockets["server"].send(held[0])
-    expect(chat.locator(".msg.bot", has_text="Atelier Nord Berlin")).to_be_visible()
+    expect(chat.locator(".msg.bot", has_text="Atelier Nord Berlin").first).to_be_visible()
     expect(typing).to_be_hidden()
 
 

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from bot.assistant import HandleResult
 from bot.config import Settings
 from bot.feedback import Feedback, InMemoryFeedbackStore, SqlFeedbackStore
 from bot.types import Button, Message, Reply, Source
@@ -65,6 +66,9 @@ class FakeAssistant:
             self._add(sender, "bot", text=reply.text, data=data)
             out.append(reply)
         return out
+
+    def handle_full(self, message: Message) -> HandleResult:
+        return HandleResult(None, self.handle(message))
 
     def history(self, sender_id: str, limit: int = 200) -> list[dict[str, Any]]:
         return self.events.get(sender_id, [])[-limit:]
