@@ -42,6 +42,7 @@ def make_encoder(settings: Settings) -> Encoder:
         threads=settings.encoder_threads,
         batch_size=settings.encoder_batch_size,
         cache_file=settings.embedding_cache_path,
+        fused=settings.encoder_fused,
     )
 
 

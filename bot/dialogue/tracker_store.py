@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     select,
 )
@@ -111,6 +112,21 @@ class InMemoryTrackerStore:
             yield
 
 
+def _upsert_statement(engine: Engine) -> Any:
+    """`INSERT … ON CONFLICT (sender_id) DO UPDATE` for SQLite and Postgres; None elsewhere."""
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+    else:
+        return None
+    statement = insert(conversations)
+    return statement.on_conflict_do_update(
+        index_elements=[conversations.c.sender_id],
+        set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
+    )
+
+
 def make_engine(url: str) -> Engine:
     """A SQLAlchemy engine; SQLite gets WAL and a busy timeout so threads and processes can share it."""
     if url.startswith("sqlite:///"):
@@ -135,14 +151,28 @@ def make_engine(url: str) -> Engine:
 
 class SqlTrackerStore:
     """Conversation state in SQL (SQLite default), shaped like Rasa's SQL tracker store: one row of state
-    per sender (slots, active loop, …) and one row per event. A save writes the state row and only the
-    new events, in one transaction, so it costs the same on turn 5 and turn 500; a load reads the state
-    and the last `MAX_EVENTS` events of the current session. Survives restarts."""
+    per sender (slots, active loop, …) and one row per event. A save upserts the state row and appends only
+    the new events, in one transaction, so it costs the same on turn 5 and turn 500; a load reads the state
+    and the last `MAX_EVENTS` events of the current session. Survives restarts.
+
+    The statements are built once (building a SQLAlchemy statement per call cost more than running it),
+    and saves from this process take turns on a lock: SQLite has one writer at a time, and threads that
+    queue on a Python lock wake at once, where SQLite's busy handler sleeps 1-100 ms between retries."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         _metadata.create_all(engine)
         self._locks = _SenderLocks()
+        self._write_lock = threading.Lock()
+        self._select_state = select(conversations.c.state).where(conversations.c.sender_id == bindparam("sender"))
+        self._select_events = (
+            select(history.c.data)
+            .where(history.c.sender_id == bindparam("sender"), history.c.session_id == bindparam("session"))
+            .order_by(history.c.id.desc())
+            .limit(MAX_EVENTS)
+        )
+        self._upsert = _upsert_statement(engine)
+        self._insert_event = history.insert()
 
     @classmethod
     def from_url(cls, url: str) -> SqlTrackerStore:
@@ -150,44 +180,42 @@ class SqlTrackerStore:
 
     def load(self, sender_id: str) -> ConversationState | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(conversations.c.state).where(conversations.c.sender_id == sender_id)).first()
+            row = conn.execute(self._select_state, {"sender": sender_id}).first()
             if row is None:
                 return None
             data = json.loads(row[0])
-            rows = conn.execute(
-                select(history.c.data)
-                .where(history.c.sender_id == sender_id, history.c.session_id == int(data.get("session_id", 0)))
-                .order_by(history.c.id.desc())
-                .limit(MAX_EVENTS)
-            ).all()
+            session = int(data.get("session_id", 0))
+            rows = conn.execute(self._select_events, {"sender": sender_id, "session": session}).all()
         data["events"] = [json.loads(r[0]) for r in reversed(rows)]
         return ConversationState.from_json(data)
 
     def save(self, state: ConversationState) -> None:
         data = state.to_json()
         data.pop("events", None)
-        payload = json.dumps(data, default=str)
         now = time.time()
-        with self.engine.begin() as conn:
-            updated = conn.execute(
-                conversations.update()
-                .where(conversations.c.sender_id == state.sender_id)
-                .values(state=payload, updated_at=now)
-            )
-            if updated.rowcount == 0:
-                conn.execute(conversations.insert().values(sender_id=state.sender_id, state=payload, updated_at=now))
-            rows = [
-                {
-                    "sender_id": state.sender_id,
-                    "session_id": state.session_id,
-                    "event": e["event"],
-                    "data": json.dumps(e, default=str),
-                    "timestamp": float(e.get("timestamp") or now),
-                }
-                for e in state.new_events
-            ]
+        values = {"sender_id": state.sender_id, "state": json.dumps(data, default=str), "updated_at": now}
+        rows = [
+            {
+                "sender_id": state.sender_id,
+                "session_id": state.session_id,
+                "event": e["event"],
+                "data": json.dumps(e, default=str),
+                "timestamp": float(e.get("timestamp") or now),
+            }
+            for e in state.new_events
+        ]
+        with self._write_lock, self.engine.begin() as conn:
+            if self._upsert is not None:
+                conn.execute(self._upsert, values)
+            else:  # a database without INSERT … ON CONFLICT
+                updated = conn.execute(
+                    conversations.update().where(conversations.c.sender_id == values["sender_id"]),
+                    {"state": values["state"], "updated_at": now},
+                )
+                if updated.rowcount == 0:
+                    conn.execute(conversations.insert(), values)
             if rows:
-                conn.execute(history.insert(), rows)
+                conn.execute(self._insert_event, rows)
         state.new_events = []
 
     def history(self, sender_id: str, limit: int = 200) -> list[dict[str, Any]]:
