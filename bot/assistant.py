@@ -87,16 +87,25 @@ class Assistant:
         """Answer one customer message. Never raises for bad input; errors become polite replies."""
         return self.handle_full(message).replies
 
-    def handle_full(self, message: Message) -> HandleResult:
-        """Like `handle`, also returning the NLU result (for `supportbot ask --json` and tests)."""
+    def text_to_encode(self, text: str) -> str | None:
+        """The text `handle` would send through the encoder, or None (empty, too long, a command or a
+        button payload). A server can encode it before the turn and pass the vector to `handle_full`."""
+        text = text.strip()
+        if not text or len(text) > self.options.max_message_chars or text.startswith("/"):
+            return None
+        return text
+
+    def handle_full(self, message: Message, embedding: np.ndarray | None = None) -> HandleResult:
+        """Like `handle`, also returning the NLU result (for `supportbot ask --json` and tests).
+        `embedding` is the encoder's vector for `text_to_encode(message.text)`, when already computed."""
         with self.tracker_store.lock(message.sender_id):
             state = self._load_state(message.sender_id)
-            result = self._handle_locked(state, message)
+            result = self._handle_locked(state, message, embedding)
             state.last_activity = self.clock()
             self.tracker_store.save(state)
             return result
 
-    def _handle_locked(self, state: ConversationState, message: Message) -> HandleResult:
+    def _handle_locked(self, state: ConversationState, message: Message, embedding: np.ndarray | None) -> HandleResult:
         text = message.text.strip()
         if not text:
             return HandleResult(None, self._say(state, "utter_empty_message", message))
@@ -107,7 +116,8 @@ class Assistant:
             self._restart(state)
             return HandleResult(None, self._say(state, "utter_restart", message))
         try:
-            embedding = None if text.startswith("/") else self.encoder.encode([text])[0]
+            if embedding is None and self.text_to_encode(text) is not None:
+                embedding = self.encoder.encode([text])[0]
             parse = self.parse(text, embedding)
         except Exception:  # the model failing must not lose the conversation
             log.exception("NLU failed")

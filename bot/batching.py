@@ -23,10 +23,12 @@ runs on the one worker thread, so the model and its tokenizer are never used by 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +38,11 @@ import numpy as np
 from bot.config import Settings
 from bot.encoder import CachedEncoder, Encoder, ProgressCallback
 from bot.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+BatchCallback = Callable[[int, int], None]
+"""Called after every forward pass with (sentences, callers) — the server counts them in /metrics."""
 
 
 @dataclass
@@ -68,7 +75,13 @@ class MicroBatchingEncoder:
     """
 
     def __init__(
-        self, inner: Encoder, *, max_batch: int = 64, max_wait_ms: float = 3.0, bulk: Encoder | None = None
+        self,
+        inner: Encoder,
+        *,
+        max_batch: int = 64,
+        max_wait_ms: float = 3.0,
+        bulk: Encoder | None = None,
+        on_batch: BatchCallback | None = None,
     ) -> None:
         if max_batch < 1:
             raise ConfigError(f"max_batch must be at least 1. Currently, max_batch is {max_batch}")
@@ -76,6 +89,7 @@ class MicroBatchingEncoder:
             raise ConfigError(f"max_wait_ms must be 0 or more. Currently, max_wait_ms is {max_wait_ms}")
         self._inner = inner
         self._bulk = bulk
+        self.on_batch = on_batch
         self._max_batch = max_batch
         self._max_wait = max_wait_ms / 1000.0
         self._queue: deque[_Request] = deque()
@@ -90,10 +104,18 @@ class MicroBatchingEncoder:
         self._largest = 0
 
     @classmethod
-    def for_serving(cls, encoder: Encoder, settings: Settings) -> MicroBatchingEncoder:
+    def for_serving(
+        cls, encoder: Encoder, settings: Settings, *, on_batch: BatchCallback | None = None
+    ) -> MicroBatchingEncoder:
         """Micro-batch single messages on the model itself; bulk calls use `encoder` (e.g. cached)."""
         raw = encoder.inner if isinstance(encoder, CachedEncoder) else encoder
-        return cls(raw, max_batch=settings.encoder_batch_size, max_wait_ms=settings.encoder_max_wait_ms, bulk=encoder)
+        return cls(
+            raw,
+            max_batch=settings.encoder_batch_size,
+            max_wait_ms=settings.encoder_max_wait_ms,
+            bulk=encoder,
+            on_batch=on_batch,
+        )
 
     # -- Encoder protocol ------------------------------------------------------------------------
     @property
@@ -116,6 +138,16 @@ class MicroBatchingEncoder:
     def encode(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        return self._submit(texts, progress).result()
+
+    async def encode_async(self, texts: Sequence[str]) -> np.ndarray:
+        """`encode` for a coroutine: waits on the event loop, not on a thread, while the batch forms."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        result: np.ndarray = await asyncio.wrap_future(self._submit(texts, None))
+        return result
+
+    def _submit(self, texts: Sequence[str], progress: ProgressCallback | None) -> Future[np.ndarray]:
         solo = len(texts) > self._max_batch or (self._bulk is not None and len(texts) > 1)
         request = _Request(list(texts), progress, solo)
         with self._cond:
@@ -124,7 +156,7 @@ class MicroBatchingEncoder:
             self._ensure_worker()
             self._queue.append(request)
             self._cond.notify_all()
-        return request.future.result()
+        return request.future
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
@@ -206,3 +238,8 @@ class MicroBatchingEncoder:
                 self._sentences += len(texts)
                 self._requests += len(batch)
                 self._largest = max(self._largest, len(texts))
+            if self.on_batch is not None:
+                try:
+                    self.on_batch(len(texts), len(batch))
+                except Exception:  # a metrics hook must never break encoding
+                    log.exception("encoder on_batch callback failed")

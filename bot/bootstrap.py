@@ -189,6 +189,13 @@ def model_is_current(settings: Settings, encoder: Encoder, project: IntentsProje
 
 
 # -- serving ---------------------------------------------------------------------------------------
+def make_tracker_store(settings: Settings) -> SqlTrackerStore:
+    """The SQL tracker store; its per-sender lock holds across every process using this state folder."""
+    return SqlTrackerStore.from_url(
+        settings.resolved_database_url, lock_file=settings.state_path / "locks" / "conversations.lock"
+    )
+
+
 def make_runner(settings: Settings) -> ActionRunner:
     if settings.action_endpoint:
         return RemoteActionRunner(settings.action_endpoint, timeout=settings.action_timeout_seconds)
@@ -233,7 +240,7 @@ def load_assistant(
         entities=sorted(nlu.entities.entity_names),
         knowledge=knowledge,
     )
-    store = tracker_store or SqlTrackerStore.from_url(settings.resolved_database_url)
+    store = tracker_store or make_tracker_store(settings)
     options = AssistantOptions(
         max_message_chars=settings.max_message_chars,
         session_expiration_minutes=settings.session_expiration_minutes,

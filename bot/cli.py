@@ -252,13 +252,21 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
     knowledge: KnowledgeOpt = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Server processes (default 1; one per core for heavy traffic).", min=1)
+    ] = None,
 ) -> None:
     """Serve the HTTP API, channels and the web chat widget."""
     import uvicorn
 
+    settings = _settings(host=host, port=port, knowledge_dir=knowledge, workers=workers)
+    if settings.workers > 1:
+        from server.workers import serve_workers
+
+        serve_workers(settings)
+        return
     from server.app import create_app
 
-    settings = _settings(host=host, port=port, knowledge_dir=knowledge)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 

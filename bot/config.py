@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         description="Run a plain BERT model (the default one) through supportbot's fused forward pass: the "
         "same vectors with ~5 ms less Python per call; false uses the library's forward.",
     )
+    turn_threads: int = Field(
+        8,
+        ge=1,
+        description="Threads that run conversation turns in the server (dialogue, actions, database); "
+        "messages are encoded before, on the micro-batching encoder's thread.",
+    )
     encoder_max_wait_ms: float = Field(
         3.0, ge=0, description="How long the server waits to gather concurrent messages into one batch."
     )
@@ -98,6 +104,12 @@ class Settings(BaseSettings):
     # Server
     host: str = Field("127.0.0.1", description="Address `supportbot serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `supportbot serve` binds.")
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Server processes for `supportbot serve` (one per core suits heavy traffic; each loads "
+        "the model). See docs/architecture.md, Scaling out.",
+    )
     admin_token: SecretStr | None = Field(
         None, description="Bearer token for /admin; unset = admin answers loopback clients only."
     )

@@ -14,9 +14,10 @@ from bot.batching import MicroBatchingEncoder
 from bot.config import Settings, get_settings
 from server.errors import install_error_handlers
 from server.limits import install_limits
-from server.observability import install_observability
+from server.observability import install_observability, metrics_of
 from server.observability import router as metrics_router
 from server.routes import admin_handoff, admin_knowledge, chat, health, pages, rasa_rest, socketio, widget
+from server.turns import install_turn_limiter
 
 log = logging.getLogger("supportbot.server")
 
@@ -28,10 +29,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from bot import bootstrap
 
-        encoder = MicroBatchingEncoder.for_serving(bootstrap.make_encoder(settings), settings)
+        metrics = metrics_of(app)
+        encoder = MicroBatchingEncoder.for_serving(
+            bootstrap.make_encoder(settings), settings, on_batch=metrics.record_encoder_batch if metrics else None
+        )
         serving = await run_in_threadpool(lambda: bootstrap.load_serving(settings, encoder=encoder))
         assistant, knowledge = serving.assistant, serving.knowledge
         await run_in_threadpool(assistant.warm_up)
+        install_turn_limiter(app, settings.turn_threads)
         app.state.knowledge = knowledge
         app.state.assistant = assistant
         stop = asyncio.Event()

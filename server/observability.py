@@ -12,18 +12,26 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.assistant import HandleResult
@@ -156,6 +164,7 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self._largest = 0
         r = self.registry
         self.messages = Counter(
             "supportbot_messages", "Customer messages handled, per channel.", ["channel"], registry=r
@@ -179,28 +188,30 @@ class Metrics:
             ["decision"],
             registry=r,
         )
+        self.encoder_batches = Counter("supportbot_encoder_batches", "Encoder forward passes.", registry=r)
+        self.encoder_sentences = Counter("supportbot_encoder_sentences", "Sentences encoded.", registry=r)
+        self.encoder_requests = Counter("supportbot_encoder_requests", "Encode calls served.", registry=r)
+        self.encoder_largest_batch = Gauge(
+            "supportbot_encoder_largest_batch", "Largest batch so far.", registry=r, multiprocess_mode="max"
+        )
+
+    def record_encoder_batch(self, sentences: int, callers: int) -> None:
+        """The micro-batching encoder's `on_batch` hook."""
+        self.encoder_batches.inc()
+        self.encoder_sentences.inc(sentences)
+        self.encoder_requests.inc(callers)
+        if sentences > self._largest:
+            self._largest = sentences
+            self.encoder_largest_batch.set(sentences)
 
     def render(self) -> bytes:
+        """The text exposition. Under `serve --workers N` (PROMETHEUS_MULTIPROC_DIR set), the series of
+        every worker process, summed, whichever worker answers the scrape."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return bytes(generate_latest(registry))
         return bytes(generate_latest(self.registry))
-
-
-class EncoderCollector:
-    """Micro-batching counters of the served encoder, read at scrape time from `app.state.assistant`:
-    `supportbot_encoder_batches_total`, `..._sentences_total`, `..._requests_total`, `..._largest_batch`."""
-
-    def __init__(self, app: Any) -> None:
-        self._app = app
-
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        encoder = getattr(getattr(self._app.state, "assistant", None), "encoder", None)
-        stats = getattr(encoder, "stats", None)
-        if not callable(stats):
-            return
-        s = stats()
-        yield CounterMetricFamily("supportbot_encoder_batches", "Encoder forward passes.", value=s.batches)
-        yield CounterMetricFamily("supportbot_encoder_sentences", "Sentences encoded.", value=s.sentences)
-        yield CounterMetricFamily("supportbot_encoder_requests", "Encode calls served.", value=s.requests)
-        yield GaugeMetricFamily("supportbot_encoder_largest_batch", "Largest batch so far.", value=s.largest_batch)
 
 
 def knowledge_decision(result: HandleResult, handoff_payload: str = f"/{HANDOFF_INTENT}") -> str | None:
@@ -323,7 +334,6 @@ def _route_template(scope: Scope) -> str:
 def install_observability(app: FastAPI, settings: Settings) -> None:
     """Metrics on `app.state.metrics`, masked logs, and the request-id/timing middleware (outermost)."""
     metrics = Metrics()
-    metrics.registry.register(EncoderCollector(app))
     app.state.metrics = metrics
     configure_logging(settings)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)

@@ -188,3 +188,32 @@ def test_for_serving_unwraps_the_cache_for_messages(tmp_path: Path) -> None:
     assert model.batches == [2, 1]
     encoder.close()
     cached.close()
+
+
+def test_async_callers_wait_on_the_loop_and_share_one_pass() -> None:
+    import asyncio
+
+    gate = threading.Event()
+    inner = RecordingEncoder(gate=gate)
+    encoder = MicroBatchingEncoder(inner, max_batch=64, max_wait_ms=50)
+    texts = [f"question number {i}" for i in range(12)]
+
+    async def main() -> list[np.ndarray]:
+        first = asyncio.ensure_future(encoder.encode_async(["warm the worker"]))
+        await asyncio.to_thread(inner.started.wait, 10)  # the worker is busy: the next callers queue
+        rest = [asyncio.ensure_future(encoder.encode_async([t])) for t in texts]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await first
+        return list(await asyncio.gather(*rest))
+
+    results = asyncio.run(main())
+    encoder.close()
+    assert inner.batches == [1, 12]
+    expected = FakeEncoder(dim=16).encode(texts)
+    np.testing.assert_allclose(np.vstack(results), expected, atol=1e-6)
+    assert asyncio.run(encoder_empty(encoder)).shape == (0, 16)
+
+
+async def encoder_empty(encoder: MicroBatchingEncoder) -> np.ndarray:
+    return await encoder.encode_async([])

@@ -80,9 +80,9 @@ def handoff_list(
 def handoff_resume(ticket_id: int) -> None:
     """Resolve ticket ID and give its conversation back to the bot."""
     from bot.actions.backend import get_backend
+    from bot.bootstrap import make_tracker_store
     from bot.config import get_settings
-    from bot.dialogue.tracker_store import SqlTrackerStore
 
-    store = SqlTrackerStore.from_url(get_settings().resolved_database_url)
+    store = make_tracker_store(get_settings())
     ticket = resume_conversation(ticket_id, get_backend(), store)
     typer.echo(f"Ticket #{ticket.id} resolved; the bot answers {ticket.sender_id} again.")

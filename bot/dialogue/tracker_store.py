@@ -7,11 +7,16 @@ Each save is one transaction.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -73,24 +78,60 @@ class TrackerStore(Protocol):
         yield
 
 
-class _SenderLocks:
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
+class StripedLocks:
+    """One holder per key at a time: a fixed set of striped locks, picked by a stable hash of the key
+    (memory stays bounded however many customers come; two keys rarely share a stripe, and then merely
+    take turns).
+
+    With `path`, each stripe is also a byte-range lock on that file, so several server processes on one
+    machine (`supportbot serve --workers N`) serialise the same key too; a waiter is woken as soon as the
+    lock is free. The locks are Linux's open-file-description locks: POSIX record locks belong to the
+    whole process, and the kernel's deadlock detection then refuses (EDEADLK) a thread that waits while
+    another thread of its process holds an unrelated stripe. Either way one descriptor serves every
+    thread, which is why the thread lock of the stripe is taken first."""
+
+    def __init__(self, path: Path | None = None, *, stripes: int = 1024) -> None:
+        self._stripes = [threading.Lock() for _ in range(stripes)]
+        self._fd: int | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def stripe(self, key: str) -> int:
+        return zlib.crc32(key.encode("utf-8")) % len(self._stripes)
 
     @contextmanager
-    def hold(self, sender_id: str) -> Iterator[None]:
-        with self._guard:
-            lock = self._locks.setdefault(sender_id, threading.Lock())
-        with lock:
-            yield
+    def hold(self, key: str) -> Iterator[None]:
+        index = self.stripe(key)
+        with self._stripes[index]:
+            if self._fd is None:
+                yield
+                return
+            _file_lock(self._fd, index, exclusive=True)
+            try:
+                yield
+            finally:
+                _file_lock(self._fd, index, exclusive=False)
+
+
+_OFD_SETLKW = getattr(fcntl, "F_OFD_SETLKW", None)
+
+
+def _file_lock(fd: int, offset: int, *, exclusive: bool) -> None:
+    """Lock (blocking) or unlock one byte of `fd`: an OFD lock on Linux, a POSIX record lock elsewhere."""
+    if _OFD_SETLKW is None:  # no OFD locks on this platform
+        fcntl.lockf(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_UN, 1, offset)
+        return
+    kind = fcntl.F_WRLCK if exclusive else fcntl.F_UNLCK
+    # struct flock {short l_type, l_whence; off_t l_start, l_len; pid_t l_pid} (l_pid must be 0 for OFD)
+    fcntl.fcntl(fd, _OFD_SETLKW, struct.pack("hhqqi", kind, os.SEEK_SET, offset, 1, 0))
 
 
 class InMemoryTrackerStore:
     def __init__(self) -> None:
         self._states: dict[str, dict[str, Any]] = {}
         self._history: dict[str, list[dict[str, Any]]] = {}
-        self._locks = _SenderLocks()
+        self._locks = StripedLocks()
 
     def load(self, sender_id: str) -> ConversationState | None:
         data = self._states.get(sender_id)
@@ -130,8 +171,6 @@ def _upsert_statement(engine: Engine) -> Any:
 def make_engine(url: str) -> Engine:
     """A SQLAlchemy engine; SQLite gets WAL and a busy timeout so threads and processes can share it."""
     if url.startswith("sqlite:///"):
-        from pathlib import Path
-
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         # one connection per worker thread (the server runs up to 40); SQLite itself serialises writers
         engine = create_engine(
@@ -156,14 +195,16 @@ class SqlTrackerStore:
     and the last `MAX_EVENTS` events of the current session. Survives restarts.
 
     The statements are built once (building a SQLAlchemy statement per call cost more than running it),
-    and saves from this process take turns on a lock: SQLite has one writer at a time, and threads that
-    queue on a Python lock wake at once, where SQLite's busy handler sleeps 1-100 ms between retries."""
+    and saves take turns on a lock of their own — across processes too, with `lock_file`: SQLite has one
+    writer at a time, and a waiter on a lock wakes as soon as it is free, where SQLite's busy handler
+    sleeps 1-100 ms between retries (the tail latency under load)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, lock_file: Path | None = None) -> None:
         self.engine = engine
         _metadata.create_all(engine)
-        self._locks = _SenderLocks()
-        self._write_lock = threading.Lock()
+        self._locks = StripedLocks(lock_file)
+        writer_file = lock_file.with_name(lock_file.name + ".writer") if lock_file is not None else None
+        self._writer = StripedLocks(writer_file, stripes=1)
         self._select_state = select(conversations.c.state).where(conversations.c.sender_id == bindparam("sender"))
         self._select_events = (
             select(history.c.data)
@@ -175,8 +216,9 @@ class SqlTrackerStore:
         self._insert_event = history.insert()
 
     @classmethod
-    def from_url(cls, url: str) -> SqlTrackerStore:
-        return cls(make_engine(url))
+    def from_url(cls, url: str, *, lock_file: Path | None = None) -> SqlTrackerStore:
+        """`lock_file` makes the per-sender lock hold across processes (several server workers)."""
+        return cls(make_engine(url), lock_file=lock_file)
 
     def load(self, sender_id: str) -> ConversationState | None:
         with self.engine.connect() as conn:
@@ -204,7 +246,7 @@ class SqlTrackerStore:
             }
             for e in state.new_events
         ]
-        with self._write_lock, self.engine.begin() as conn:
+        with self._writer.hold(""), self.engine.begin() as conn:
             if self._upsert is not None:
                 conn.execute(self._upsert, values)
             else:  # a database without INSERT … ON CONFLICT

@@ -23,6 +23,7 @@ from bot.nlu._classifier_train import train_softmax
 
 _ARRAY_PREFIX = "head_"
 _META_FILE = "head.json"
+_NOT_SIGNALS = ("logits", "vote")  # raw scores that are not OOS signals
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class HeadParams:
     knn_k: int = 10  # 0: no kNN signal in the OOS score
     knn_classes: int = 5  # search neighbours among the top intents only (0: all examples)
     energy: bool = False  # add the energy (logsumexp of the logits) to the OOS score
+    ensemble: int = 1  # heads trained with seeds seed..seed+ensemble-1, weights averaged
+    knn_vote: float = 0.0  # weight of the kNN label vote blended into the probabilities
+    knn_vote_temp: float = 0.05  # a neighbour's vote is exp(cosine / temp)
 
 
 class Head:
@@ -78,9 +82,18 @@ class Head:
             top = logits.max(1, keepdims=True)
             raw["energy"] = (top[:, 0] + np.log(np.exp(logits - top).sum(1))).astype(np.float32)
         if "bank" in a:
-            raw["knn"] = _knn_similarity(
-                x, a["bank"], a["bank_start"], logits, int(self.meta["knn_k"]), int(self.meta["knn_classes"])
+            vote_temp = float(self.meta.get("knn_vote_temp", 0.05)) if self.meta.get("knn_vote") else 0.0
+            raw["knn"], vote = _knn_similarity(
+                x,
+                a["bank"],
+                a["bank_start"],
+                logits,
+                int(self.meta["knn_k"]),
+                int(self.meta["knn_classes"]),
+                vote_temp,
             )
+            if vote is not None:
+                raw["vote"] = vote
         return raw
 
     def _text_logits(self, texts: Sequence[str]) -> np.ndarray:
@@ -106,15 +119,20 @@ class Head:
         return out
 
     def probabilities(self, raw: dict[str, np.ndarray]) -> np.ndarray:
+        """Softmax of the logits / temperature, blended with the kNN vote when enabled."""
         lg = raw["logits"] / self.temperature
         lg = lg - lg.max(1, keepdims=True)
         e = np.exp(lg)
-        return np.asarray(e / e.sum(1, keepdims=True))
+        probs = e / e.sum(1, keepdims=True)
+        if "vote" in raw:
+            lam = float(self.meta["knn_vote"])
+            probs = (1.0 - lam) * probs + lam * raw["vote"]
+        return np.asarray(probs)
 
     def finish(self, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and the OOS score (sum of z-normalised signals)."""
         probs = self.probabilities(raw)
-        signals = {"maxprob": probs.max(1), **{k: v for k, v in raw.items() if k != "logits"}}
+        signals = {"maxprob": probs.max(1), **{k: v for k, v in raw.items() if k not in _NOT_SIGNALS}}
         z = self.meta["z"]
         score = np.zeros(len(probs))
         for name, v in signals.items():
@@ -138,7 +156,7 @@ class Head:
                 best_t, best_nll = float(t), nll
         self.meta["temperature"] = best_t
         probs = self.probabilities({k: v[ins] for k, v in held.items()})
-        signals = {"maxprob": probs.max(1), **{k: v[ins] for k, v in held.items() if k != "logits"}}
+        signals = {"maxprob": probs.max(1), **{k: v[ins] for k, v in held.items() if k not in _NOT_SIGNALS}}
         self.meta["z"] = {name: (float(v.mean()), float(max(v.std(), 1e-6))) for name, v in signals.items()}
 
     def save(self, directory: Path) -> None:
@@ -181,6 +199,14 @@ def fit_head(
     else:
         joint = m if params.joint_tfidf else None
         dense, bias, sparse = train_softmax(x, idx, len(labels), neg_x, params, seed, joint)
+        for k in range(1, params.ensemble):
+            # a linear model: averaging the heads' weights = averaging their logits
+            d, b, s = train_softmax(x, idx, len(labels), neg_x, params, seed + k, joint)
+            dense, bias = dense + d, bias + b
+            sparse = sparse + s if sparse is not None and s is not None else sparse
+        if params.ensemble > 1:
+            dense, bias = dense / params.ensemble, bias / params.ensemble
+            sparse = sparse / params.ensemble if sparse is not None else None
     means = np.stack([x[idx == c].mean(0) for c in range(len(labels))])
     whiten = _whitening(x - means[idx], params.shrinkage)
     arrays = {
@@ -198,6 +224,9 @@ def fit_head(
         arrays["bank_start"] = np.searchsorted(idx[order], np.arange(len(labels) + 1)).astype(np.int64)
         meta["knn_k"] = params.knn_k
         meta["knn_classes"] = params.knn_classes
+        if params.knn_vote > 0:
+            meta["knn_vote"] = params.knn_vote
+            meta["knn_vote_temp"] = params.knn_vote_temp
     if features is not None and m is not None and not params.joint_tfidf:
         arrays["nb_logp"], arrays["nb_prior"] = _naive_bayes(m, idx, len(labels), params.nb_alpha)
         meta["nb_weight"] = params.nb_weight
@@ -288,9 +317,17 @@ def _train(
 
 
 def _knn_similarity(
-    x: np.ndarray, bank: np.ndarray, start: np.ndarray, logits: np.ndarray, k: int, n_classes: int
-) -> np.ndarray:
-    """Mean cosine similarity of each row to its k nearest training examples (unit vectors).
+    x: np.ndarray,
+    bank: np.ndarray,
+    start: np.ndarray,
+    logits: np.ndarray,
+    k: int,
+    n_classes: int,
+    vote_temp: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mean cosine similarity of each row to its k nearest training examples (unit vectors),
+    and with vote_temp > 0 the distribution of those neighbours' intents (votes weighted by
+    exp(cosine / vote_temp)), else None.
 
     With n_classes > 0 the neighbours are searched among the examples of the n_classes
     intents with the highest logits only: a full scan reads every training embedding (23 MB
@@ -299,20 +336,34 @@ def _knn_similarity(
     """
     out = np.empty(len(x), dtype=np.float32)
     n_labels = len(start) - 1
+    votes = np.zeros((len(x), n_labels), dtype=np.float32) if vote_temp > 0 else None
+    bank_y = np.repeat(np.arange(n_labels), np.diff(start)) if votes is not None else None
     if n_classes <= 0 or n_classes >= n_labels:
         n = bank.shape[0]
         kk = min(k, n)
         for i in range(0, len(x), 256):
             sims = x[i : i + 256] @ bank.T
-            out[i : i + 256] = np.partition(sims, n - kk, axis=1)[:, n - kk :].mean(1)
-        return out
-    top = np.argpartition(-logits, n_classes - 1, axis=1)[:, :n_classes]
-    for i in range(len(x)):
-        rows = np.concatenate([np.arange(start[c], start[c + 1]) for c in top[i]])
-        sims = bank[rows] @ x[i]
-        kk = min(k, len(sims))
-        out[i] = np.partition(sims, len(sims) - kk)[len(sims) - kk :].mean()
-    return out
+            nn = np.argpartition(sims, n - kk, axis=1)[:, n - kk :]
+            near = np.take_along_axis(sims, nn, axis=1)
+            out[i : i + 256] = near.mean(1)
+            if votes is not None and bank_y is not None:
+                w = np.exp((near - near.max(1, keepdims=True)) / vote_temp)
+                for j in range(len(near)):
+                    np.add.at(votes[i + j], bank_y[nn[j]], w[j])
+    else:
+        top = np.argpartition(-logits, n_classes - 1, axis=1)[:, :n_classes]
+        for i in range(len(x)):
+            rows = np.concatenate([np.arange(start[c], start[c + 1]) for c in top[i]])
+            sims = bank[rows] @ x[i]
+            kk = min(k, len(sims))
+            nn = np.argpartition(sims, len(sims) - kk)[len(sims) - kk :]
+            near = sims[nn]
+            out[i] = near.mean()
+            if votes is not None and bank_y is not None:
+                np.add.at(votes[i], bank_y[rows[nn]], np.exp((near - near.max()) / vote_temp))
+    if votes is not None:
+        votes /= votes.sum(1, keepdims=True)
+    return out, votes
 
 
 def _whitening(centered: np.ndarray, shrinkage: float) -> np.ndarray:

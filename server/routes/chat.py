@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from bot.types import Message
 from server.dependencies import AssistantDep
 from server.limits import enforce_sender_limit
 from server.observability import metrics_of, record_turn
 from server.schemas import ChatReply, ChatRequest
+from server.turns import run_turn
 
 router = APIRouter(tags=["chat"])
 
@@ -19,6 +19,6 @@ async def chat(body: ChatRequest, assistant: AssistantDep, request: Request) -> 
     """Send one customer message; get the bot's replies (text, buttons, knowledge sources)."""
     enforce_sender_limit(request.app, body.sender)
     message = Message(body.sender, body.message, body.metadata or {}, input_channel="rest")
-    result = await run_in_threadpool(assistant.handle_full, message)
+    result = await run_turn(request.app, assistant, message)
     record_turn(metrics_of(request.app), result, channel="chat")
     return {"sender": body.sender, "replies": [r.as_dict() for r in result.replies]}

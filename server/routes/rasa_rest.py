@@ -24,13 +24,13 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from bot.assistant import Assistant, HandleResult
 from bot.types import Message, Reply
 from server.dependencies import AssistantDep
 from server.limits import enforce_sender_limit
 from server.observability import metrics_of, record_turn
+from server.turns import run_turn
 
 log = logging.getLogger("supportbot.channels")
 router = APIRouter(prefix="/webhooks/rest", tags=["rasa channels"])
@@ -85,7 +85,7 @@ async def handle_message(app: FastAPI, assistant: Assistant, message: Message, *
     """Run the blocking assistant in the threadpool and count the turn. Never raises: a failure is
     logged and answered with no replies, as Rasa's channels do."""
     try:
-        result = await run_in_threadpool(assistant.handle_full, message)
+        result = await run_turn(app, assistant, message)
     except Exception:
         log.exception("handling a %s message failed", channel, extra={"sender": message.sender_id})
         return HandleResult(None, [])

@@ -36,6 +36,7 @@ from server.errors import error_body
 from server.limits import retry_after_header, sender_retry_after
 from server.observability import metrics_of, record_turn
 from server.schemas import ButtonOut, ReplyOut, SourceOut
+from server.turns import run_turn
 
 log = logging.getLogger("supportbot.server.widget")
 router = APIRouter(tags=["widget"])
@@ -269,7 +270,7 @@ async def _answer(websocket: WebSocket, settings: Settings, raw: str) -> dict[st
         return _error("rate_limited", f"too many messages; retry in {retry_after_header(wait)} s", in_reply_to)
     await websocket.send_json({"type": "typing"})
     message = Message(frame.sender, frame.text, frame.metadata or {}, input_channel=INPUT_CHANNEL)
-    result = await run_in_threadpool(assistant.handle_full, message)
+    result = await run_turn(websocket.app, assistant, message)
     record_turn(metrics_of(websocket.app), result, channel="webchat")
     replies = result.replies
     out: dict[str, Any] = {"type": "replies", "sender": frame.sender, "replies": [reply_out(r) for r in replies]}

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.dialogue.state import ConversationState, event
-from bot.dialogue.tracker_store import InMemoryTrackerStore, SqlTrackerStore, TrackerStore
+from bot.dialogue.tracker_store import InMemoryTrackerStore, SqlTrackerStore, StripedLocks, TrackerStore
 
 
 @pytest.fixture(params=["memory", "sqlite"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> TrackerStore:
     if request.param == "memory":
         return InMemoryTrackerStore()
-    return SqlTrackerStore.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    return SqlTrackerStore.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}", lock_file=tmp_path / "conversations.lock")
 
 
 def test_round_trip_and_history(store: TrackerStore) -> None:
@@ -93,3 +96,88 @@ def test_live_tracker_is_capped_but_history_is_complete(store: TrackerStore) -> 
     assert loaded is not None and len(loaded.events) <= MAX_EVENTS
     assert loaded.events[-1]["text"] == f"m{MAX_EVENTS * 2 - 1}"
     assert len(store.history("long", limit=10_000)) == MAX_EVENTS * 2
+
+
+# -- locks across processes (serve --workers N) ------------------------------------------------------
+def _hold_then_wait_for_writer(path: Path, x_held: Any, writer_taken: Any, out: Any) -> None:
+    senders, writer = StripedLocks(path), StripedLocks(path.with_name("writer"), stripes=1)
+    try:
+        with senders.hold("customer-x"):
+            x_held.set()
+            writer_taken.wait(10)
+            time.sleep(0.2)  # the other process now waits for customer-x while holding the writer lock
+            with writer.hold(""):
+                pass
+        out.put("a: ok")
+    except OSError as e:
+        out.put(f"a: {e!r}")
+
+
+def _hold_writer_and_wait_for_sender(path: Path, x_held: Any, writer_taken: Any, out: Any) -> None:
+    senders, writer = StripedLocks(path), StripedLocks(path.with_name("writer"), stripes=1)
+    x_held.wait(10)
+
+    def save() -> None:
+        with writer.hold(""):
+            writer_taken.set()
+            time.sleep(0.6)
+
+    def next_message() -> None:
+        time.sleep(0.05)
+        with senders.hold("customer-x"):
+            out.put("b: got customer-x")
+
+    threads = [threading.Thread(target=save), threading.Thread(target=next_message)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_locks_across_processes_serialise_without_false_deadlocks(tmp_path: Path) -> None:
+    """Process A holds a sender and waits for the writer lock; process B holds the writer lock in one
+    thread while another thread waits for that sender. Not a deadlock (B's writer finishes), but POSIX
+    record locks belong to whole processes and the kernel would refuse A with EDEADLK."""
+    context = multiprocessing.get_context("fork")
+    out, x_held, writer_taken = context.Queue(), context.Event(), context.Event()
+    path = tmp_path / "locks" / "conversations.lock"
+    processes = [
+        context.Process(target=_hold_then_wait_for_writer, args=(path, x_held, writer_taken, out)),
+        context.Process(target=_hold_writer_and_wait_for_sender, args=(path, x_held, writer_taken, out)),
+    ]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(20)
+    assert sorted(out.get(timeout=5) for _ in processes) == ["a: ok", "b: got customer-x"]
+
+
+def _hold_sender(path: Path, held: Any, release: Any) -> None:
+    with StripedLocks(path).hold("customer-y"):
+        held.set()
+        release.wait(10)
+
+
+def test_a_sender_held_in_one_process_waits_in_another(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    held, release = context.Event(), context.Event()
+    path = tmp_path / "conversations.lock"
+    other = context.Process(target=_hold_sender, args=(path, held, release))
+    other.start()
+    assert held.wait(10)
+    locks = StripedLocks(path)
+    acquired = threading.Event()
+
+    def take() -> None:
+        with locks.hold("customer-y"):
+            acquired.set()
+
+    taker = threading.Thread(target=take)
+    taker.start()
+    assert not acquired.wait(0.3), "the other process still holds customer-y"
+    with locks.hold("someone-else"):  # a different sender is not blocked
+        pass
+    release.set()
+    assert acquired.wait(10)
+    taker.join()
+    other.join(10)

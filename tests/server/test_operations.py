@@ -32,7 +32,7 @@ class ScriptedAssistant:
         self.nlu = SimpleNamespace(intents=["greet", "human_handoff"])
         self.tracker_store = InMemoryTrackerStore()
 
-    def handle_full(self, message: Message) -> HandleResult:
+    def handle_full(self, message: Message, embedding: object = None) -> HandleResult:
         if message.text.startswith("boom"):
             raise RuntimeError(f"could not handle {message.text!r}")
         return HandleResult(Parse(message.text, IntentScore("greet", 0.9)), [Reply(message.text)])
@@ -321,12 +321,17 @@ def test_micro_batching_counters_are_exported(tmp_path: Path) -> None:
     from bot.batching import MicroBatchingEncoder
 
     app = make_app(tmp_path)
-    encoder = MicroBatchingEncoder(FakeEncoder(dim=8), max_batch=8, max_wait_ms=0)
+    metrics = app.state.metrics
+    encoder = MicroBatchingEncoder(
+        FakeEncoder(dim=8), max_batch=8, max_wait_ms=0, on_batch=metrics.record_encoder_batch
+    )
     app.state.assistant.encoder = encoder
     encoder.encode(["one"])
     encoder.encode(["two"])
+    encoder.encode(["three", "four", "five"])  # one caller, one pass
     text = TestClient(app).get("/metrics").text
-    assert "supportbot_encoder_batches_total 2.0" in text
-    assert "supportbot_encoder_sentences_total 2.0" in text
-    assert "supportbot_encoder_largest_batch 1.0" in text
+    assert "supportbot_encoder_batches_total 3.0" in text
+    assert "supportbot_encoder_sentences_total 5.0" in text
+    assert "supportbot_encoder_requests_total 3.0" in text
+    assert "supportbot_encoder_largest_batch 3.0" in text
     encoder.close()

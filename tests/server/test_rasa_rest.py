@@ -33,7 +33,7 @@ class ScriptedAssistant:
         self.messages: list[Message] = []
         self.nlu = SimpleNamespace(intents=["greet"])
 
-    def handle_full(self, message: Message) -> HandleResult:
+    def handle_full(self, message: Message, embedding: object = None) -> HandleResult:
         self.messages.append(message)
         if message.text == "boom":
             raise RuntimeError("the database is on fire")

@@ -32,7 +32,7 @@ class ScriptedAssistant:
         self.messages: list[Message] = []
         self.nlu = SimpleNamespace(intents=["greet"])
 
-    def handle_full(self, message: Message) -> HandleResult:
+    def handle_full(self, message: Message, embedding: object = None) -> HandleResult:
         self.messages.append(message)
         return HandleResult(Parse(message.text, IntentScore("greet", 0.9)), SCRIPT.get(message.text, []))
 

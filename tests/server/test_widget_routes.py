@@ -67,7 +67,7 @@ class FakeAssistant:
             out.append(reply)
         return out
 
-    def handle_full(self, message: Message) -> HandleResult:
+    def handle_full(self, message: Message, embedding: object = None) -> HandleResult:
         return HandleResult(None, self.handle(message))
 
     def history(self, sender_id: str, limit: int = 200) -> list[dict[str, Any]]:
