@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -122,6 +123,7 @@ def test_real_action_server(env_backend: dict[str, str], domain: dict[str, Any],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # sanic forks a worker: stop the whole group
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -145,6 +147,6 @@ def test_real_action_server(env_backend: dict[str, str], domain: dict[str, Any],
             reply = json.loads(response.read())
         assert reply["responses"][0]["response"] == "utter_hours_now_all"
     finally:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
         log.close()

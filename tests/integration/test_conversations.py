@@ -5,6 +5,7 @@ same conversation with the handlers served by a separate `python -m rasa_sdk` ac
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -142,6 +143,7 @@ def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # sanic forks a worker: stop the whole group
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -152,10 +154,10 @@ def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except httpx.HTTPError:
             time.sleep(0.3)
     else:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         raise RuntimeError("the action server did not start")
     yield f"{base}/webhook"
-    process.terminate()
+    os.killpg(process.pid, signal.SIGTERM)
     process.wait(20)
 
 
