@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 from sqlalchemy.pool import StaticPool
 
 from bot.actions.backend.models import (
@@ -160,12 +160,20 @@ class SqlShopBackend:
 
     # Orders -----------------------------------------------------------------------------------
     def _order_row(self, s: Session, number: str, email: str) -> OrderRow | None:
-        row = s.scalar(
-            select(OrderRow)
-            .join(OrderRow.customer)
-            .where(OrderRow.number == number.strip().upper())
-            .where(CustomerRow.email == normalise_email(email))
-            .options(selectinload(OrderRow.items).selectinload(OrderItemRow.return_line))
+        """The order with its customer, items and their return lines, in one query."""
+        row = (
+            s.execute(
+                select(OrderRow)
+                .join(OrderRow.customer)
+                .where(OrderRow.number == number.strip().upper())
+                .where(CustomerRow.email == normalise_email(email))
+                .options(
+                    contains_eager(OrderRow.customer),
+                    joinedload(OrderRow.items).joinedload(OrderItemRow.return_line),
+                )
+            )
+            .unique()
+            .scalar_one_or_none()
         )
         return row
 
