@@ -102,7 +102,7 @@ class ClassifierConfig:
     oos_energy: bool = True
     ensemble: int = 1
     knn_vote: float = 0.0
-    threshold_bootstrap: int = 0
+    threshold_bootstrap: int = 201
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_in_scope_rejection < 1.0:

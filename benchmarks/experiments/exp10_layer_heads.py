@@ -1,0 +1,395 @@
+"""Experiment 10: the joint [dense features, TF-IDF] head with extra same-pass features.
+
+Re-implements the module's pipeline (bot.nlu) around a free choice of the dense block:
+train the numpy joint head (`train_softmax`, lazy sparse AdamW) on in-scope CLINC train,
+calibrate the temperature and z-normalise the OOS signals on val in-scope, fit threshold and
+margin on val with `fit_abstention` (w = oos weight), report test. Mahalanobis and kNN
+(top-5 intents' examples) stay on the final sentence embedding unless --maha says otherwise.
+With --seeds > 1 the heads' logits are averaged (a linear model: equal to one head with
+averaged weights, so no extra prediction cost).
+
+Dense block spec: comma-separated name:weight, e.g. ``emb:2,meanL4:1``; names are the
+arrays of exp09_layer_cache.py. `emb` is used as is (unit norm); every other block is
+centred on the train mean and L2-normalised per row (--norm l2) or standardised per dim and
+then L2-normalised (--norm z), then multiplied by its weight.
+
+BANKING77 (--banking): `holdout` trains on a stratified 80% of train and reports accuracy on
+the other 20% (for choosing); `test` trains on all of train and reports test accuracy.
+
+OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 ../../.venv/bin/python exp10_layer_heads.py \
+    --spec emb:2 emb:2,meanL4:1 [--epochs 5] [--seeds 1] [--w 0.05] [--banking holdout test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from common import recall_at_in_acc
+from embed_cache import REPO_ROOT, read_jsonl
+
+sys.path.insert(0, str(REPO_ROOT))
+
+from bot.nlu._classifier_features import TfidfFeatures  # noqa: E402
+from bot.nlu._classifier_head import HeadParams, _knn_similarity, _whitening  # noqa: E402
+from bot.nlu._classifier_threshold import fit_abstention  # noqa: E402
+from bot.nlu._classifier_train import train_softmax  # noqa: E402
+from bot.nlu.classifier import bagged_threshold  # noqa: E402
+
+CACHE = Path("/tmp/intent_exp")
+DATA = REPO_ROOT / ".." / "shared" / "data"
+
+
+class Data:
+    def __init__(self, dataset: str, split: str, rows: np.ndarray | None = None) -> None:
+        texts, labels = read_jsonl(DATA / dataset / f"{split}.jsonl")
+        self.dataset, self.split = dataset, split
+        self.rows = np.arange(len(texts)) if rows is None else rows
+        self.texts = [texts[i] for i in self.rows]
+        self.y = np.asarray(labels)[self.rows]
+        self._cache: dict[str, np.ndarray] = {}
+
+    def arr(self, name: str) -> np.ndarray:
+        if name not in self._cache:
+            self._cache[name] = np.load(CACHE / f"{self.dataset}_{self.split}_{name}.npy")[self.rows]
+        return self._cache[name]
+
+    def subset(self, mask: np.ndarray) -> Data:
+        d = Data.__new__(Data)
+        d.dataset, d.split = self.dataset, self.split
+        d.rows = self.rows[mask]
+        d.texts = [t for t, k in zip(self.texts, mask, strict=True) if k]
+        d.y = self.y[mask]
+        d._cache = {k: v[mask] for k, v in self._cache.items()}
+        return d
+
+
+def parse_spec(spec: str) -> list[tuple[str, float]]:
+    out = []
+    for part in spec.split(","):
+        name, _, w = part.partition(":")
+        out.append((name, float(w or 1.0)))
+    return out
+
+
+class Dense:
+    """Builds the dense block from a spec, with normalisation statistics fitted on train."""
+
+    def __init__(self, spec: str, train: Data, norm: str) -> None:
+        self.blocks = parse_spec(spec)
+        self.norm = norm
+        self.stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name, _ in self.blocks:
+            if name != "emb":
+                a = train.arr(name)
+                mu = a.mean(0)
+                sd = a.std(0) + 1e-6 if norm == "z" else np.ones_like(mu)
+                self.stats[name] = (mu, sd)
+
+    def __call__(self, d: Data) -> np.ndarray:
+        parts = []
+        for name, w in self.blocks:
+            a = d.arr(name)
+            if name != "emb":
+                mu, sd = self.stats[name]
+                a = (a - mu) / sd
+                a = a / np.linalg.norm(a, axis=1, keepdims=True)
+            parts.append(w * a)
+        return np.ascontiguousarray(np.hstack(parts), dtype=np.float32)
+
+
+def train_heads(
+    xd: np.ndarray, m: object, idx: np.ndarray, n_classes: int, args: argparse.Namespace
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    p = HeadParams(
+        alpha=1.0,
+        epochs=args.epochs,
+        batch_size=args.batch,
+        learning_rate=args.lr,
+        weight_decay=args.wd,
+        joint_tfidf=True,
+    )
+    dense = bias = sparse = None
+    for s in range(args.seeds):
+        d, b, sp_ = train_softmax(xd, idx, n_classes, np.zeros((0, xd.shape[1]), np.float32), p, args.seed + s, m)
+        assert sp_ is not None
+        if dense is None:
+            dense, bias, sparse = d, b, sp_
+        else:
+            dense, bias, sparse = dense + d, bias + b, sparse + sp_
+    assert dense is not None and bias is not None and sparse is not None
+    k = float(args.seeds)
+    return dense / k, bias / k, sparse / k
+
+
+def knn_vote(
+    e: np.ndarray, bank: np.ndarray, bank_y: np.ndarray, start: np.ndarray, lg: np.ndarray, k: int, temp: float
+) -> np.ndarray:
+    """Distribution of the labels of the k nearest examples among the top-5 intents' examples
+    (weights exp(cos / temp)): the neighbours the kNN OOS signal already finds."""
+    top = np.argpartition(-lg, 4, axis=1)[:, :5]
+    q = np.zeros_like(lg)
+    for i in range(len(e)):
+        rows = np.concatenate([np.arange(start[c], start[c + 1]) for c in top[i]])
+        sims = bank[rows] @ e[i]
+        nn = np.argpartition(-sims, k - 1)[:k]
+        np.add.at(q[i], bank_y[rows[nn]], np.exp((sims[nn] - sims[nn].max()) / temp))
+    return np.asarray(q / q.sum(1, keepdims=True))
+
+
+def softmax(lg: np.ndarray) -> np.ndarray:
+    lg = lg - lg.max(1, keepdims=True)
+    e = np.exp(lg)
+    return np.asarray(e / e.sum(1, keepdims=True))
+
+
+def fit_temperature(logits: np.ndarray, idx: np.ndarray) -> float:
+    best_t, best = 1.0, np.inf
+    for t in np.exp(np.linspace(np.log(0.05), np.log(20.0), 61)):
+        lg = logits / t
+        lg = lg - lg.max(1, keepdims=True)
+        nll = float(-(lg[np.arange(len(idx)), idx] - np.log(np.exp(lg).sum(1))).mean())
+        if nll < best:
+            best_t, best = float(t), nll
+    return best_t
+
+
+def clinc(spec: str, args: argparse.Namespace, cached: dict[str, object]) -> dict[str, object]:
+    tr, va, te = cached["tr"], cached["va"], cached["te"]
+    assert isinstance(tr, Data) and isinstance(va, Data) and isinstance(te, Data)
+    t0, c0 = time.perf_counter(), time.process_time()
+    dense_of = Dense(spec, tr, args.norm)
+    labels = np.asarray(sorted(set(tr.y.tolist())))
+    idx = np.searchsorted(labels, tr.y)
+    if "tfidf" not in cached:
+        cached["tfidf"] = TfidfFeatures.fit_transform(tr.texts, 2)
+    feats, m = cached["tfidf"]  # type: ignore[misc]
+    xd = dense_of(tr)
+    W, b, S = train_heads(xd, m, idx, len(labels), args)
+    emb = tr.arr("emb") if args.maha == "emb" else Dense(args.maha, tr, args.norm)(tr)
+    means = np.stack([emb[idx == c].mean(0) for c in range(len(labels))])
+    whiten = _whitening(emb - means[idx], 0.1).astype(np.float32)
+    means_w = (means @ whiten).astype(np.float32)
+    order = np.argsort(idx, kind="stable")
+    bank = np.ascontiguousarray(tr.arr("emb")[order])
+    start = np.searchsorted(idx[order], np.arange(len(labels) + 1))
+    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
+
+    def raw(d: Data) -> dict[str, np.ndarray]:
+        key = f"tfidf_{d.split}"
+        if key not in cached:
+            cached[key] = feats.transform(d.texts)
+        lg = dense_of(d) @ W.T + b + np.asarray(cached[key] @ S)
+        e = d.arr("emb") if args.maha == "emb" else Dense(args.maha, tr, args.norm)(d)
+        z = e @ whiten
+        d2 = (z * z).sum(1)[:, None] - 2.0 * z @ means_w.T + (means_w * means_w).sum(1)[None, :]
+        top = lg.max(1, keepdims=True)
+        return {
+            "logits": lg,
+            "maha": -d2.min(1),
+            "energy": top[:, 0] + np.log(np.exp(lg - top).sum(1)),
+            "knn": _knn_similarity(d.arr("emb"), bank, start, lg, 10, 5)[0],
+            "vote": knn_vote(d.arr("emb"), bank, idx[order], start, lg, args.knn_k, args.knn_temp)
+            if args.blend
+            else np.zeros_like(lg),
+        }
+
+    rv, rt = raw(va), raw(te)
+    vin = va.y != "oos"
+    T = fit_temperature(rv["logits"][vin], np.searchsorted(labels, va.y[vin]))
+    out: dict[str, object] = {
+        "spec": spec,
+        "epochs": args.epochs,
+        "seeds": args.seeds,
+        "seed": args.seed,
+        "blend": args.blend,
+    }
+    out.update(train_s=round(train_s, 1), train_cpu=round(train_cpu, 1))
+
+    def signals(r: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        probs = (1 - args.blend) * softmax(r["logits"] / T) + args.blend * r["vote"]
+        return probs, {"maxprob": probs.max(1), "maha": r["maha"], "energy": r["energy"], "knn": r["knn"]}
+
+    vp, vs = signals(rv)
+    tp, ts = signals(rt)
+    zs = {k: (v[vin].mean(), v[vin].std()) for k, v in vs.items()}
+    vscore = sum((vs[k] - zs[k][0]) / zs[k][1] for k in args.score.split("+"))
+    tscore = sum((ts[k] - zs[k][0]) / zs[k][1] for k in args.score.split("+"))
+    vpred, tpred = labels[vp.argmax(1)], labels[tp.argmax(1)]
+    tin = te.y != "oos"
+    out["val_closed"] = round(100 * float((vpred == va.y)[vin].mean()), 2)
+    out["test_closed"] = round(100 * float((tpred == te.y)[tin].mean()), 2)
+    out["val_auroc"] = round(100 * auroc(vscore[vin], vscore[~vin]), 2)
+    out["test_auroc"] = round(100 * auroc(tscore[tin], tscore[~tin]), 2)
+    gap = np.sort(tp, 1)[:, -1] - np.sort(tp, 1)[:, -2]
+    for w in args.w:
+        t, mg, rep = fit_abstention(
+            vp,
+            vscore,
+            (vpred == va.y) & vin,
+            ~vin,
+            oos_weight=w,
+            max_in_scope_rejection=0.02,
+            fixed_threshold=None,
+            fixed_margin=None,
+        )
+        rej = (tscore < t) | (gap < mg)
+        out[f"w{w}"] = [
+            round(100 * float(((tpred == te.y) & ~rej)[tin].mean()), 2),
+            round(100 * float(rej[~tin].mean()), 1),
+            round(100 * float((~tin)[rej].mean()), 1),
+            round(100 * rep["heldout_in_scope_acc"], 2),
+            round(100 * rep["heldout_oos_recall"], 1),
+            round(mg, 2),
+        ]
+        if args.bootstrap:
+            vgap = np.sort(vp, 1)[:, -1] - np.sort(vp, 1)[:, -2]
+            tb = bagged_threshold(vscore, (vpred == va.y) & vin, ~vin, vgap < mg, w, args.bootstrap, 0)
+            rej = (tscore < tb) | (gap < mg)
+            out[f"bag{w}"] = [
+                round(100 * float(((tpred == te.y) & ~rej)[tin].mean()), 2),
+                round(100 * float(rej[~tin].mean()), 1),
+                round(100 * float((~tin)[rej].mean()), 1),
+            ]
+    if args.oracle:
+        from common import Split
+
+        s = Split(te.arr("emb"), te.texts, list(te.y))
+        out["oracle95"] = round(100 * recall_at_in_acc(tpred, tscore, s, 0.95), 1)
+        out["oracle955"] = round(100 * recall_at_in_acc(tpred, tscore, s, 0.955), 1)
+    if args.dump:
+        np.savez(
+            CACHE / f"dump_{args.dump}_{spec.replace(',', '_').replace(':', '')}_s{args.seed}x{args.seeds}.npz",
+            vp=vp,
+            tp=tp,
+            vscore=vscore,
+            tscore=tscore,
+            labels=labels,
+            vy=va.y,
+            ty=te.y,
+            **{f"v_{k}": v for k, v in vs.items()},
+            **{f"t_{k}": v for k, v in ts.items()},
+        )
+    return out
+
+
+def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(score of a positive > score of a negative)."""
+    allv = np.concatenate([pos, neg])
+    ranks = allv.argsort().argsort().astype(np.float64) + 1
+    rp = ranks[: len(pos)].sum()
+    return float((rp - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def banking(spec: str, mode: str, args: argparse.Namespace, cached: dict[str, object]) -> dict[str, object]:
+    """Closed-set accuracy (holdout: also the per-class mean recall, i.e. accuracy under a
+    uniform intent prior), with logit adjustment -tau * log(train prior) and kNN-vote blends."""
+    key = f"bank_{mode}"
+    if key not in cached:
+        full = Data("banking77", "train")
+        if mode == "holdout":
+            from sklearn.model_selection import StratifiedShuffleSplit
+
+            sss = StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=0)
+            a, bb = next(sss.split(np.zeros(len(full.y)), full.y))
+            ma = np.zeros(len(full.y), bool)
+            ma[a] = True
+            tr, ev = full.subset(ma), full.subset(~ma)
+        else:
+            tr, ev = full, Data("banking77", "test")
+        feats, m = TfidfFeatures.fit_transform(tr.texts, 2)
+        cached[key] = (tr, ev, m, feats.transform(ev.texts))
+    tr, ev, m, mev = cached[key]  # type: ignore[misc]
+    dense_of = Dense(spec, tr, args.norm)
+    labels = np.asarray(sorted(set(tr.y.tolist())))
+    idx = np.searchsorted(labels, tr.y)
+    W, b, S = train_heads(dense_of(tr), m, idx, len(labels), args)
+    lg = dense_of(ev) @ W.T + b + np.asarray(mev @ S)
+    ey = np.searchsorted(labels, ev.y)
+    prior = np.log(np.bincount(idx, minlength=len(labels)) / len(idx))
+
+    def acc(scores: np.ndarray) -> float:
+        return round(100 * float((scores.argmax(1) == ey).mean()), 2)
+
+    def bal(scores: np.ndarray) -> float:
+        hit = scores.argmax(1) == ey
+        return round(100 * float(np.mean([hit[ey == c].mean() for c in range(len(labels))])), 2)
+
+    out: dict[str, object] = {"": acc(lg)}
+    if mode == "holdout":
+        out["bal"] = bal(lg)
+    for tau in args.tau:
+        adj = lg - tau * prior
+        out[f"tau{tau}"] = acc(adj)
+        if mode == "holdout":
+            out[f"tau{tau}_bal"] = bal(adj)
+    if args.knn_blend:
+        order = np.argsort(idx, kind="stable")
+        start = np.searchsorted(idx[order], np.arange(len(labels) + 1))
+        q = knn_vote(ev.arr("emb"), tr.arr("emb")[order], idx[order], start, lg, args.knn_k, args.knn_temp)
+        p = softmax(lg)
+        for lam in args.knn_blend:
+            out[f"knn{lam}"] = acc((1 - lam) * p + lam * q)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--spec", nargs="+", default=["emb:2"])
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=1, help="independent runs (seeds) per spec, then a MEAN line")
+    ap.add_argument("--batch", type=int, default=512)
+    ap.add_argument("--lr", type=float, default=0.03)
+    ap.add_argument("--wd", type=float, default=1e-4)
+    ap.add_argument("--norm", choices=("l2", "z"), default="l2")
+    ap.add_argument("--maha", default="emb", help="spec of the features for Mahalanobis")
+    ap.add_argument("--score", default="maxprob+maha+energy+knn")
+    ap.add_argument("--w", type=float, nargs="+", default=[0.05])
+    ap.add_argument("--banking", nargs="*", default=[], choices=("holdout", "test"))
+    ap.add_argument("--tau", type=float, nargs="*", default=[], help="BANKING logit adjustment")
+    ap.add_argument("--knn-blend", type=float, nargs="*", default=[], help="BANKING kNN-vote weights")
+    ap.add_argument("--knn-k", type=int, default=10)
+    ap.add_argument("--knn-temp", type=float, default=0.05)
+    ap.add_argument("--blend", type=float, default=0.0, help="CLINC: weight of the kNN vote in the probabilities")
+    ap.add_argument("--bootstrap", type=int, default=201, help="also report the bagged threshold (0 = off)")
+    ap.add_argument("--skip-clinc", action="store_true")
+    ap.add_argument("--oracle", action="store_true")
+    ap.add_argument("--dump", default="")
+    args = ap.parse_args()
+    cached: dict[str, object] = {}
+    if not args.skip_clinc:
+        tr = Data("clinc150", "train")
+        cached["tr"] = tr.subset(tr.y != "oos")
+        cached["va"] = Data("clinc150", "val")
+        cached["te"] = Data("clinc150", "test")
+    base = args.seed
+    for spec in args.spec:
+        runs = []
+        for r in range(args.repeat):
+            args.seed = base + r * args.seeds
+            res: dict[str, object] = {"spec": spec}
+            if not args.skip_clinc:
+                res = clinc(spec, args, cached)
+            for mode in args.banking:
+                for k, v in banking(spec, mode, args, cached).items():
+                    res[f"banking_{mode}" + (f"_{k}" if k else "")] = v
+            print(json.dumps(res), flush=True)
+            runs.append(res)
+        if args.repeat > 1:
+            mean = {"spec": spec, "mean_of": args.repeat, "epochs": args.epochs, "seeds": args.seeds}
+            for k, v in runs[0].items():
+                if isinstance(v, (int, float)) and k not in ("seed", "epochs", "seeds"):
+                    mean[k] = round(float(np.mean([r[k] for r in runs])), 2)
+                elif isinstance(v, list):
+                    mean[k] = [round(float(np.mean([r[k][i] for r in runs])), 2) for i in range(len(v))]
+            print("MEAN", json.dumps(mean), flush=True)
+
+
+if __name__ == "__main__":
+    main()
