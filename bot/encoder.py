@@ -139,14 +139,17 @@ class SentenceTransformerEncoder:
         model = self.warm_up()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out: list[np.ndarray] = []
+        # Longest first across the whole call, so each batch holds texts of similar length and pads
+        # little (what `SentenceTransformer.encode` does); the rows go back in the caller's order.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        result = np.empty((len(texts), self.dim), dtype=np.float32)
         step = self._batch_size
         for start in range(0, len(texts), step):
-            chunk = list(texts[start : start + step])
-            out.append(self._forward(model, chunk))
+            rows = order[start : start + step]
+            result[rows] = self._forward(model, [texts[i] for i in rows])
             if progress:
-                progress(len(chunk))
-        return np.vstack(out)
+                progress(len(rows))
+        return result
 
     def _forward(self, model: Any, chunk: list[str]) -> np.ndarray:
         """One forward pass: through `bot.bert_forward` for a plain BERT model (same vectors, ~5 ms less
