@@ -35,7 +35,7 @@ from embed_cache import REPO_ROOT, read_jsonl
 sys.path.insert(0, str(REPO_ROOT))
 
 from bot.nlu._classifier_features import TfidfFeatures  # noqa: E402
-from bot.nlu._classifier_head import HeadParams, _knn_similarity, _whitening  # noqa: E402
+from bot.nlu._classifier_head import HeadParams, _knn_similarity, _whitening, fit_temperature  # noqa: E402
 from bot.nlu._classifier_threshold import fit_abstention  # noqa: E402
 from bot.nlu._classifier_train import train_softmax  # noqa: E402
 from bot.nlu.classifier import bagged_threshold  # noqa: E402
@@ -145,17 +145,6 @@ def softmax(lg: np.ndarray) -> np.ndarray:
     lg = lg - lg.max(1, keepdims=True)
     e = np.exp(lg)
     return np.asarray(e / e.sum(1, keepdims=True))
-
-
-def fit_temperature(logits: np.ndarray, idx: np.ndarray) -> float:
-    best_t, best = 1.0, np.inf
-    for t in np.exp(np.linspace(np.log(0.05), np.log(20.0), 61)):
-        lg = logits / t
-        lg = lg - lg.max(1, keepdims=True)
-        nll = float(-(lg[np.arange(len(idx)), idx] - np.log(np.exp(lg).sum(1))).mean())
-        if nll < best:
-            best_t, best = float(t), nll
-    return best_t
 
 
 def clinc(spec: str, args: argparse.Namespace, cached: dict[str, object]) -> dict[str, object]:

@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -338,10 +339,7 @@ def print_tables(held: dict[str, object], cv: dict[str, object] | None) -> None:
         ("in_scope_taken_by_kb", "task/smalltalk: taken by KB"),
         ("oos_abstained", "oos: abstained"),
     ]
-    print("| strategy | " + " | ".join(c[1] for c in cols) + " |")
-    print("| --- " * (len(cols) + 1) + "|")
-    for s in STRATEGIES:
-        print(f"| {s} ({DESCRIPTIONS[s]}) | " + " | ".join(pct(hs[s][k]) for k, _ in cols) + " |")
+    _print_table(cols, {f"{s} ({DESCRIPTIONS[s]})": hs[s] for s in STRATEGIES})
     if cv is None:
         return
     cs = cv["strategies"]
@@ -356,10 +354,15 @@ def print_tables(held: dict[str, object], cv: dict[str, object] | None) -> None:
         ("in_scope_taken_by_kb", "intent examples: taken by KB"),
         ("oos_abstained", "out_of_scope examples: abstained"),
     ]
-    print("| strategy | " + " | ".join(c[1] for c in cols) + " |")
+    _print_table(cols, {s: cs[s] for s in STRATEGIES})
+
+
+def _print_table(cols: list[tuple[str, str]], rows: dict[str, Any]) -> None:
+    """A Markdown table: one row per strategy, one column per (key, title)."""
+    print("| strategy | " + " | ".join(title for _, title in cols) + " |")
     print("| --- " * (len(cols) + 1) + "|")
-    for s in STRATEGIES:
-        print(f"| {s} | " + " | ".join(pct(cs[s][k]) for k, _ in cols) + " |")
+    for name, figures in rows.items():
+        print(f"| {name} | " + " | ".join(pct(figures[key]) for key, _ in cols) + " |")
 
 
 def main() -> None:

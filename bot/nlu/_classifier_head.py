@@ -145,16 +145,8 @@ class Head:
         ins = ~held_is_oos & np.isin(held_y, self.labels)
         if not ins.any():
             return
-        logits = held["logits"][ins]
         idx = np.searchsorted(np.asarray(self.labels), held_y[ins])
-        best_t, best_nll = 1.0, np.inf
-        for t in np.exp(np.linspace(np.log(0.05), np.log(20.0), 61)):
-            lg = logits / t
-            lg = lg - lg.max(1, keepdims=True)
-            nll = float(-(lg[np.arange(len(idx)), idx] - np.log(np.exp(lg).sum(1))).mean())
-            if nll < best_nll:
-                best_t, best_nll = float(t), nll
-        self.meta["temperature"] = best_t
+        self.meta["temperature"] = fit_temperature(held["logits"][ins], idx)
         probs = self.probabilities({k: v[ins] for k, v in held.items()})
         signals = {"maxprob": probs.max(1), **{k: v[ins] for k, v in held.items() if k not in _NOT_SIGNALS}}
         self.meta["z"] = {name: (float(v.mean()), float(max(v.std(), 1e-6))) for name, v in signals.items()}
@@ -314,6 +306,18 @@ def _train(
         bias = dense.bias.numpy().astype(np.float32).copy()
         sparse = bag.weight.numpy().astype(np.float32).copy() if bag is not None else None
     return w, bias, sparse
+
+
+def fit_temperature(logits: np.ndarray, idx: np.ndarray) -> float:
+    """The softmax temperature (on a log grid, 0.05-20) minimising the NLL of the true labels `idx`."""
+    best_t, best_nll = 1.0, np.inf
+    for t in np.exp(np.linspace(np.log(0.05), np.log(20.0), 61)):
+        lg = logits / t
+        lg = lg - lg.max(1, keepdims=True)
+        nll = float(-(lg[np.arange(len(idx)), idx] - np.log(np.exp(lg).sum(1))).mean())
+        if nll < best_nll:
+            best_t, best_nll = float(t), nll
+    return best_t
 
 
 def _knn_similarity(
