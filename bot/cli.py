@@ -263,6 +263,10 @@ def serve(
     if settings.workers > 1:
         from server.workers import serve_workers
 
+        console.print(
+            f"Preparing the bot (training, knowledge index, database), then {settings.workers} workers on "
+            f"http://{settings.host}:{settings.port}"
+        )
         serve_workers(settings)
         return
     from server.app import create_app

@@ -6,7 +6,8 @@ the model, the knowledge index and the trained classifier itself; what they shar
 - the SQLite database (conversations, shop, hand-offs, feedback) — WAL mode, busy timeout;
 - the per-sender lock (`state/locks/conversations.lock`, byte-range locks), so one customer's messages
   are still handled one at a time and in order whichever worker receives them;
-- Prometheus series (`PROMETHEUS_MULTIPROC_DIR`, a fresh folder per run), summed on every scrape.
+- Prometheus series (`PROMETHEUS_MULTIPROC_DIR`: a fresh folder per run, unless the deployer sets one),
+  summed on every scrape.
 
 Before the workers start, one short-lived process trains the classifier if it is stale, builds the
 knowledge index and creates and seeds the database, so workers never race to do it.
@@ -19,15 +20,12 @@ WebSocket channel and socket.io over WebSocket work as they are.
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 import shutil
 import tempfile
 
 from bot.config import Settings
-
-log = logging.getLogger("supportbot.server")
 
 
 def prepare(settings: Settings) -> None:
@@ -64,9 +62,11 @@ def serve_workers(settings: Settings) -> None:
     preparation.join()
     if preparation.exitcode != 0:
         raise SystemExit(f"preparing the bot failed (exit code {preparation.exitcode}); see the log above")
-    metrics_dir = tempfile.mkdtemp(prefix="supportbot-metrics-")
+    own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ  # else the deployer manages theirs
+    metrics_dir = tempfile.mkdtemp(prefix="supportbot-metrics-") if own_metrics_dir else ""
     os.environ.update(worker_environment(settings, dict(os.environ), os.cpu_count() or 1))
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    if own_metrics_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         uvicorn.run(
             "server.app:create_app",
@@ -78,4 +78,5 @@ def serve_workers(settings: Settings) -> None:
             access_log=False,
         )
     finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        if own_metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
