@@ -415,7 +415,9 @@ class DialogueEngine:
         intent = turn.parse.intent.name
         rule = self.domain.action_for_intent(intent, None)
         if rule is not None and rule.activates_form and rule.activates_form != form:
-            self._deactivate(state)  # the customer switched task: start the new one
+            self._deactivate(state)  # the customer switched task: say so (when the bot has words for it), start it
+            if self.renderer.has("utter_switch_task"):
+                self.utter(state, turn, "utter_switch_task")
             self._run_rule(state, turn, rule)
             return
         if rule is not None and rule.activates_form == form:

@@ -42,6 +42,11 @@ nlu:
     - when do you open
     - opening hours
     - are you open now
+- intent: book_appointment
+  examples: |
+    - book a fitting
+    - I'd like an appointment
+    - can I come in for a fitting
 intent_titles:
   start_return: Return an item
   ask_hours: Opening hours
@@ -59,6 +64,8 @@ slots:
 forms:
   return_form:
     required_slots: [order_number, email]
+  appointment_form:
+    required_slots: [shop]
 rules:
 - rule: greet
   steps: [{intent: greet}, {action: utter_greet}]
@@ -68,6 +75,8 @@ rules:
   steps: [{action: action_hours}, {intent: inform}, {action: action_hours}]
 - rule: start return
   steps: [{intent: start_return}, {action: return_form}, {active_loop: return_form}]
+- rule: book
+  steps: [{intent: book_appointment}, {action: appointment_form}, {active_loop: appointment_form}]
 - rule: submit return
   condition: [{active_loop: return_form}]
   steps:
@@ -79,6 +88,8 @@ responses:
   utter_greet: [{text: "Hello!"}]
   utter_ask_order_number: [{text: "What is your order number?"}]
   utter_ask_email: [{text: "Which email did you use?"}]
+  utter_ask_shop: [{text: "Which shop?"}]
+  utter_switch_task: [{text: "No problem, let's do that instead."}]
   utter_form_reminder: [{text: "Back to your return."}]
   utter_form_stopped: [{text: "Stopped."}]
   utter_ask_affirmation: [{text: "Did you mean one of these?"}]
@@ -215,6 +226,14 @@ def test_task_digression_mid_form_runs_and_resumes(engine: DialogueEngine) -> No
         "Back to your return.",
         "What is your order number?",
     ]
+
+
+def test_another_task_mid_form_switches_and_says_so(engine: DialogueEngine) -> None:
+    state = ConversationState("u1")
+    say(engine, state, parse("start_return"))
+    assert say(engine, state, parse("book_appointment")) == ["No problem, let's do that instead.", "Which shop?"]
+    assert state.active_loop == "appointment_form"
+    assert state.slots.get("requested_slot") == "shop"
 
 
 def test_stop_leaves_the_form(engine: DialogueEngine) -> None:
