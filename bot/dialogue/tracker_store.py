@@ -15,7 +15,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -195,8 +195,8 @@ class SqlTrackerStore:
     and the last `MAX_EVENTS` events of the current session. Survives restarts.
 
     The statements are built once (building a SQLAlchemy statement per call cost more than running it),
-    and saves take turns on a lock of their own — across processes too, with `lock_file`: SQLite has one
-    writer at a time, and a waiter on a lock wakes as soon as it is free, where SQLite's busy handler
+    and on SQLite saves take turns on a lock of their own — across processes too, with `lock_file`: SQLite
+    has one writer at a time, and a waiter on a lock wakes as soon as it is free, where SQLite's busy handler
     sleeps 1-100 ms between retries (the tail latency under load)."""
 
     def __init__(self, engine: Engine, *, lock_file: Path | None = None) -> None:
@@ -204,7 +204,8 @@ class SqlTrackerStore:
         _metadata.create_all(engine)
         self._locks = StripedLocks(lock_file)
         writer_file = lock_file.with_name(lock_file.name + ".writer") if lock_file is not None else None
-        self._writer = StripedLocks(writer_file, stripes=1)
+        # SQLite has one writer at a time; a server database (Postgres) takes concurrent writes
+        self._writer = StripedLocks(writer_file, stripes=1) if engine.dialect.name == "sqlite" else None
         self._select_state = select(conversations.c.state).where(conversations.c.sender_id == bindparam("sender"))
         self._select_events = (
             select(history.c.data)
@@ -246,7 +247,8 @@ class SqlTrackerStore:
             }
             for e in state.new_events
         ]
-        with self._writer.hold(""), self.engine.begin() as conn:
+        writer = self._writer.hold("") if self._writer is not None else nullcontext()
+        with writer, self.engine.begin() as conn:
             if self._upsert is not None:
                 conn.execute(self._upsert, values)
             else:  # a database without INSERT … ON CONFLICT
