@@ -12,12 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from bot.dialogue.engine import DialogueEngine, Turn
 from bot.dialogue.state import ConversationState, event
 from bot.dialogue.tracker_store import InMemoryTrackerStore, TrackerStore
-from bot.encoder import Encoder
+from bot.encoder import Encoder, encode_with_layers
+from bot.layer_features import Encoded
 from bot.nlu.model import NluModel, parse_intent_payload
 from bot.responses import ResponseRenderer
 from bot.types import IntentScore, Message, Parse, Reply
@@ -70,17 +69,22 @@ class Assistant:
         self.nlu.entities.warm_up()
 
     # -- NLU -------------------------------------------------------------------------------------
-    def parse(self, text: str, embedding: np.ndarray | None = None) -> Parse:
+    def encode(self, texts: Sequence[str]) -> Encoded:
+        """One encoder pass: the embeddings (for the knowledge base and NLU) and the layer features NLU uses."""
+        return encode_with_layers(self.encoder, list(texts), self.nlu.layer_names)
+
+    def parse(self, text: str, encoded: Encoded | None = None) -> Parse:
+        """NLU for one message; `encoded` is its one-row `encode([text])`, when already computed."""
         payload = parse_intent_payload(text, [*self.nlu.intents, "nlu_fallback", "restart"])
         if payload is not None:
             return payload
-        if embedding is None:
-            embedding = self.encoder.encode([text])[0]
-        return self.nlu.parse(text, embedding)
+        if encoded is None:
+            encoded = self.encode([text])
+        return self.nlu.parse(text, encoded.vectors[0], encoded.layers)
 
     def parse_many(self, texts: Sequence[str]) -> list[Parse]:
-        embeddings = self.encoder.encode(list(texts))
-        return [self.parse(t, e) for t, e in zip(texts, embeddings, strict=True)]
+        encoded = self.encode(texts)
+        return [self.parse(t, encoded.rows([i])) for i, t in enumerate(texts)]
 
     # -- dialogue --------------------------------------------------------------------------------
     def handle(self, message: Message) -> list[Reply]:
@@ -89,23 +93,24 @@ class Assistant:
 
     def text_to_encode(self, text: str) -> str | None:
         """The text `handle` would send through the encoder, or None (empty, too long, a command or a
-        button payload). A server can encode it before the turn and pass the vector to `handle_full`."""
+        button payload). A server can encode it before the turn (`encode([text])`, with
+        `nlu.layer_names`) and pass the result to `handle_full`."""
         text = text.strip()
         if not text or len(text) > self.options.max_message_chars or text.startswith("/"):
             return None
         return text
 
-    def handle_full(self, message: Message, embedding: np.ndarray | None = None) -> HandleResult:
+    def handle_full(self, message: Message, encoded: Encoded | None = None) -> HandleResult:
         """Like `handle`, also returning the NLU result (for `supportbot ask --json` and tests).
-        `embedding` is the encoder's vector for `text_to_encode(message.text)`, when already computed."""
+        `encoded` is `encode([text_to_encode(message.text)])`, when already computed."""
         with self.tracker_store.lock(message.sender_id):
             state = self._load_state(message.sender_id)
-            result = self._handle_locked(state, message, embedding)
+            result = self._handle_locked(state, message, encoded)
             state.last_activity = self.clock()
             self.tracker_store.save(state)
             return result
 
-    def _handle_locked(self, state: ConversationState, message: Message, embedding: np.ndarray | None) -> HandleResult:
+    def _handle_locked(self, state: ConversationState, message: Message, encoded: Encoded | None) -> HandleResult:
         text = message.text.strip()
         if not text:
             return HandleResult(None, self._say(state, "utter_empty_message", message))
@@ -116,12 +121,13 @@ class Assistant:
             self._restart(state)
             return HandleResult(None, self._say(state, "utter_restart", message))
         try:
-            if embedding is None and self.text_to_encode(text) is not None:
-                embedding = self.encoder.encode([text])[0]
-            parse = self.parse(text, embedding)
+            if encoded is None and self.text_to_encode(text) is not None:
+                encoded = self.encode([text])
+            parse = self.parse(text, encoded)
         except Exception:  # the model failing must not lose the conversation
             log.exception("NLU failed")
             return HandleResult(None, self._say(state, "utter_internal_error", message))
+        embedding = encoded.vectors[0] if encoded is not None else None
         turn = Turn(parse, embedding, message.input_channel, message.metadata)
         try:
             return HandleResult(parse, self.engine.handle(state, turn))

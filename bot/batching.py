@@ -36,8 +36,9 @@ from typing import Any
 import numpy as np
 
 from bot.config import Settings
-from bot.encoder import CachedEncoder, Encoder, ProgressCallback
+from bot.encoder import CachedEncoder, Encoder, ProgressCallback, encode_with_layers
 from bot.errors import ConfigError
+from bot.layer_features import Encoded
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,9 @@ class _Request:
     texts: list[str]
     progress: ProgressCallback | None
     solo: bool = False
+    layers: tuple[str, ...] = ()
     arrived: float = field(default_factory=time.monotonic)
-    future: Future[np.ndarray] = field(default_factory=Future)
+    future: Future[Encoded] = field(default_factory=Future)
 
 
 @dataclass(frozen=True)
@@ -136,20 +138,35 @@ class MicroBatchingEncoder:
         return warm_up() if callable(warm_up) else None
 
     def encode(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
+        return self.encode_layers(texts, (), progress=progress).vectors
+
+    def encode_layers(
+        self, texts: Sequence[str], names: Sequence[str], *, progress: ProgressCallback | None = None
+    ) -> Encoded:
+        """Embeddings and layer features (`bot.layer_features`) from the inner encoder's one pass."""
         if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return self._submit(texts, progress).result()
+            return self._empty(names)
+        return self._submit(texts, progress, tuple(names)).result()
 
     async def encode_async(self, texts: Sequence[str]) -> np.ndarray:
         """`encode` for a coroutine: waits on the event loop, not on a thread, while the batch forms."""
+        return (await self.encode_layers_async(texts, ())).vectors
+
+    async def encode_layers_async(self, texts: Sequence[str], names: Sequence[str]) -> Encoded:
+        """`encode_layers` for a coroutine."""
         if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        result: np.ndarray = await asyncio.wrap_future(self._submit(texts, None))
+            return self._empty(names)
+        result: Encoded = await asyncio.wrap_future(self._submit(texts, None, tuple(names)))
         return result
 
-    def _submit(self, texts: Sequence[str], progress: ProgressCallback | None) -> Future[np.ndarray]:
+    def _empty(self, names: Sequence[str]) -> Encoded:
+        return Encoded(np.zeros((0, self.dim), dtype=np.float32), {n: np.zeros((0, 0), np.float32) for n in names})
+
+    def _submit(
+        self, texts: Sequence[str], progress: ProgressCallback | None, layers: tuple[str, ...]
+    ) -> Future[Encoded]:
         solo = len(texts) > self._max_batch or (self._bulk is not None and len(texts) > 1)
-        request = _Request(list(texts), progress, solo)
+        request = _Request(list(texts), progress, solo, layers)
         with self._cond:
             if self._closed:
                 raise RuntimeError("MicroBatchingEncoder is closed; build a new one")
@@ -219,8 +236,10 @@ class MicroBatchingEncoder:
         texts = [t for r in batch for t in r.texts]
         progress = batch[0].progress if len(batch) == 1 else None
         encoder = self._bulk if batch[0].solo and self._bulk is not None else self._inner
+        # one pass for the whole batch, with every layer feature any caller asked for
+        names = list(dict.fromkeys(n for r in batch for n in r.layers))
         try:
-            vectors = encoder.encode(texts, progress=progress)
+            encoded = encode_with_layers(encoder, texts, names, progress=progress)
         except BaseException as e:  # hand every failure to the callers, keep the worker alive
             for request in batch:
                 request.future.set_exception(e)
@@ -228,7 +247,7 @@ class MicroBatchingEncoder:
             start = 0
             for request in batch:
                 end = start + len(request.texts)
-                request.future.set_result(vectors[start:end])
+                request.future.set_result(encoded.rows(slice(start, end)).only(request.layers))
                 start = end
         finally:
             with self._cond:

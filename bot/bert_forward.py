@@ -11,7 +11,10 @@ is not a plain BERT + mean pooling, keeps the library's forward).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
+
+from bot.layer_features import LayerFeature, pool
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +111,16 @@ class BertMeanPoolForward:
             ours = self(features)
         return float((reference - ours).abs().max())
 
+    @property
+    def n_layers(self) -> int:
+        return len(self._layers)
+
     def __call__(self, features: dict[str, Any]) -> Any:
         """Run inside `torch.inference_mode()`; returns a (batch, dim) float tensor."""
+        return self.forward_layers(features, ())[0]
+
+    def forward_layers(self, features: dict[str, Any], layers: Sequence[LayerFeature]) -> tuple[Any, list[Any]]:
+        """The sentence embeddings and, from the same pass, the pooled hidden states `layers` (in order)."""
         import torch.nn.functional as F  # noqa: N812 - torch's own idiom
 
         ids = features["input_ids"]
@@ -120,18 +131,30 @@ class BertMeanPoolForward:
         x = F.embedding(ids, self._word) + self._position[:length]
         x = x + (F.embedding(types, self._token_type) if types is not None else self._token_type[0])
         x = F.layer_norm(x, (dim,), *self._embed_norm, eps)
+        wanted: dict[int, list[int]] = {}
+        for i, feature in enumerate(layers):
+            wanted.setdefault(feature.layer, []).append(i)
+        pooled_layers: list[Any] = [None] * len(layers)
+
+        def keep(depth: int, hidden: Any) -> None:
+            for i in wanted.get(depth, ()):
+                pooled_layers[i] = pool(hidden, mask, layers[i].pooling)
+
+        keep(0, x)
         additive = None
         if batch > 1:  # padded positions get -inf-like scores; one sentence has no padding
             additive = (mask[:, None, None, :].to(x.dtype) - 1.0) * 1e9
-        for qkv_w, qkv_b, out_w, out_b, n1_w, n1_b, in_w, in_b, o_w, o_b, n2_w, n2_b in self._layers:
+        for depth, (qkv_w, qkv_b, out_w, out_b, n1_w, n1_b, in_w, in_b, o_w, o_b, n2_w, n2_b) in enumerate(
+            self._layers, start=1
+        ):
             qkv = F.linear(x, qkv_w, qkv_b).view(batch, length, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)
             attended = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=additive)
             attended = attended.transpose(1, 2).reshape(batch, length, dim)
             x = F.layer_norm(F.linear(attended, out_w, out_b) + x, (dim,), n1_w, n1_b, eps)
             x = F.layer_norm(F.linear(F.gelu(F.linear(x, in_w, in_b)), o_w, o_b) + x, (dim,), n2_w, n2_b, eps)
-        weights = mask[..., None].to(x.dtype)
-        pooled = (x * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-        return F.normalize(pooled, p=2, dim=1) if self._normalize else pooled
+            keep(depth, x)
+        pooled = pool(x, mask, "mean")
+        return (F.normalize(pooled, p=2, dim=1) if self._normalize else pooled), pooled_layers
 
 
 def _preprocess(model: Any, texts: list[str]) -> dict[str, Any]:

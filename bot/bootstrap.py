@@ -52,7 +52,11 @@ def query_encoder(encoder: Encoder) -> Encoder:
 
 
 def classifier_config(settings: Settings) -> ClassifierConfig:
-    return ClassifierConfig(threshold=settings.nlu_threshold, ambiguity_margin=settings.nlu_ambiguity_margin)
+    return ClassifierConfig(
+        threshold=settings.nlu_threshold,
+        ambiguity_margin=settings.nlu_ambiguity_margin,
+        layer_features=tuple(settings.nlu_layer_features),
+    )
 
 
 def load_project(settings: Settings) -> IntentsProject:

@@ -12,13 +12,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from bot.layer_features import DEFAULT_LAYER_FEATURES, parse_layer_feature
 
 
 class Settings(BaseSettings):
@@ -69,6 +71,19 @@ class Settings(BaseSettings):
     nlu_ambiguity_margin: float | None = Field(
         None, ge=0, le=1, description="Abstain when top-1 minus top-2 is below this; unset = fitted."
     )
+    nlu_layer_features: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LAYER_FEATURES),
+        description="Pooled hidden states of the encoder's pass used by the intent classifier beside the "
+        "embedding (mean_layer<k>, max_layer<k>); an empty list = the embedding only.",
+    )
+
+    @field_validator("nlu_layer_features")
+    @classmethod
+    def _known_layer_features(cls, names: list[str]) -> list[str]:
+        for name in names:
+            parse_layer_feature(name)  # ValueError names the bad value and the accepted forms
+        return names
+
     order_number_pattern: str = Field(
         r"\b[Aa][Nn][- ]?\d{5}\b", description="Regex that finds order numbers in messages."
     )

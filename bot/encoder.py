@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from bot.errors import ModelError
+from bot.layer_features import Encoded, check_layers
 
 ProgressCallback = Callable[[int], None]
 
@@ -34,6 +35,30 @@ class Encoder(Protocol):
     def dim(self) -> int: ...
 
     def encode(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray: ...
+
+
+@runtime_checkable
+class LayerEncoder(Encoder, Protocol):
+    """An encoder that also returns pooled hidden states of the same forward pass (`bot.layer_features`)."""
+
+    def encode_layers(
+        self, texts: Sequence[str], names: Sequence[str], *, progress: ProgressCallback | None = None
+    ) -> Encoded: ...
+
+
+def encode_with_layers(
+    encoder: Encoder, texts: Sequence[str], names: Sequence[str], *, progress: ProgressCallback | None = None
+) -> Encoded:
+    """`encoder.encode_layers` when layer features are asked for, else just the embeddings."""
+    if not names:
+        return Encoded(encoder.encode(texts, progress=progress), {})
+    if not isinstance(encoder, LayerEncoder):
+        raise ModelError(
+            f"the intent classifier uses layer features {', '.join(names)}, but the encoder "
+            f"{type(encoder).__name__} cannot give them: use a sentence-transformers model, or set "
+            "SUPPORTBOT_NLU_LAYER_FEATURES to an empty list and train again"
+        )
+    return encoder.encode_layers(texts, names, progress=progress)
 
 
 def default_model_path() -> Path:
@@ -135,41 +160,80 @@ class SentenceTransformerEncoder:
             self._fused = BertMeanPoolForward.for_model(model)
         return model
 
-    def encode(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
+    @property
+    def n_layers(self) -> int:
         model = self.warm_up()
+        return int(model[0].auto_model.config.num_hidden_layers)
+
+    def encode(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
+        return self.encode_layers(texts, (), progress=progress).vectors
+
+    def encode_layers(
+        self, texts: Sequence[str], names: Sequence[str], *, progress: ProgressCallback | None = None
+    ) -> Encoded:
+        """Embeddings and the layer features `names` (`bot.layer_features`), from one forward pass."""
+        model = self.warm_up()
+        try:
+            layers = check_layers(names, self.n_layers)
+        except ValueError as e:
+            raise ModelError(f"{e} (model {self._path})") from e
         if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
+            return Encoded(np.zeros((0, self.dim), dtype=np.float32), {n: np.zeros((0, 0), np.float32) for n in names})
         # Longest first across the whole call, so each batch holds texts of similar length and pads
         # little (what `SentenceTransformer.encode` does); the rows go back in the caller's order.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         result = np.empty((len(texts), self.dim), dtype=np.float32)
+        extra: dict[str, np.ndarray] = {}
         step = self._batch_size
         for start in range(0, len(texts), step):
             rows = order[start : start + step]
-            result[rows] = self._forward(model, [texts[i] for i in rows])
+            vectors, pooled = self._forward(model, [texts[i] for i in rows], layers)
+            result[rows] = vectors
+            for name, values in zip(names, pooled, strict=True):
+                if name not in extra:
+                    extra[name] = np.empty((len(texts), values.shape[1]), dtype=np.float32)
+                extra[name][rows] = values
             if progress:
                 progress(len(rows))
-        return result
+        return Encoded(result, extra)
 
-    def _forward(self, model: Any, chunk: list[str]) -> np.ndarray:
+    def _forward(self, model: Any, chunk: list[str], layers: Sequence[Any] = ()) -> tuple[np.ndarray, list[np.ndarray]]:
         """One forward pass: through `bot.bert_forward` for a plain BERT model (same vectors, ~5 ms less
         Python per call), else straight through the model's modules (`SentenceTransformer.encode` also
         re-runs `eval()` over every submodule and resolves the device on each call, ~1 ms a message).
         Longest first, so padding is shared by texts of similar length, as `encode` does."""
         import torch
 
+        from bot.layer_features import pool
+
         order = np.argsort([-len(t) for t in chunk], kind="stable")
         prepare = getattr(model, "preprocess", None) or model.tokenize
         features = prepare([chunk[i] for i in order])
         with torch.inference_mode():
             if self._fused is not None:
-                vectors = self._fused(features)
+                vectors, pooled = self._fused.forward_layers(features, layers)
             else:
-                vectors = model.forward(features)["sentence_embedding"]
+                if layers:
+                    model[0].auto_model.config.output_hidden_states = True
+                out = model.forward(features)
+                vectors = out["sentence_embedding"]
+                hidden = out.get("all_layer_embeddings") if layers else None
+                if layers and hidden is None:
+                    raise ModelError(
+                        f"the model in {self._path} does not return hidden states, so layer features "
+                        "cannot be computed: set SUPPORTBOT_NLU_LAYER_FEATURES to an empty list"
+                    )
+                mask = features["attention_mask"]
+                pooled = [pool(hidden[f.layer], mask, f.pooling) for f in layers] if hidden is not None else []
             vectors = torch.nn.functional.normalize(vectors.float(), p=2, dim=1)
         result = np.empty((len(chunk), vectors.shape[1]), dtype=np.float32)
         result[order] = vectors.numpy()
-        return result
+        extra = []
+        for values in pooled:
+            block = np.empty((len(chunk), values.shape[1]), dtype=np.float32)
+            block[order] = values.float().numpy()
+            extra.append(block)
+        return result, extra
 
 
 def _folder_fingerprint(path: Path) -> str:
@@ -218,43 +282,57 @@ class CachedEncoder:
             self._conn = conn
         return self._conn
 
-    def _key(self, text: str) -> str:
-        return hashlib.sha256(f"{self.fingerprint}\x00{text}".encode()).hexdigest()
+    def _key(self, text: str, layer: str = "") -> str:
+        # the embedding's key has no layer part (caches written before layer features stay valid)
+        name = f"{layer}\x00" if layer else ""
+        return hashlib.sha256(f"{self.fingerprint}\x00{name}{text}".encode()).hexdigest()
 
     def encode(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
+        return self.encode_layers(texts, (), progress=progress).vectors
+
+    def encode_layers(
+        self, texts: Sequence[str], names: Sequence[str], *, progress: ProgressCallback | None = None
+    ) -> Encoded:
+        """Cached embeddings and layer features; the texts missing any of them go through one pass."""
         if not texts:
-            return self._inner.encode(texts)
-        keys = [self._key(t) for t in texts]
+            return encode_with_layers(self._inner, texts, names)
+        parts = ["", *names]
+        keys = {part: [self._key(t, part) for t in texts] for part in parts}
         found: dict[str, np.ndarray] = {}
         with self._lock:
             conn = self._connection()
-            unique = list(dict.fromkeys(keys))
+            unique = list(dict.fromkeys(k for part in parts for k in keys[part]))
             for start in range(0, len(unique), 900):
                 chunk = unique[start : start + 900]
                 marks = ",".join("?" * len(chunk))
                 rows = conn.execute(f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", chunk)
                 for key, blob in rows:
                     found[key] = np.frombuffer(blob, dtype=np.float32)
-        if progress and found:
-            progress(sum(1 for k in keys if k in found))
-        missing_texts: dict[str, str] = {}
-        for key, text in zip(keys, texts, strict=True):
-            if key not in found:
-                missing_texts.setdefault(key, text)
-        if missing_texts:
-            todo_keys = list(missing_texts)
-            todo = [missing_texts[k] for k in todo_keys]
-            vectors = self._inner.encode(todo, progress=progress)
+        complete = [all(keys[part][i] in found for part in parts) for i in range(len(texts))]
+        if progress and any(complete):
+            progress(sum(complete))
+        missing: dict[str, str] = {}  # embedding key -> text, once per distinct text
+        for i, text in enumerate(texts):
+            if not complete[i]:
+                missing.setdefault(keys[""][i], text)
+        if missing:
+            todo = list(missing.values())
+            encoded = encode_with_layers(self._inner, todo, names, progress=progress)
+            fresh: list[tuple[str, bytes]] = []
+            for part in parts:
+                values = encoded.vectors if not part else encoded.layers[part]
+                for text, row in zip(todo, values, strict=True):
+                    key = self._key(text, part)
+                    found[key] = row
+                    fresh.append((key, row.astype(np.float32).tobytes()))
             with self._lock:
                 conn = self._connection()
-                conn.executemany(
-                    "INSERT OR REPLACE INTO embeddings (key, vector) VALUES (?, ?)",
-                    [(k, v.astype(np.float32).tobytes()) for k, v in zip(todo_keys, vectors, strict=True)],
-                )
+                conn.executemany("INSERT OR REPLACE INTO embeddings (key, vector) VALUES (?, ?)", fresh)
                 conn.commit()
-            for key, vector in zip(todo_keys, vectors, strict=True):
-                found[key] = vector
-        return np.vstack([found[k] for k in keys]).astype(np.float32, copy=False)
+        return Encoded(
+            np.vstack([found[k] for k in keys[""]]).astype(np.float32, copy=False),
+            {n: np.vstack([found[k] for k in keys[n]]).astype(np.float32, copy=False) for n in names},
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -285,7 +363,9 @@ class FakeEncoder:
     def dim(self) -> int:
         return self._dim
 
-    def _vector(self, text: str) -> np.ndarray:
+    n_layers = 6
+
+    def _vector(self, text: str, salt: str = "") -> np.ndarray:
         vector = np.zeros(self._dim, dtype=np.float32)
         words = _TOKEN.findall(text.lower())
         features = list(words)
@@ -293,7 +373,7 @@ class FakeEncoder:
             padded = f"#{word}#"
             features.extend(padded[i : i + 3] for i in range(len(padded) - 2))
         for feature in features or [text]:
-            h = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "big")
+            h = int.from_bytes(hashlib.blake2b((salt + feature).encode(), digest_size=8).digest(), "big")
             sign = 1.0 if (h >> 63) & 1 else -1.0
             weight = 2.0 if feature in words else 1.0
             vector[h % self._dim] += sign * weight
@@ -307,6 +387,20 @@ class FakeEncoder:
         if progress:
             progress(len(texts))
         return vectors
+
+    def encode_layers(
+        self, texts: Sequence[str], names: Sequence[str], *, progress: ProgressCallback | None = None
+    ) -> Encoded:
+        """Embeddings as `encode`; each layer feature is another hashing of the text (salted by its name)."""
+        check_layers(names, self.n_layers)
+        vectors = self.encode(texts, progress=progress)
+        layers = {
+            n: np.vstack([self._vector(t, f"{n}\x00") for t in texts])
+            if texts
+            else np.zeros((0, self._dim), np.float32)
+            for n in names
+        }
+        return Encoded(vectors, layers)
 
 
 def build_encoder(

@@ -12,11 +12,11 @@ import logging
 from typing import Any
 
 import anyio
-import numpy as np
 from fastapi import FastAPI
 
 from bot.assistant import Assistant, HandleResult
 from bot.batching import MicroBatchingEncoder
+from bot.layer_features import Encoded
 from bot.types import Message
 
 log = logging.getLogger("supportbot.server")
@@ -29,13 +29,13 @@ def install_turn_limiter(app: FastAPI, threads: int) -> None:
 
 async def run_turn(app: FastAPI, assistant: Assistant, message: Message) -> HandleResult:
     """Encode (batched, on the loop), then handle the turn in the turn pool. Raises what the turn raises."""
-    embedding = await _encode(assistant, message)
+    encoded = await _encode(assistant, message)
     limiter: Any = getattr(app.state, "turn_limiter", None)
-    result: HandleResult = await anyio.to_thread.run_sync(assistant.handle_full, message, embedding, limiter=limiter)
+    result: HandleResult = await anyio.to_thread.run_sync(assistant.handle_full, message, encoded, limiter=limiter)
     return result
 
 
-async def _encode(assistant: Assistant, message: Message) -> np.ndarray | None:
+async def _encode(assistant: Assistant, message: Message) -> Encoded | None:
     encoder = getattr(assistant, "encoder", None)
     text_to_encode = getattr(assistant, "text_to_encode", None)
     if not isinstance(encoder, MicroBatchingEncoder) or text_to_encode is None:
@@ -44,9 +44,8 @@ async def _encode(assistant: Assistant, message: Message) -> np.ndarray | None:
     if text is None:
         return None
     try:
-        vectors = await encoder.encode_async([text])
+        # the embedding and the layer features NLU needs, from one batched pass
+        return await encoder.encode_layers_async([text], assistant.nlu.layer_names)
     except Exception:  # the turn encodes again and answers politely if the model really fails
         log.exception("encoding a message failed; the turn will retry")
         return None
-    vector: np.ndarray = vectors[0]
-    return vector

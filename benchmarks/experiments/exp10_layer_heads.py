@@ -103,9 +103,11 @@ class Dense:
 
 
 def train_heads(
-    xd: np.ndarray, m: object, idx: np.ndarray, n_classes: int, args: argparse.Namespace
+    xd: np.ndarray, m: object, idx: np.ndarray, n_classes: int, args: argparse.Namespace, neg: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    neg = np.zeros((0, xd.shape[1]), np.float32) if neg is None else neg
     p = HeadParams(
+        outlier_exposure=args.oe,
         alpha=1.0,
         epochs=args.epochs,
         batch_size=args.batch,
@@ -115,7 +117,7 @@ def train_heads(
     )
     dense = bias = sparse = None
     for s in range(args.seeds):
-        d, b, sp_ = train_softmax(xd, idx, n_classes, np.zeros((0, xd.shape[1]), np.float32), p, args.seed + s, m)
+        d, b, sp_ = train_softmax(xd, idx, n_classes, neg, p, args.seed + s, m)
         assert sp_ is not None
         if dense is None:
             dense, bias, sparse = d, b, sp_
@@ -158,14 +160,35 @@ def clinc(spec: str, args: argparse.Namespace, cached: dict[str, object]) -> dic
         cached["tfidf"] = TfidfFeatures.fit_transform(tr.texts, 2)
     feats, m = cached["tfidf"]  # type: ignore[misc]
     xd = dense_of(tr)
-    W, b, S = train_heads(xd, m, idx, len(labels), args)
+    neg = dense_of(cached["tro"]) if args.oe > 0 else None  # type: ignore[arg-type]
+    W, b, S = train_heads(xd, m, idx, len(labels), args, neg)
     emb = tr.arr("emb") if args.maha == "emb" else Dense(args.maha, tr, args.norm)(tr)
     means = np.stack([emb[idx == c].mean(0) for c in range(len(labels))])
     whiten = _whitening(emb - means[idx], 0.1).astype(np.float32)
     means_w = (means @ whiten).astype(np.float32)
+    negbank = None
+    if args.neg_knn:
+        parts = []
+        if "trainoos" in args.neg_knn:
+            parts.append(cached["tro"].arr("emb"))  # type: ignore[union-attr]
+        if "generic" in args.neg_knn:
+            g = np.load(CACHE / "generic_emb.npy")
+            parts.append(g[(g @ tr.arr("emb").T).max(1) < 0.7])
+        if "more" in args.neg_knn:
+            g = np.load(CACHE / "generic2_emb.npy")
+            parts.append(g[(g @ tr.arr("emb").T).max(1) < 0.7])
+        negbank = np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+    extra_maha = {}
+    for name in args.maha_extra:
+        blk = Dense(f"{name}:1", tr, args.norm)
+        f = blk(tr)
+        mu = np.stack([f[idx == c].mean(0) for c in range(len(labels))])
+        wh = _whitening(f - mu[idx], args.shrink).astype(np.float32)
+        extra_maha[name] = (blk, wh, (mu @ wh).astype(np.float32))
     order = np.argsort(idx, kind="stable")
     bank = np.ascontiguousarray(tr.arr("emb")[order])
     start = np.searchsorted(idx[order], np.arange(len(labels) + 1))
+    tok_model = token_head(cached, "clinc150", tr, labels, args)
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
 
     def raw(d: Data) -> dict[str, np.ndarray]:
@@ -173,12 +196,30 @@ def clinc(spec: str, args: argparse.Namespace, cached: dict[str, object]) -> dic
         if key not in cached:
             cached[key] = feats.transform(d.texts)
         lg = dense_of(d) @ W.T + b + np.asarray(cached[key] @ S)
+        rank = lg
+        if tok_model is not None:
+            rank = lg + args.tok_beta * token_logits(tok_model, cached, "clinc150", d, args)
+            if not args.rank_only:
+                lg = rank
         e = d.arr("emb") if args.maha == "emb" else Dense(args.maha, tr, args.norm)(d)
         z = e @ whiten
         d2 = (z * z).sum(1)[:, None] - 2.0 * z @ means_w.T + (means_w * means_w).sum(1)[None, :]
         top = lg.max(1, keepdims=True)
+        extra = {}
+        if negbank is not None:
+            sims = d.arr("emb") @ negbank.T
+            if d.split == "train":  # train's own oos examples: leave each one out
+                sims = np.where(sims > 0.9999, -1.0, sims)
+            k = min(args.neg_k, sims.shape[1])
+            extra["maha_neg"] = -np.sort(sims, 1)[:, -k:].mean(1)
+        for name, (blk, wh, mw) in extra_maha.items():
+            zz = blk(d) @ wh
+            dd = (zz * zz).sum(1)[:, None] - 2.0 * zz @ mw.T + (mw * mw).sum(1)[None, :]
+            extra[f"maha_{name}"] = -dd.min(1)
         return {
+            **extra,
             "logits": lg,
+            "rank": rank,
             "maha": -d2.min(1),
             "energy": top[:, 0] + np.log(np.exp(lg - top).sum(1)),
             "knn": _knn_similarity(d.arr("emb"), bank, start, lg, 10, 5)[0],
@@ -189,6 +230,15 @@ def clinc(spec: str, args: argparse.Namespace, cached: dict[str, object]) -> dic
 
     rv, rt = raw(va), raw(te)
     vin = va.y != "oos"
+    tro = cached.get("tro")
+    if args.train_oos and isinstance(tro, Data):
+        # the head never trained on train's oos examples: they are held out like val's
+        ro = raw(tro)
+        rv = {k: np.concatenate([rv[k], ro[k]]) for k in rv}
+        va = Data.__new__(Data)
+        va.y = np.concatenate([cached["va"].y, tro.y])  # type: ignore[union-attr]
+        va.split = "val+trainoos"
+        vin = va.y != "oos"
     T = fit_temperature(rv["logits"][vin], np.searchsorted(labels, va.y[vin]))
     out: dict[str, object] = {
         "spec": spec,
@@ -201,7 +251,12 @@ def clinc(spec: str, args: argparse.Namespace, cached: dict[str, object]) -> dic
 
     def signals(r: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         probs = (1 - args.blend) * softmax(r["logits"] / T) + args.blend * r["vote"]
-        return probs, {"maxprob": probs.max(1), "maha": r["maha"], "energy": r["energy"], "knn": r["knn"]}
+        plain = softmax(r["logits"] / T) if args.blend_rank_only else probs
+        sig = {"maxprob": plain.max(1), "maha": r["maha"], "energy": r["energy"], "knn": r["knn"]}
+        sig.update({k: v for k, v in r.items() if k.startswith("maha_")})
+        if args.rank_only:
+            probs = softmax(r["rank"] / T)
+        return probs, sig
 
     vp, vs = signals(rv)
     tp, ts = signals(rt)
@@ -214,6 +269,9 @@ def clinc(spec: str, args: argparse.Namespace, cached: dict[str, object]) -> dic
     out["test_closed"] = round(100 * float((tpred == te.y)[tin].mean()), 2)
     out["val_auroc"] = round(100 * auroc(vscore[vin], vscore[~vin]), 2)
     out["test_auroc"] = round(100 * auroc(tscore[tin], tscore[~tin]), 2)
+    if args.signal_auroc:
+        for k, v in ts.items():
+            out[f"auroc_{k}"] = round(100 * auroc(v[tin], v[~tin]), 2)
     gap = np.sort(tp, 1)[:, -1] - np.sort(tp, 1)[:, -2]
     for w in args.w:
         t, mg, rep = fit_abstention(
@@ -266,6 +324,51 @@ def clinc(spec: str, args: argparse.Namespace, cached: dict[str, object]) -> dic
     return out
 
 
+def _tokens(cached: dict[str, object], dataset: str, d: Data, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from exp14_token_heads import Tokens
+
+    key = f"tok_{dataset}_{d.split}"
+    if key not in cached:
+        cached[key] = Tokens(dataset, d.split, args.tok_layers)
+    full = cached[key]
+    sub = Tokens.__new__(Tokens)
+    sub.rows = d.rows
+    sub.texts = d.texts
+    sub.y = d.y
+    sub.parts = [full.parts[i] for i in d.rows]  # type: ignore[attr-defined]
+    sub.emb = full.emb[d.rows]  # type: ignore[attr-defined]
+    return sub
+
+
+def token_head(cached: dict[str, object], dataset: str, tr: Data, labels: np.ndarray, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    if not args.tok_model:
+        return None
+    import torch
+    from exp14_token_heads import train_token_head
+
+    torch.set_num_threads(args.tok_threads)
+    targs = argparse.Namespace(
+        model=args.tok_model,
+        heads=args.tok_heads,
+        dropout=0.1,
+        lr=args.tok_lr,
+        wd=0.01,
+        epochs=args.tok_epochs,
+        batch=64,
+        smooth=0.0,
+    )
+    return train_token_head(_tokens(cached, dataset, tr, args), labels, targs, args.seed)
+
+
+def token_logits(model, cached: dict[str, object], dataset: str, d: Data, args: argparse.Namespace) -> np.ndarray:  # type: ignore[no-untyped-def]
+    from exp14_token_heads import logits_of
+
+    if "split" in d.__dict__ and d.split == "val+trainoos":
+        va, tro = cached["va"], cached["tro"]
+        return np.concatenate([logits_of(model, _tokens(cached, dataset, x, args)) for x in (va, tro)])  # type: ignore[arg-type]
+    return logits_of(model, _tokens(cached, dataset, d, args))
+
+
 def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
     """P(score of a positive > score of a negative)."""
     allv = np.concatenate([pos, neg])
@@ -298,6 +401,9 @@ def banking(spec: str, mode: str, args: argparse.Namespace, cached: dict[str, ob
     idx = np.searchsorted(labels, tr.y)
     W, b, S = train_heads(dense_of(tr), m, idx, len(labels), args)
     lg = dense_of(ev) @ W.T + b + np.asarray(mev @ S)
+    tok_model = token_head(cached, "banking77", tr, labels, args)
+    if tok_model is not None:
+        lg = lg + args.tok_beta * token_logits(tok_model, cached, "banking77", ev, args)
     ey = np.searchsorted(labels, ev.y)
     prior = np.log(np.bincount(idx, minlength=len(labels)) / len(idx))
 
@@ -348,6 +454,22 @@ def main() -> None:
     ap.add_argument("--blend", type=float, default=0.0, help="CLINC: weight of the kNN vote in the probabilities")
     ap.add_argument("--bootstrap", type=int, default=201, help="also report the bagged threshold (0 = off)")
     ap.add_argument("--skip-clinc", action="store_true")
+    ap.add_argument("--maha-extra", nargs="*", default=[], help="extra Mahalanobis signals on these features")
+    ap.add_argument("--shrink", type=float, default=0.1)
+    ap.add_argument("--blend-rank-only", action="store_true", help="kNN vote ranks; maxprob from the plain softmax")
+    ap.add_argument("--neg-knn", default="", help="negative-bank kNN signal: trainoos, generic or both")
+    ap.add_argument("--neg-k", type=int, default=3)
+    ap.add_argument("--oe", type=float, default=0.0, help="outlier exposure on train's oos examples")
+    ap.add_argument("--signal-auroc", action="store_true")
+    ap.add_argument("--tok-model", default="", help="exp14 token head added to the logits: attn, sa, cnn")
+    ap.add_argument("--tok-layers", type=int, nargs="+", default=[6])
+    ap.add_argument("--tok-beta", type=float, default=1.0)
+    ap.add_argument("--rank-only", action="store_true", help="the token head ranks intents; OOS signals stay the base head's")
+    ap.add_argument("--tok-heads", type=int, default=4)
+    ap.add_argument("--tok-epochs", type=int, default=10)
+    ap.add_argument("--tok-lr", type=float, default=2e-3)
+    ap.add_argument("--tok-threads", type=int, default=1)
+    ap.add_argument("--train-oos", action="store_true", help="fit thresholds on val + train's oos examples")
     ap.add_argument("--oracle", action="store_true")
     ap.add_argument("--dump", default="")
     args = ap.parse_args()
@@ -355,6 +477,7 @@ def main() -> None:
     if not args.skip_clinc:
         tr = Data("clinc150", "train")
         cached["tr"] = tr.subset(tr.y != "oos")
+        cached["tro"] = tr.subset(tr.y == "oos")
         cached["va"] = Data("clinc150", "val")
         cached["te"] = Data("clinc150", "test")
     base = args.seed

@@ -9,31 +9,39 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from bot.evaluation.datasets import has_out_of_scope
 from bot.evaluation.metrics import Prediction, intent_report, make_prediction
+from bot.layer_features import Encoded
 from bot.nlu.classifier import EmbeddingIntentClassifier
 
 ClassifierFactory = Callable[[], EmbeddingIntentClassifier]
-Embed = Callable[[Sequence[str]], np.ndarray]
+Embed = Callable[[Sequence[str]], Encoded]
 FoldProgress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
 class Labelled:
-    """Texts, labels and their embeddings (row i belongs to texts[i])."""
+    """Texts, labels, their embeddings and layer features (row i belongs to texts[i]; no layer
+    features = the classifier uses the embeddings only)."""
 
     texts: list[str]
     labels: list[str]
     embeddings: np.ndarray
+    layers: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def subset(self, index: Sequence[int] | np.ndarray) -> Labelled:
         idx = [int(i) for i in index]
-        return Labelled([self.texts[i] for i in idx], [self.labels[i] for i in idx], self.embeddings[idx])
+        return Labelled(
+            [self.texts[i] for i in idx],
+            [self.labels[i] for i in idx],
+            self.embeddings[idx],
+            {k: v[idx] for k, v in self.layers.items()},
+        )
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -60,14 +68,22 @@ def fit(
 ) -> EmbeddingIntentClassifier:
     classifier = make()
     val_data = (val.embeddings, val.texts, val.labels) if val is not None else None
-    classifier.fit(train.embeddings, train.texts, train.labels, val=val_data, embed=embed)
+    classifier.fit(
+        train.embeddings,
+        train.texts,
+        train.labels,
+        layers=train.layers or None,
+        val=val_data,
+        val_layers=val.layers or None if val is not None else None,
+        embed=embed,
+    )
     return classifier
 
 
 def predict(classifier: EmbeddingIntentClassifier, data: Labelled, oos_label: str | None = None) -> list[Prediction]:
     """Predictions for `data`; a rejection counts as `oos_label` (default: the data's own oos label)."""
     oos = oos_label if oos_label is not None else has_out_of_scope(data.labels)
-    results = classifier.predict(data.embeddings, data.texts)
+    results = classifier.predict(data.embeddings, data.texts, data.layers or None)
     return [
         make_prediction(text, target, r.ranking, r.abstain, oos)
         for text, target, r in zip(data.texts, data.labels, results, strict=True)

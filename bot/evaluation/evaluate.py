@@ -13,16 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
 from bot.config import Settings
-from bot.encoder import Encoder
+from bot.encoder import Encoder, LayerEncoder, encode_with_layers
 from bot.errors import ConfigError, TrainingDataError
 from bot.evaluation import plots, reports
 from bot.evaluation.crossval import CrossValidation, Labelled, cross_validate, fit, holdout_split, predict
 from bot.evaluation.datasets import has_out_of_scope, read_examples
 from bot.evaluation.html import write_summary
 from bot.evaluation.metrics import Prediction, intent_errors, intent_report, oos_report, retrieval_metrics
+from bot.layer_features import Encoded
 
 
 class EvaluationProgress(Protocol):
@@ -77,16 +76,18 @@ class EvaluationResult:
     files: list[Path] = field(default_factory=list)
 
 
-def _labelled(texts: list[str], labels: list[str], vectors: dict[str, np.ndarray], dim: int) -> Labelled:
-    matrix = np.vstack([vectors[t] for t in texts]) if texts else np.zeros((0, dim), dtype=np.float32)
-    return Labelled(texts, labels, matrix)
+class _Embedded:
+    """Every distinct text encoded once (embeddings and layer features), looked up by text."""
 
+    def __init__(self, encoder: Encoder, texts: Sequence[str], names: Sequence[str], progress: EvaluationProgress):
+        unique = list(dict.fromkeys(texts))
+        progress.stage("Embedding", len(unique))
+        self.encoded = encode_with_layers(encoder, unique, names, progress=progress.advance)
+        self.row = {t: i for i, t in enumerate(unique)}
 
-def _embed_all(encoder: Encoder, texts: Sequence[str], progress: EvaluationProgress) -> dict[str, np.ndarray]:
-    unique = list(dict.fromkeys(texts))
-    progress.stage("Embedding", len(unique))
-    vectors = encoder.encode(unique, progress=progress.advance)
-    return dict(zip(unique, vectors, strict=True))
+    def labelled(self, texts: list[str], labels: list[str]) -> Labelled:
+        part = self.encoded.rows([self.row[t] for t in texts])
+        return Labelled(texts, labels, part.vectors, dict(part.layers))
 
 
 def _project_examples(settings: Settings) -> tuple[list[str], list[str]]:
@@ -115,8 +116,10 @@ def run_evaluation(
     def make() -> EmbeddingIntentClassifier:
         return EmbeddingIntentClassifier(config)
 
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        return encoder.encode(list(texts))
+    names = config.layer_features if isinstance(encoder, LayerEncoder) else ()
+
+    def embed(texts: Sequence[str]) -> Encoded:
+        return encode_with_layers(encoder, list(texts), names)
 
     val_texts: list[str] = []
     val_labels: list[str] = []
@@ -136,9 +139,8 @@ def run_evaluation(
     if options.test is not None:
         test_examples = read_examples(options.test)
         test_texts, test_labels = [e.text for e in test_examples], [e.intent for e in test_examples]
-    vectors = _embed_all(encoder, [*train_texts, *val_texts, *test_texts], progress)
-    dim = encoder.dim
-    pool = _labelled(train_texts, train_labels, vectors, dim)
+    embedded = _Embedded(encoder, [*train_texts, *val_texts, *test_texts], names, progress)
+    pool = embedded.labelled(train_texts, train_labels)
     crossval: CrossValidation | None = None
     if options.cross_validation:
         mode = f"{options.folds}-fold cross-validation on {title}"
@@ -149,13 +151,13 @@ def run_evaluation(
         predictions = crossval.predictions
     else:
         if options.test is not None:
-            train, test = pool, _labelled(test_texts, test_labels, vectors, dim)
+            train, test = pool, embedded.labelled(test_texts, test_labels)
             mode = f"trained on {title}, tested on {options.test.name}"
         else:
             train_idx, test_idx = holdout_split(pool.labels, options.test_fraction, options.seed)
             train, test = pool.subset(train_idx), pool.subset(test_idx)
             mode = f"held-out split of {title} ({options.test_fraction:.0%} test, seed {options.seed})"
-        val = _labelled(val_texts, val_labels, vectors, dim) if val_texts else None
+        val = embedded.labelled(val_texts, val_labels) if val_texts else None
         if val is not None:
             mode += f", thresholds fitted on {options.val.name if options.val else 'val'}"
         progress.stage("Training", None)

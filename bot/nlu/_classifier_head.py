@@ -1,18 +1,18 @@
 """The trainable part of the intent classifier and its OOS signals.
 
-A softmax-linear head over [embedding, TF-IDF word + char n-grams], trained with Adam
-in torch (imported lazily, only while training); prediction is pure numpy. Beside it a
-shared-covariance Mahalanobis scorer on the embedding and the mean cosine similarity to
-the k nearest training examples. The OOS score is the sum of the z-normalised max
-probability, negative Mahalanobis distance and kNN similarity (z fitted on held-out
-in-scope examples).
+A softmax-linear head over [embedding, layer features, TF-IDF word + char n-grams], trained
+in numpy (`_classifier_train`); prediction is pure numpy. Beside it a shared-covariance
+Mahalanobis scorer on the embedding, the mean cosine similarity to the k nearest training
+examples, and the similarity to the nearest known out-of-scope examples (the negative bank).
+The OOS score is the sum of the z-normalised max probability, energy, negative Mahalanobis
+distance, kNN similarity and negative-bank dissimilarity (z fitted on held-out in-scope examples).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from bot.nlu._classifier_train import train_softmax
 _ARRAY_PREFIX = "head_"
 _META_FILE = "head.json"
 _NOT_SIGNALS = ("logits", "vote")  # raw scores that are not OOS signals
+_LAYER_MEAN = "layer_mean_"  # array prefix: the training mean of a layer feature
+Layers = Mapping[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,6 @@ class HeadParams:
     outlier_exposure: float = 0.0
     tfidf: bool = True  # a naive Bayes on TF-IDF n-grams added to the embedding logits
     joint_tfidf: bool = False  # train TF-IDF weights jointly instead of naive Bayes
-    joint_solver: str = "numpy"  # "numpy" (lazy sparse AdamW, seconds) or "torch" (minutes)
     nb_alpha: float = 0.03
     nb_weight: float = 0.3
     char_min_df: int = 2
@@ -48,6 +49,9 @@ class HeadParams:
     ensemble: int = 1  # heads trained with seeds seed..seed+ensemble-1, weights averaged
     knn_vote: float = 0.0  # weight of the kNN label vote blended into the probabilities
     knn_vote_temp: float = 0.05  # a neighbour's vote is exp(cosine / temp)
+    layers: tuple[str, ...] = ()  # layer features beside the embedding in the dense block
+    layer_weight: float = 1.0  # each layer feature, centred and L2-normalised, times this
+    negative_k: int = 1  # OOS signal: mean cosine to the k nearest negatives (0 = off)
 
 
 class Head:
@@ -69,9 +73,28 @@ class Head:
     def temperature(self) -> float:
         return float(self.meta["temperature"])
 
-    def raw_scores(self, x: np.ndarray, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        return tuple(self.meta.get("layers", ()))
+
+    def dense_input(self, x: np.ndarray, layers: Layers | None) -> np.ndarray:
+        """[alpha x embedding, each layer feature centred on the training mean, L2-normalised, x weight]."""
+        return _dense_input(
+            x,
+            layers,
+            self.layer_names,
+            {n: self.arrays[_LAYER_MEAN + n] for n in self.layer_names},
+            float(self.meta["alpha"]),
+            float(self.meta.get("layer_weight", 1.0)),
+        )
+
+    def raw_scores(
+        self, x: np.ndarray, texts: Sequence[str], layers: Layers | None = None, *, in_negatives: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Logits and raw OOS signals. `in_negatives`: the rows are themselves in the negative bank
+        (held-out scoring while fitting), so each one's own copy there is skipped."""
         a = self.arrays
-        logits = float(self.meta["alpha"]) * (x @ a["dense"].T) + a["bias"]
+        logits = self.dense_input(x, layers) @ a["dense"].T + a["bias"]
         if self.features is not None:
             logits = logits + self._text_logits(texts)
         z = x @ a["whiten"]
@@ -94,6 +117,8 @@ class Head:
             )
             if vote is not None:
                 raw["vote"] = vote
+        if "negatives" in a:
+            raw["negatives"] = _negative_dissimilarity(x, a["negatives"], int(self.meta["negative_k"]), in_negatives)
         return raw
 
     def _text_logits(self, texts: Sequence[str]) -> np.ndarray:
@@ -118,21 +143,26 @@ class Head:
                 out[i] += scale * s
         return out
 
-    def probabilities(self, raw: dict[str, np.ndarray]) -> np.ndarray:
-        """Softmax of the logits / temperature, blended with the kNN vote when enabled."""
+    def softmax(self, raw: dict[str, np.ndarray]) -> np.ndarray:
+        """Softmax of the logits / temperature."""
         lg = raw["logits"] / self.temperature
         lg = lg - lg.max(1, keepdims=True)
         e = np.exp(lg)
-        probs = e / e.sum(1, keepdims=True)
+        return np.asarray(e / e.sum(1, keepdims=True))
+
+    def probabilities(self, raw: dict[str, np.ndarray]) -> np.ndarray:
+        """The softmax, blended with the kNN vote when enabled: the intent ranking."""
+        probs = self.softmax(raw)
         if "vote" in raw:
             lam = float(self.meta["knn_vote"])
             probs = (1.0 - lam) * probs + lam * raw["vote"]
-        return np.asarray(probs)
+        return probs
 
     def finish(self, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated probabilities and the OOS score (sum of z-normalised signals)."""
+        """Ranking probabilities and the OOS score (sum of z-normalised signals). The max-probability
+        signal comes from the plain softmax: the kNN vote sharpens the ranking but blurs abstention."""
         probs = self.probabilities(raw)
-        signals = {"maxprob": probs.max(1), **{k: v for k, v in raw.items() if k not in _NOT_SIGNALS}}
+        signals = {"maxprob": self.softmax(raw).max(1), **{k: v for k, v in raw.items() if k not in _NOT_SIGNALS}}
         z = self.meta["z"]
         score = np.zeros(len(probs))
         for name, v in signals.items():
@@ -147,7 +177,7 @@ class Head:
             return
         idx = np.searchsorted(np.asarray(self.labels), held_y[ins])
         self.meta["temperature"] = fit_temperature(held["logits"][ins], idx)
-        probs = self.probabilities({k: v[ins] for k, v in held.items()})
+        probs = self.softmax({k: v[ins] for k, v in held.items()})
         signals = {"maxprob": probs.max(1), **{k: v[ins] for k, v in held.items() if k not in _NOT_SIGNALS}}
         self.meta["z"] = {name: (float(v.mean()), float(max(v.std(), 1e-6))) for name, v in signals.items()}
 
@@ -175,30 +205,38 @@ def fit_head(
     x: np.ndarray,
     texts: Sequence[str],
     y: np.ndarray,
-    neg_x: np.ndarray,
-    neg_texts: Sequence[str],
+    negatives: np.ndarray,
     params: HeadParams,
     seed: int,
+    layers: Layers | None = None,
+    oe: tuple[np.ndarray, Layers | None] | None = None,
 ) -> Head:
-    """Train the head on in-scope examples (negatives only via outlier exposure)."""
+    """Train the head on in-scope examples. `negatives` (unit embeddings of known out-of-scope
+    messages) form the negative bank; `oe` (their embeddings and layer features) feeds outlier
+    exposure when params.outlier_exposure > 0."""
     labels = tuple(sorted(set(y.tolist())))
     idx = np.searchsorted(np.asarray(labels), y)
     features, m = TfidfFeatures.fit_transform(texts, params.char_min_df) if params.tfidf else (None, None)
     if features is None or not features.vectorizers:
         features = m = None
-    if params.joint_tfidf and features is not None and params.joint_solver == "torch":
-        dense, bias, sparse = _train(x, texts, idx, len(labels), neg_x, neg_texts, features, params, seed)
+    names = params.layers
+    centres = {n: _layer(layers, n).mean(0).astype(np.float32) for n in names}
+    dense_x = _dense_input(x, layers, names, centres, params.alpha, params.layer_weight)
+    if oe is not None and params.outlier_exposure > 0:
+        neg_dense = _dense_input(oe[0], oe[1], names, centres, params.alpha, params.layer_weight)
     else:
-        joint = m if params.joint_tfidf else None
-        dense, bias, sparse = train_softmax(x, idx, len(labels), neg_x, params, seed, joint)
-        for k in range(1, params.ensemble):
-            # a linear model: averaging the heads' weights = averaging their logits
-            d, b, s = train_softmax(x, idx, len(labels), neg_x, params, seed + k, joint)
-            dense, bias = dense + d, bias + b
-            sparse = sparse + s if sparse is not None and s is not None else sparse
-        if params.ensemble > 1:
-            dense, bias = dense / params.ensemble, bias / params.ensemble
-            sparse = sparse / params.ensemble if sparse is not None else None
+        neg_dense = np.zeros((0, dense_x.shape[1]), dtype=np.float32)
+    unit = replace(params, alpha=1.0)  # the dense input is already scaled
+    joint = m if params.joint_tfidf else None
+    dense, bias, sparse = train_softmax(dense_x, idx, len(labels), neg_dense, unit, seed, joint)
+    for k in range(1, params.ensemble):
+        # a linear model: averaging the heads' weights = averaging their logits
+        d, b, s = train_softmax(dense_x, idx, len(labels), neg_dense, unit, seed + k, joint)
+        dense, bias = dense + d, bias + b
+        sparse = sparse + s if sparse is not None and s is not None else sparse
+    if params.ensemble > 1:
+        dense, bias = dense / params.ensemble, bias / params.ensemble
+        sparse = sparse / params.ensemble if sparse is not None else None
     means = np.stack([x[idx == c].mean(0) for c in range(len(labels))])
     whiten = _whitening(x - means[idx], params.shrinkage)
     arrays = {
@@ -209,7 +247,19 @@ def fit_head(
     }
     if sparse is not None:
         arrays["sparse"] = sparse
-    meta: dict[str, Any] = {"temperature": 1.0, "z": {}, "alpha": params.alpha, "energy": params.energy}
+    for name, centre in centres.items():
+        arrays[_LAYER_MEAN + name] = centre
+    meta: dict[str, Any] = {
+        "temperature": 1.0,
+        "z": {},
+        "alpha": params.alpha,
+        "energy": params.energy,
+        "layers": list(names),
+        "layer_weight": params.layer_weight,
+    }
+    if params.negative_k > 0 and len(negatives):
+        arrays["negatives"] = np.ascontiguousarray(negatives, dtype=np.float32)
+        meta["negative_k"] = params.negative_k
     if params.knn_k > 0:
         order = np.argsort(idx, kind="stable")
         arrays["bank"] = np.ascontiguousarray(x[order], dtype=np.float32)
@@ -235,77 +285,45 @@ def _naive_bayes(m: Any, y: np.ndarray, n_classes: int, alpha: float) -> tuple[n
     return logp.astype(np.float32), prior.astype(np.float32)
 
 
-def _train(
+def _layer(layers: Layers | None, name: str) -> np.ndarray:
+    if layers is None or name not in layers:
+        raise ValueError(
+            f"the classifier uses the layer feature {name!r} but it was not given: encode the texts with "
+            "encode_with_layers(encoder, texts, classifier.layer_names) and pass layers=encoded.layers"
+        )
+    return np.asarray(layers[name], dtype=np.float32)
+
+
+def _dense_input(
     x: np.ndarray,
-    texts: Sequence[str],
-    y: np.ndarray,
-    n_classes: int,
-    neg_x: np.ndarray,
-    neg_texts: Sequence[str],
-    features: TfidfFeatures | None,
-    p: HeadParams,
-    seed: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    import torch
+    layers: Layers | None,
+    names: Sequence[str],
+    centres: Mapping[str, np.ndarray],
+    alpha: float,
+    weight: float,
+) -> np.ndarray:
+    """[alpha x embedding, weight x normalise(layer - centre) for each layer feature] (float32)."""
+    parts = [alpha * np.asarray(x, dtype=np.float32)]
+    for name in names:
+        f = _layer(layers, name) - centres[name]
+        if f.shape[0] != x.shape[0]:
+            raise ValueError(f"layer feature {name!r} has {f.shape[0]} rows for {x.shape[0]} embeddings")
+        norms = np.linalg.norm(f, axis=1, keepdims=True)
+        parts.append(weight * f / np.maximum(norms, 1e-12))
+    if len(parts) == 1:
+        return parts[0]
+    return np.ascontiguousarray(np.hstack(parts), dtype=np.float32)
 
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    n, dim = x.shape
-    dense = torch.nn.Linear(dim, n_classes)
-    torch.nn.init.zeros_(dense.weight)
-    torch.nn.init.zeros_(dense.bias)
-    params: list[torch.nn.Parameter] = list(dense.parameters())
-    bag = None
-    m = nm = None
-    if features is not None:
-        bag = torch.nn.EmbeddingBag(features.width, n_classes, mode="sum")
-        torch.nn.init.zeros_(bag.weight)
-        params += list(bag.parameters())
-        m = features.transform(texts)
-        nm = features.transform(neg_texts) if len(neg_texts) else None
-    opt = torch.optim.AdamW(params, lr=p.learning_rate, weight_decay=p.weight_decay)
-    opts: list[torch.optim.Optimizer] = [opt]
-    bs = min(p.batch_size, n)
-    per_epoch = int(np.ceil(n / bs))
-    epochs = max(p.epochs, int(np.ceil(p.min_steps / per_epoch)))
-    total = epochs * per_epoch
-    scheds = [torch.optim.lr_scheduler.OneCycleLR(o, max_lr=p.learning_rate, total_steps=total) for o in opts]
-    xt = torch.from_numpy(np.ascontiguousarray(x * p.alpha, dtype=np.float32))
-    yt = torch.from_numpy(y.astype(np.int64))
-    nxt = torch.from_numpy(np.ascontiguousarray(neg_x * p.alpha, dtype=np.float32))
 
-    def forward(xb: torch.Tensor, mb: Any) -> torch.Tensor:
-        out = dense(xb)
-        if bag is not None and mb is not None:
-            out = out + bag(
-                torch.from_numpy(mb.indices.astype(np.int64)),
-                torch.from_numpy(mb.indptr[:-1].astype(np.int64)),
-                per_sample_weights=torch.from_numpy(mb.data),
-            )
-        return out  # type: ignore[no-any-return]
-
-    use_oe = p.outlier_exposure > 0 and len(neg_x) > 0
-    for _ in range(epochs):
-        perm = rng.permutation(n)
-        for i in range(0, n, bs):
-            b = perm[i : i + bs]
-            loss = torch.nn.functional.cross_entropy(forward(xt[b], m[b] if m is not None else None), yt[b])
-            if use_oe:
-                j = rng.integers(0, len(neg_x), size=min(32, len(neg_x)))
-                lg = forward(nxt[j], nm[j] if nm is not None else None)
-                loss = loss - p.outlier_exposure * torch.log_softmax(lg, 1).mean()
-            for o in opts:
-                o.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]
-            for o in opts:
-                o.step()
-            for s in scheds:
-                s.step()
-    with torch.no_grad():
-        w = dense.weight.numpy().astype(np.float32).copy()
-        bias = dense.bias.numpy().astype(np.float32).copy()
-        sparse = bag.weight.numpy().astype(np.float32).copy() if bag is not None else None
-    return w, bias, sparse
+def _negative_dissimilarity(x: np.ndarray, negatives: np.ndarray, k: int, skip_self: bool) -> np.ndarray:
+    """Minus the mean cosine similarity of each row to its k nearest known out-of-scope messages
+    (higher = less like them). With skip_self, a row's own copy in the bank (cosine ~1) is skipped."""
+    sims = x @ negatives.T
+    if skip_self:
+        sims = np.where(sims > 0.9999, -1.0, sims)
+    kk = min(k, sims.shape[1])
+    near = np.partition(sims, sims.shape[1] - kk, axis=1)[:, sims.shape[1] - kk :]
+    return np.asarray(-near.mean(1), dtype=np.float32)
 
 
 def fit_temperature(logits: np.ndarray, idx: np.ndarray) -> float:

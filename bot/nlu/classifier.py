@@ -16,15 +16,17 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 
-from bot.nlu._classifier_head import Head, HeadParams, fit_head
+from bot.layer_features import DEFAULT_LAYER_FEATURES, Encoded, parse_layer_feature
+from bot.nlu._classifier_head import Head, HeadParams, Layers, fit_head
 from bot.nlu._classifier_threshold import fit_abstention, held_out_splits
 
 DEFAULT_OOS_LABELS = frozenset({"out_of_scope", "oos"})
+Embed = Callable[[Sequence[str]], Encoded]
 _CONFIG_FILE = "config.json"
 _STATE_FILE = "state.json"
 
@@ -59,13 +61,17 @@ class ClassifierConfig:
     use_tfidf: use TF-IDF word (1-2) and char (2-5) n-grams beside the embedding.
     joint_tfidf: train the n-gram weights jointly with the head (default); False: add
         0.3 x a naive Bayes over the n-grams instead (half the training time, less recall).
-    joint_solver: "numpy" (lazy sparse AdamW, seconds) or "torch" (EmbeddingBag, minutes).
+    layer_features: pooled hidden states of the encoder's same forward pass used beside the
+        embedding (`bot.layer_features`; used when the encoder can give them, () = embedding only).
+    layer_weight: each layer feature enters centred on its training mean, L2-normalised, x this.
     embedding_scale: weight of the embedding block against the TF-IDF block.
     epochs, batch_size, learning_rate, weight_decay: AdamW training of the linear head
         (epochs=10: +0.4 in-scope, -2 points of oos recall on CLINC150, twice the time).
     outlier_exposure: weight of the loss pushing negatives to a uniform distribution.
     use_generic_oos: embed the shipped generic off-topic corpus as negatives (needs `embed`);
         sentences closer than generic_oos_max_similarity to a training example are dropped.
+    negative_k: add minus the mean cosine similarity to the k nearest negatives (the generic
+        corpus and the training data's own out-of-scope examples) to the OOS score (0 = off).
     knn_k: add the mean cosine similarity to the k nearest training examples to the OOS
         score (keeps the training embeddings in the model; 0 = off).
     knn_classes: search those neighbours among the examples of the top knn_classes intents
@@ -75,7 +81,8 @@ class ClassifierConfig:
     ensemble: train this many heads (seeds seed, seed+1, ...) and average their weights: the
         head is linear, so this averages their logits at no prediction cost (training x n).
     knn_vote: blend the intents of the knn_k neighbours (the kNN signal's own neighbours,
-        votes weighted by exp(cosine / 0.05)) into the probabilities with this weight (0 = off).
+        votes weighted by exp(cosine / 0.05)) into the ranking probabilities with this weight
+        (0 = off); the OOS score keeps the plain softmax's max probability.
     threshold_bootstrap: with out-of-scope examples to fit on, the threshold is the median of
         the best thresholds of this many bootstrap resamples of the held-out data (steadier
         than the single best threshold of ~100 oos examples; 0 = the single best).
@@ -88,7 +95,8 @@ class ClassifierConfig:
     max_in_scope_rejection: float = 0.02
     use_tfidf: bool = True
     joint_tfidf: bool = True
-    joint_solver: str = "numpy"
+    layer_features: tuple[str, ...] = DEFAULT_LAYER_FEATURES
+    layer_weight: float = 1.0
     embedding_scale: float = 2.0
     epochs: int = 5
     batch_size: int = 512
@@ -97,6 +105,7 @@ class ClassifierConfig:
     outlier_exposure: float = 0.0
     use_generic_oos: bool = True
     generic_oos_max_similarity: float = 0.7
+    negative_k: int = 1
     knn_k: int = 10
     knn_classes: int = 5
     oos_energy: bool = True
@@ -112,8 +121,11 @@ class ClassifierConfig:
             )
         if self.oos_weight < 0.0:
             raise ValueError(f"oos_weight must be >= 0, got {self.oos_weight}")
-        if self.joint_solver not in ("numpy", "torch"):
-            raise ValueError(f"joint_solver must be 'numpy' or 'torch', got {self.joint_solver!r}")
+        object.__setattr__(self, "layer_features", tuple(self.layer_features))  # a list from JSON
+        for name in self.layer_features:
+            parse_layer_feature(name)
+        if self.negative_k < 0:
+            raise ValueError(f"negative_k must be >= 0 (0 turns the negative-bank signal off), got {self.negative_k}")
         if self.knn_k < 0:
             raise ValueError(f"knn_k must be >= 0 (0 turns the kNN signal off), got {self.knn_k}")
         if not 0.0 <= self.knn_vote <= 1.0:
@@ -134,12 +146,13 @@ class ClassifierConfig:
             outlier_exposure=self.outlier_exposure,
             tfidf=self.use_tfidf,
             joint_tfidf=self.joint_tfidf,
-            joint_solver=self.joint_solver,
             knn_k=self.knn_k,
             knn_classes=self.knn_classes,
             energy=self.oos_energy,
             ensemble=self.ensemble,
             knn_vote=self.knn_vote,
+            layer_weight=self.layer_weight,
+            negative_k=self.negative_k,
         )
 
 
@@ -173,17 +186,29 @@ class EmbeddingIntentClassifier:
             return ()
         return self._head.labels
 
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        """The layer features `predict` needs (those the model was trained with)."""
+        return self._head.layer_names if self._head is not None else ()
+
     def fit(
         self,
         embeddings: np.ndarray,
         texts: Sequence[str],
         labels: Sequence[str],
         *,
+        layers: Layers | None = None,
         val: tuple[np.ndarray, Sequence[str], Sequence[str]] | None = None,
+        val_layers: Layers | None = None,
         out_of_scope_labels: frozenset[str] = DEFAULT_OOS_LABELS,
-        embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+        embed: Embed | None = None,
     ) -> dict[str, float]:
-        """Train the head, then fit the abstention threshold and margin. Returns a report."""
+        """Train the head, then fit the abstention threshold and margin. Returns a report.
+
+        `layers` are the configured layer features of the texts (`bot.layer_features`); without
+        them the head uses the embedding only. `embed` encodes more texts (the generic negatives)
+        with the same layer features.
+        """
         start = time.perf_counter()
         x = _check_inputs(embeddings, texts, "training data")
         if len(labels) != x.shape[0]:
@@ -200,24 +225,44 @@ class EmbeddingIntentClassifier:
                 "route every message to the single intent without a classifier"
             )
         cfg = self.config
+        names = cfg.layer_features if layers is not None else ()
+        if names and val is not None and val_layers is None:
+            raise ValueError("layers were given for the training data but not for val: pass val_layers too")
+        lay = _select(layers, names)
         txt = np.asarray(list(texts), dtype=object)
-        neg_x = x[is_oos]
+        # negatives: the data's own out-of-scope examples, then the generic corpus
+        own_neg = Encoded(x[is_oos], {n: v[is_oos] for n, v in lay.items()})
         neg_t = list(txt[is_oos])
+        generic = Encoded.stack([], names, x.shape[1])
         if embed is not None and cfg.use_generic_oos:
             from bot.nlu._classifier_data import generic_oos_texts
 
-            generic = generic_oos_texts()
-            gx = np.asarray(embed(generic), dtype=np.float32)
+            gen_t = generic_oos_texts()
+            encoded = embed(gen_t)
             # drop generic sentences that look like one of this bot's own intents
-            keep = (gx @ x[~is_oos].T).max(1) < cfg.generic_oos_max_similarity
-            neg_x = np.vstack([neg_x, gx[keep]])
-            neg_t += [t for t, k in zip(generic, keep, strict=True) if k]
-        hp = cfg.head_params()
+            keep = (encoded.vectors @ x[~is_oos].T).max(1) < cfg.generic_oos_max_similarity
+            generic = encoded.only(names).rows(np.flatnonzero(keep))
+            neg_t += [t for t, k in zip(gen_t, keep, strict=True) if k]
+        neg = Encoded.stack([own_neg, generic], names, x.shape[1])
+        hp = replace(cfg.head_params(), layers=names)
 
         def train(rows: np.ndarray) -> Head:
-            return fit_head(x[rows], list(txt[rows]), y[rows], neg_x, neg_t, hp, cfg.seed)
+            return fit_head(
+                x[rows],
+                list(txt[rows]),
+                y[rows],
+                neg.vectors,
+                hp,
+                cfg.seed,
+                {n: v[rows] for n, v in lay.items()},
+                (neg.vectors, neg.layers),
+            )
+
+        def negatives_held(head: Head, which: Encoded, which_texts: list[str]) -> dict[str, np.ndarray]:
+            return head.raw_scores(which.vectors, which_texts, which.layers, in_negatives=True)
 
         # 1. held-out predictions for calibration and thresholds
+        in_idx = np.flatnonzero(~is_oos)
         if val is not None:
             vx = _check_inputs(val[0], val[1], "val")
             vy = np.asarray([str(label) for label in val[2]])
@@ -226,34 +271,37 @@ class EmbeddingIntentClassifier:
                     f"val has {vx.shape[0]} embeddings but {len(vy)} labels: pass one label per embedding row"
                 )
             v_oos = np.isin(vy, list(out_of_scope_labels))
-            head = train(np.flatnonzero(~is_oos))
-            held = head.raw_scores(vx, list(val[1]))
+            head = train(in_idx)
+            held = head.raw_scores(vx, list(val[1]), _select(val_layers, names))
             held_y = np.where(v_oos, "", vy)
             held_is_oos = v_oos
+            if len(own_neg) and cfg.outlier_exposure == 0:
+                # the head never trained on the data's own out-of-scope examples: more held-out oos
+                held = _concat_scores([held, negatives_held(head, own_neg, neg_t[: len(own_neg)])])
+                held_y = np.concatenate([held_y, np.full(len(own_neg), "")])
+                held_is_oos = np.concatenate([held_is_oos, np.ones(len(own_neg), dtype=bool)])
             source = "val"
         else:
             parts_scores = []
             parts_y = []
-            in_idx = np.flatnonzero(~is_oos)
             for tr_idx, te_idx in held_out_splits(y[in_idx], cfg.seed):
                 h = train(in_idx[tr_idx])
-                parts_scores.append(h.raw_scores(x[in_idx[te_idx]], list(txt[in_idx[te_idx]])))
-                parts_y.append(y[in_idx[te_idx]])
+                rows = in_idx[te_idx]
+                parts_scores.append(h.raw_scores(x[rows], list(txt[rows]), {n: v[rows] for n, v in lay.items()}))
+                parts_y.append(y[rows])
             head = train(in_idx)
             if parts_scores:
                 held = _concat_scores(parts_scores)
                 held_y = np.concatenate(parts_y)
                 held_is_oos = np.zeros(len(held_y), dtype=bool)
-                if len(neg_x) and cfg.outlier_exposure == 0:
+                if len(neg) and cfg.outlier_exposure == 0:
                     # the head never trained on the negatives: they are held-out oos
-                    neg_scores = head.raw_scores(neg_x, neg_t)
-                    held = _concat_scores([held, neg_scores])
-                    held_y = np.concatenate([held_y, np.full(len(neg_x), "")])
-                    held_is_oos = np.concatenate([held_is_oos, np.ones(len(neg_x), dtype=bool)])
+                    held = _concat_scores([held, negatives_held(head, neg, neg_t)])
+                    held_y = np.concatenate([held_y, np.full(len(neg), "")])
+                    held_is_oos = np.concatenate([held_is_oos, np.ones(len(neg), dtype=bool)])
             else:
                 held = None
             source = "cross-validation" if held is not None else "defaults"
-
         # 2. calibration (temperature) and OOS-score normalisation on held-out in-scope
         report: dict[str, float] = {}
         if held is not None and (~held_is_oos).any():
@@ -292,7 +340,8 @@ class EmbeddingIntentClassifier:
                 "threshold": self._threshold,
                 "ambiguity_margin": self._margin,
                 "n_intents": float(len(head.labels)),
-                "n_negatives": float(len(neg_x)),
+                "n_negatives": float(len(neg)),
+                "n_layer_features": float(len(names)),
                 "fitted_on_val": float(source == "val"),
                 "fitted_on_defaults": float(source == "defaults"),
                 "temperature": head.temperature,
@@ -301,15 +350,18 @@ class EmbeddingIntentClassifier:
         )
         return report
 
-    def predict(self, embeddings: np.ndarray, texts: Sequence[str]) -> list[IntentPrediction]:
-        """Rank every intent for each message and decide whether to fall back."""
+    def predict(
+        self, embeddings: np.ndarray, texts: Sequence[str], layers: Layers | None = None
+    ) -> list[IntentPrediction]:
+        """Rank every intent for each message and decide whether to fall back. `layers`: the
+        messages' layer features `layer_names` (from the pass that gave `embeddings`)."""
         if self._head is None:
             raise ValueError(
                 "EmbeddingIntentClassifier.predict was called before fit: call fit(...) or "
                 "EmbeddingIntentClassifier.load(directory) first"
             )
         x = _check_inputs(embeddings, texts, "predict input")
-        probs, oos = self._head.finish(self._head.raw_scores(x, texts))
+        probs, oos = self._head.finish(self._head.raw_scores(x, texts, layers))
         labels = self._head.labels
         order = np.argsort(-probs, axis=1, kind="stable")
         out = []
@@ -350,6 +402,19 @@ class EmbeddingIntentClassifier:
         clf._threshold = float(state["threshold"])
         clf._margin = float(state["ambiguity_margin"])
         return clf
+
+
+def _select(layers: Layers | None, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The layer features `names` as float32 arrays; a clear error for a missing one."""
+    out = {}
+    for name in names:
+        if layers is None or name not in layers:
+            raise ValueError(
+                f"the layer feature {name!r} is missing: encode with "
+                f"encode_with_layers(encoder, texts, {list(names)!r}) and pass its .layers"
+            )
+        out[name] = np.asarray(layers[name], dtype=np.float32)
+    return out
 
 
 def _gap(probs: np.ndarray) -> np.ndarray:

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from bot.encoder import Encoder, ProgressCallback
+from bot.encoder import Encoder, LayerEncoder, ProgressCallback, encode_with_layers
 from bot.errors import ModelError, NotTrainedError, TrainingDataError
+from bot.layer_features import Encoded
 from bot.nlu.classifier import ClassifierConfig, EmbeddingIntentClassifier, IntentPrediction
 from bot.nlu.entities import EntityPipeline
 from bot.nlu.training_data import TrainingData
@@ -88,15 +89,17 @@ def train_nlu(
         raise TrainingDataError([])  # validation reports the details before we get here
     if on_stage:
         on_stage("encoding")
-    embeddings = encoder.encode(texts, progress=progress)
+    # layer features come from the same pass as the embeddings, when the encoder can give them
+    names = config.layer_features if isinstance(encoder, LayerEncoder) else ()
+    encoded = encode_with_layers(encoder, texts, names, progress=progress)
     if on_stage:
         on_stage("training")
     classifier = EmbeddingIntentClassifier(config)
 
-    def embed(more: Sequence[str]) -> np.ndarray:
-        return encoder.encode(list(more))
+    def embed(more: Sequence[str]) -> Encoded:
+        return encode_with_layers(encoder, list(more), names)
 
-    report = classifier.fit(embeddings, texts, labels, embed=embed)
+    report = classifier.fit(encoded.vectors, texts, labels, layers=encoded.layers if names else None, embed=embed)
     tmp = models_dir / f".tmp-{fingerprint[:16]}"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -161,8 +164,15 @@ class NluModel:
     def intents(self) -> list[str]:
         return list(self.classifier.labels)
 
-    def parse(self, text: str, embedding: np.ndarray) -> Parse:
-        prediction = self.classifier.predict(embedding.reshape(1, -1), [text])[0]
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        """The layer features (`bot.layer_features`) to encode a message with for `parse`."""
+        return self.classifier.layer_names
+
+    def parse(self, text: str, embedding: np.ndarray, layers: Mapping[str, np.ndarray] | None = None) -> Parse:
+        """`layers`: the message's layer features `layer_names`, each a vector or a (1, width) row."""
+        rows = {k: np.asarray(v).reshape(1, -1) for k, v in (layers or {}).items()}
+        prediction = self.classifier.predict(embedding.reshape(1, -1), [text], rows)[0]
         return self.to_parse(text, prediction)
 
     def to_parse(self, text: str, prediction: IntentPrediction) -> Parse:

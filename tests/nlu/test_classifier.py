@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.layer_features import Encoded
 from bot.nlu.classifier import ClassifierConfig, EmbeddingIntentClassifier, IntentPrediction
 
 DIM = 32
@@ -133,10 +134,10 @@ def test_generic_negatives_through_embed() -> None:
     far = far_points(centres, 400, seed=11)
     calls: list[int] = []
 
-    def embed(batch: object) -> np.ndarray:
+    def embed(batch: object) -> Encoded:
         n = len(batch)  # type: ignore[arg-type]
         calls.append(n)
-        return far[:n]
+        return Encoded(far[:n])
 
     clf = EmbeddingIntentClassifier()
     report = clf.fit(x, texts, labels, embed=embed)
