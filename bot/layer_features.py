@@ -85,6 +85,7 @@ class Encoded:
     @classmethod
     def stack(cls, parts: Sequence[Encoded], names: Sequence[str], dim: int) -> Encoded:
         """Rows of `parts` one after another (empty parts allowed)."""
+        parts = [p for p in parts if len(p)]
         if not parts:
             return cls(np.zeros((0, dim), dtype=np.float32), {n: np.zeros((0, 0), dtype=np.float32) for n in names})
         return cls(

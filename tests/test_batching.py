@@ -217,3 +217,20 @@ def test_async_callers_wait_on_the_loop_and_share_one_pass() -> None:
 
 async def encoder_empty(encoder: MicroBatchingEncoder) -> np.ndarray:
     return await encoder.encode_async([])
+
+
+def test_layer_features_come_back_per_caller_from_one_pass() -> None:
+    inner = FakeEncoder(dim=16)
+    encoder = MicroBatchingEncoder(inner, max_batch=16, max_wait_ms=200)
+    texts = [f"message {i}" for i in range(6)]
+    wanted = [("mean_layer4",), (), ("mean_layer4", "max_layer6")] * 2
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda i: encoder.encode_layers([texts[i]], wanted[i]), range(6)))
+    reference = inner.encode_layers(texts, ["mean_layer4", "max_layer6"])
+    for i, result in enumerate(results):
+        assert set(result.layers) == set(wanted[i])
+        np.testing.assert_array_equal(result.vectors[0], reference.vectors[i])
+        for name in wanted[i]:
+            np.testing.assert_array_equal(result.layers[name][0], reference.layers[name][i])
+    assert encoder.encode_layers([], ["mean_layer4"]).vectors.shape == (0, 16)
+    encoder.close()

@@ -36,9 +36,11 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bot.nlu._classifier_features import TfidfFeatures  # noqa: E402
 from bot.nlu._classifier_head import HeadParams, _knn_similarity, _whitening, fit_temperature  # noqa: E402
-from bot.nlu._classifier_threshold import fit_abstention  # noqa: E402
+from bot.nlu._classifier_threshold import (
+    bagged_threshold,  # noqa: E402
+    fit_abstention,  # noqa: E402
+)
 from bot.nlu._classifier_train import train_softmax  # noqa: E402
-from bot.nlu.classifier import bagged_threshold  # noqa: E402
 
 CACHE = Path("/tmp/intent_exp")
 DATA = REPO_ROOT / ".." / "shared" / "data"
@@ -464,7 +466,9 @@ def main() -> None:
     ap.add_argument("--tok-model", default="", help="exp14 token head added to the logits: attn, sa, cnn")
     ap.add_argument("--tok-layers", type=int, nargs="+", default=[6])
     ap.add_argument("--tok-beta", type=float, default=1.0)
-    ap.add_argument("--rank-only", action="store_true", help="the token head ranks intents; OOS signals stay the base head's")
+    ap.add_argument(
+        "--rank-only", action="store_true", help="the token head ranks intents; OOS signals stay the base head's"
+    )
     ap.add_argument("--tok-heads", type=int, default=4)
     ap.add_argument("--tok-epochs", type=int, default=10)
     ap.add_argument("--tok-lr", type=float, default=2e-3)

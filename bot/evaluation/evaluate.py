@@ -20,7 +20,14 @@ from bot.evaluation import plots, reports
 from bot.evaluation.crossval import CrossValidation, Labelled, cross_validate, fit, holdout_split, predict
 from bot.evaluation.datasets import has_out_of_scope, read_examples
 from bot.evaluation.html import write_summary
-from bot.evaluation.metrics import Prediction, intent_errors, intent_report, oos_report, retrieval_metrics
+from bot.evaluation.metrics import (
+    Prediction,
+    intent_errors,
+    intent_report,
+    oos_report,
+    retrieval_metrics,
+    top1_accuracy,
+)
 from bot.layer_features import Encoded
 
 
@@ -219,8 +226,10 @@ def knowledge_retrieval(
 # -- writing ---------------------------------------------------------------------------------------
 def headline(result: EvaluationResult) -> list[tuple[str, str]]:
     report = result.report
+    oos_label = result.oos["oos_label"] if result.oos else None
     rows = [
         ("accuracy", f"{report['accuracy']:.3f}"),
+        ("top-1 accuracy, abstention ignored", f"{top1_accuracy(result.predictions, oos_label):.3f}"),
         ("macro avg F1", f"{report['macro avg']['f1-score']:.3f}"),
         ("weighted avg F1", f"{report['weighted avg']['f1-score']:.3f}"),
     ]

@@ -138,6 +138,13 @@ def _example(p: Prediction) -> dict[str, Any]:
 
 
 # -- out of scope ----------------------------------------------------------------------------------
+def top1_accuracy(predictions: Sequence[Prediction], oos_label: str | None) -> float:
+    """Share of in-scope examples whose best intent is right, abstention ignored: the closed-set
+    accuracy published results report (BANKING77, CLINC150's "in-scope accuracy, no oos")."""
+    in_scope = [p for p in predictions if p.target != oos_label]
+    return sum(1 for p in in_scope if p.top_intent == p.target) / len(in_scope) if in_scope else 0.0
+
+
 def oos_report(predictions: Sequence[Prediction], oos_label: str, *, points: int = 21) -> dict[str, Any]:
     in_scope = [p for p in predictions if p.target != oos_label]
     out = [p for p in predictions if p.target == oos_label]

@@ -82,5 +82,43 @@ def fit_abstention(
     return threshold, margin, {"heldout_in_scope_acc": acc, "heldout_oos_recall": rec}
 
 
+def bagged_threshold(
+    score: np.ndarray,
+    correct: np.ndarray,
+    is_oos: np.ndarray,
+    ambiguous: np.ndarray,
+    oos_weight: float,
+    n_boot: int,
+    seed: int,
+) -> float:
+    """Median over bootstrap resamples (in-scope and oos resampled separately) of the threshold
+    maximising in-scope accuracy + oos_weight * oos recall; same candidate grid as
+    `fit_abstention` (-inf and the 0-60% quantiles of the scores).
+
+    Examples are rejected when score < threshold or they are ambiguous (fixed margin).
+    """
+    rng = np.random.default_rng(seed)
+    cand = np.concatenate([[-np.inf], np.unique(np.quantile(score, np.linspace(0.0, 0.6, 301)))])
+    # per example: the first candidate index that rejects it (score < cand[j] for j >= pos)
+    pos = np.searchsorted(cand, score, side="right")
+    n_c = len(cand)
+    kept_ok = correct & ~ambiguous & ~is_oos  # counted while not rejected by the threshold
+    oos_amb = is_oos & ambiguous  # rejected whatever the threshold
+    oos_free = is_oos & ~ambiguous  # rejected once the threshold passes its score
+    ins, oos = np.flatnonzero(~is_oos), np.flatnonzero(is_oos)
+    picks = []
+    for _ in range(n_boot):
+        r = np.concatenate([rng.choice(ins, len(ins)), rng.choice(oos, len(oos))])
+        w = np.bincount(r, minlength=len(score)).astype(np.float64)
+        # accuracy at candidate j: kept_ok examples with pos > j (not yet rejected)
+        acc_hist = np.bincount(pos, weights=w * kept_ok, minlength=n_c + 1)
+        acc = acc_hist[::-1].cumsum()[::-1][1:] / len(ins)
+        rec_hist = np.bincount(pos, weights=w * oos_free, minlength=n_c + 1)
+        rec = (rec_hist.cumsum()[:n_c] + float((w * oos_amb).sum())) / len(oos)
+        value = acc + oos_weight * rec
+        picks.append(cand[int(np.argmax(value > value.max() - 1e-12))])
+    return float(np.sort(picks)[len(picks) // 2])
+
+
 def _mean(values: np.ndarray, mask: np.ndarray) -> float:
     return float(values[mask].mean()) if mask.any() else 0.0

@@ -23,9 +23,10 @@ import numpy as np
 
 from bot.layer_features import DEFAULT_LAYER_FEATURES, Encoded, parse_layer_feature
 from bot.nlu._classifier_head import Head, HeadParams, Layers, fit_head
-from bot.nlu._classifier_threshold import fit_abstention, held_out_splits
+from bot.nlu._classifier_threshold import bagged_threshold, fit_abstention, held_out_splits
 
 DEFAULT_OOS_LABELS = frozenset({"out_of_scope", "oos"})
+FALLBACK_OOS_WEIGHT = 0.05
 Embed = Callable[[Sequence[str]], Encoded]
 _CONFIG_FILE = "config.json"
 _STATE_FILE = "state.json"
@@ -56,6 +57,10 @@ class ClassifierConfig:
     ambiguity_margin: abstain when top1 - top2 probability is below it (None = fitted).
     oos_weight: when fitting the threshold, one point of oos recall is worth this many
         points of in-scope accuracy (= expected oos share / in-scope share of traffic).
+        None: on validation data, each held-out example counts once (the threshold maximises
+        plain accuracy with oos as a class, so the data's own oos share is the weight); without
+        validation data the held-out negatives are the generic corpus, whose size says nothing
+        about traffic, and FALLBACK_OOS_WEIGHT (one message in 21 off-topic) is used.
     max_in_scope_rejection: without any out-of-scope examples to fit on, the threshold
         rejects at most this share of held-out in-scope examples.
     use_tfidf: use TF-IDF word (1-2) and char (2-5) n-grams beside the embedding.
@@ -63,6 +68,9 @@ class ClassifierConfig:
         0.3 x a naive Bayes over the n-grams instead (half the training time, less recall).
     layer_features: pooled hidden states of the encoder's same forward pass used beside the
         embedding (`bot.layer_features`; used when the encoder can give them, () = embedding only).
+    select_layer_features: train one head per subset of layer_features (the embedding alone
+        included) and keep the one with the best held-out top-1 accuracy (val, else held-out
+        folds); False: use all of layer_features.
     layer_weight: each layer feature enters centred on its training mean, L2-normalised, x this.
     embedding_scale: weight of the embedding block against the TF-IDF block.
     epochs, batch_size, learning_rate, weight_decay: AdamW training of the linear head
@@ -91,11 +99,12 @@ class ClassifierConfig:
     threshold: float | None = None
     ambiguity_margin: float | None = None
     seed: int = 0
-    oos_weight: float = 0.05
+    oos_weight: float | None = None
     max_in_scope_rejection: float = 0.02
     use_tfidf: bool = True
     joint_tfidf: bool = True
     layer_features: tuple[str, ...] = DEFAULT_LAYER_FEATURES
+    select_layer_features: bool = True
     layer_weight: float = 1.0
     embedding_scale: float = 2.0
     epochs: int = 5
@@ -110,7 +119,7 @@ class ClassifierConfig:
     knn_classes: int = 5
     oos_energy: bool = True
     ensemble: int = 1
-    knn_vote: float = 0.0
+    knn_vote: float = 0.2
     threshold_bootstrap: int = 201
 
     def __post_init__(self) -> None:
@@ -119,7 +128,7 @@ class ClassifierConfig:
                 f"max_in_scope_rejection must be in [0, 1), got {self.max_in_scope_rejection}: "
                 "use e.g. 0.02 to reject at most 2% of in-scope messages"
             )
-        if self.oos_weight < 0.0:
+        if self.oos_weight is not None and self.oos_weight < 0.0:
             raise ValueError(f"oos_weight must be >= 0, got {self.oos_weight}")
         object.__setattr__(self, "layer_features", tuple(self.layer_features))  # a list from JSON
         for name in self.layer_features:
@@ -244,25 +253,30 @@ class EmbeddingIntentClassifier:
             generic = encoded.only(names).rows(np.flatnonzero(keep))
             neg_t += [t for t, k in zip(gen_t, keep, strict=True) if k]
         neg = Encoded.stack([own_neg, generic], names, x.shape[1])
-        hp = replace(cfg.head_params(), layers=names)
+        in_idx = np.flatnonzero(~is_oos)
 
-        def train(rows: np.ndarray) -> Head:
+        def train(rows: np.ndarray, use: tuple[str, ...]) -> Head:
             return fit_head(
                 x[rows],
                 list(txt[rows]),
                 y[rows],
                 neg.vectors,
-                hp,
+                replace(cfg.head_params(), layers=use),
                 cfg.seed,
-                {n: v[rows] for n, v in lay.items()},
-                (neg.vectors, neg.layers),
+                {n: lay[n][rows] for n in use},
+                (neg.vectors, {n: neg.layers[n] for n in use}),
             )
+
+        def scores(head: Head, rows: np.ndarray) -> dict[str, np.ndarray]:
+            return head.raw_scores(x[rows], list(txt[rows]), {n: lay[n][rows] for n in head.layer_names})
 
         def negatives_held(head: Head, which: Encoded, which_texts: list[str]) -> dict[str, np.ndarray]:
             return head.raw_scores(which.vectors, which_texts, which.layers, in_negatives=True)
 
-        # 1. held-out predictions for calibration and thresholds
-        in_idx = np.flatnonzero(~is_oos)
+        # 1. held-out predictions (val, else held-out folds) for choosing the layer features, calibration
+        #    and thresholds; the candidates are the subsets of the configured layer features
+        candidates = _subsets(names) if cfg.select_layer_features else [names]
+        choice: dict[tuple[str, ...], float] = {}
         if val is not None:
             vx = _check_inputs(val[0], val[1], "val")
             vy = np.asarray([str(label) for label in val[2]])
@@ -271,32 +285,42 @@ class EmbeddingIntentClassifier:
                     f"val has {vx.shape[0]} embeddings but {len(vy)} labels: pass one label per embedding row"
                 )
             v_oos = np.isin(vy, list(out_of_scope_labels))
-            head = train(in_idx)
-            held = head.raw_scores(vx, list(val[1]), _select(val_layers, names))
+            v_lay = _select(val_layers, names)
+            tried: dict[tuple[str, ...], tuple[Head, dict[str, np.ndarray]]] = {}
+            for use in candidates:
+                head = train(in_idx, use)
+                tried[use] = (head, head.raw_scores(vx, list(val[1]), {n: v_lay[n] for n in use}))
+                choice[use] = _top1(head.labels, tried[use][1], vy, ~v_oos)
+            use = _best(choice)
+            head, held = tried[use]
             held_y = np.where(v_oos, "", vy)
             held_is_oos = v_oos
             if len(own_neg) and cfg.outlier_exposure == 0:
                 # the head never trained on the data's own out-of-scope examples: more held-out oos
-                held = _concat_scores([held, negatives_held(head, own_neg, neg_t[: len(own_neg)])])
+                held = _concat_scores([held, negatives_held(head, own_neg.only(use), neg_t[: len(own_neg)])])
                 held_y = np.concatenate([held_y, np.full(len(own_neg), "")])
                 held_is_oos = np.concatenate([held_is_oos, np.ones(len(own_neg), dtype=bool)])
             source = "val"
         else:
-            parts_scores = []
-            parts_y = []
-            for tr_idx, te_idx in held_out_splits(y[in_idx], cfg.seed):
-                h = train(in_idx[tr_idx])
-                rows = in_idx[te_idx]
-                parts_scores.append(h.raw_scores(x[rows], list(txt[rows]), {n: v[rows] for n, v in lay.items()}))
-                parts_y.append(y[rows])
-            head = train(in_idx)
-            if parts_scores:
-                held = _concat_scores(parts_scores)
-                held_y = np.concatenate(parts_y)
+            splits = held_out_splits(y[in_idx], cfg.seed)
+            fold_scores: dict[tuple[str, ...], list[dict[str, np.ndarray]]] = {}
+            for use in candidates:
+                fold_scores[use] = [scores(train(in_idx[tr], use), in_idx[te]) for tr, te in splits]
+                if splits:
+                    held_in = y[in_idx[np.concatenate([te for _, te in splits])]]
+                    labels_in = tuple(sorted(set(y[in_idx].tolist())))  # every fold trains on every intent
+                    choice[use] = _top1(
+                        labels_in, _concat_scores(fold_scores[use]), held_in, np.ones(len(held_in), bool)
+                    )
+            use = _best(choice) if choice else candidates[-1]
+            head = train(in_idx, use)
+            if splits:
+                held = _concat_scores(fold_scores[use])
+                held_y = y[in_idx[np.concatenate([te for _, te in splits])]]
                 held_is_oos = np.zeros(len(held_y), dtype=bool)
                 if len(neg) and cfg.outlier_exposure == 0:
                     # the head never trained on the negatives: they are held-out oos
-                    held = _concat_scores([held, negatives_held(head, neg, neg_t)])
+                    held = _concat_scores([held, negatives_held(head, neg.only(use), neg_t)])
                     held_y = np.concatenate([held_y, np.full(len(neg), "")])
                     held_is_oos = np.concatenate([held_is_oos, np.ones(len(neg), dtype=bool)])
             else:
@@ -305,6 +329,11 @@ class EmbeddingIntentClassifier:
         # 2. calibration (temperature) and OOS-score normalisation on held-out in-scope
         report: dict[str, float] = {}
         if held is not None and (~held_is_oos).any():
+            weight = cfg.oos_weight
+            if weight is None:
+                n_in, n_oos = int((~held_is_oos).sum()), int(held_is_oos.sum())
+                weight = n_oos / n_in if source == "val" else FALLBACK_OOS_WEIGHT
+            report["oos_weight"] = weight
             head.calibrate(held, held_y, held_is_oos)
             probs, oos = head.finish(held)
             pred = np.asarray(head.labels)[probs.argmax(1)]
@@ -314,14 +343,14 @@ class EmbeddingIntentClassifier:
                 oos,
                 correct,
                 held_is_oos,
-                oos_weight=cfg.oos_weight,
+                oos_weight=weight,
                 max_in_scope_rejection=cfg.max_in_scope_rejection,
                 fixed_threshold=cfg.threshold,
                 fixed_margin=cfg.ambiguity_margin,
             )
             if cfg.threshold_bootstrap > 0 and held_is_oos.any() and cfg.threshold is None:
                 threshold = bagged_threshold(
-                    oos, correct, held_is_oos, _gap(probs) < margin, cfg.oos_weight, cfg.threshold_bootstrap, cfg.seed
+                    oos, correct, held_is_oos, _gap(probs) < margin, weight, cfg.threshold_bootstrap, cfg.seed
                 )
                 rejected = (oos < threshold) | (_gap(probs) < margin)
                 fit_report = {
@@ -341,7 +370,8 @@ class EmbeddingIntentClassifier:
                 "ambiguity_margin": self._margin,
                 "n_intents": float(len(head.labels)),
                 "n_negatives": float(len(neg)),
-                "n_layer_features": float(len(names)),
+                "n_layer_features": float(len(head.layer_names)),
+                **{f"heldout_top1[{'+'.join(u) or 'embedding'}]": a for u, a in choice.items()},
                 "fitted_on_val": float(source == "val"),
                 "fitted_on_defaults": float(source == "defaults"),
                 "temperature": head.temperature,
@@ -404,6 +434,26 @@ class EmbeddingIntentClassifier:
         return clf
 
 
+def _subsets(names: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Every subset of `names`, fewest features first (the embedding alone first)."""
+    from itertools import combinations
+
+    return [c for k in range(len(names) + 1) for c in combinations(names, k)]
+
+
+def _top1(labels: Sequence[str], held: dict[str, np.ndarray], truth: np.ndarray, mask: np.ndarray) -> float:
+    """Share of the rows in `mask` whose highest logit is their true intent."""
+    if not mask.any():
+        return 0.0
+    predicted = np.asarray(labels)[held["logits"][mask].argmax(1)]
+    return float((predicted == truth[mask]).mean())
+
+
+def _best(choice: dict[tuple[str, ...], float]) -> tuple[str, ...]:
+    """The most accurate candidate; on a tie, the one with fewer features (listed first)."""
+    return max(choice, key=lambda use: (choice[use], -len(use)))
+
+
 def _select(layers: Layers | None, names: Sequence[str]) -> dict[str, np.ndarray]:
     """The layer features `names` as float32 arrays; a clear error for a missing one."""
     out = {}
@@ -423,44 +473,6 @@ def _gap(probs: np.ndarray) -> np.ndarray:
         return np.ones(len(probs))
     top2 = np.sort(probs, axis=1)[:, -2:]
     return np.asarray(top2[:, 1] - top2[:, 0])
-
-
-def bagged_threshold(
-    score: np.ndarray,
-    correct: np.ndarray,
-    is_oos: np.ndarray,
-    ambiguous: np.ndarray,
-    oos_weight: float,
-    n_boot: int,
-    seed: int,
-) -> float:
-    """Median over bootstrap resamples (in-scope and oos resampled separately) of the threshold
-    maximising in-scope accuracy + oos_weight * oos recall; same candidate grid as
-    `fit_abstention` (-inf and the 0-60% quantiles of the scores).
-
-    Examples are rejected when score < threshold or they are ambiguous (fixed margin).
-    """
-    rng = np.random.default_rng(seed)
-    cand = np.concatenate([[-np.inf], np.unique(np.quantile(score, np.linspace(0.0, 0.6, 301)))])
-    # per example: the first candidate index that rejects it (score < cand[j] for j >= pos)
-    pos = np.searchsorted(cand, score, side="right")
-    n_c = len(cand)
-    kept_ok = correct & ~ambiguous & ~is_oos  # counted while not rejected by the threshold
-    oos_amb = is_oos & ambiguous  # rejected whatever the threshold
-    oos_free = is_oos & ~ambiguous  # rejected once the threshold passes its score
-    ins, oos = np.flatnonzero(~is_oos), np.flatnonzero(is_oos)
-    picks = []
-    for _ in range(n_boot):
-        r = np.concatenate([rng.choice(ins, len(ins)), rng.choice(oos, len(oos))])
-        w = np.bincount(r, minlength=len(score)).astype(np.float64)
-        # accuracy at candidate j: kept_ok examples with pos > j (not yet rejected)
-        acc_hist = np.bincount(pos, weights=w * kept_ok, minlength=n_c + 1)
-        acc = acc_hist[::-1].cumsum()[::-1][1:] / len(ins)
-        rec_hist = np.bincount(pos, weights=w * oos_free, minlength=n_c + 1)
-        rec = (rec_hist.cumsum()[:n_c] + float((w * oos_amb).sum())) / len(oos)
-        value = acc + oos_weight * rec
-        picks.append(cand[int(np.argmax(value > value.max() - 1e-12))])
-    return float(np.sort(picks)[len(picks) // 2])
 
 
 def _concat_scores(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

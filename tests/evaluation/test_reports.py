@@ -16,6 +16,7 @@ from bot.evaluation.metrics import (
     make_prediction,
     oos_report,
     retrieval_metrics,
+    top1_accuracy,
 )
 from bot.evaluation.reports import write_intent_reports
 
@@ -103,6 +104,18 @@ def test_oos_report_on_a_tiny_fixture() -> None:
     assert at_075["coverage"] == pytest.approx(2 / 5) and at_075["accuracy"] == 1.0
     assert [c["coverage"] for c in curve] == sorted((c["coverage"] for c in curve), reverse=True)
     assert coverage_curve([], "oos", points=3)[0]["coverage"] == 0.0
+
+
+def test_top1_accuracy_ignores_abstention_and_oos_examples() -> None:
+    predictions = [
+        Prediction("hi", "greet", "greet", 0.9, False, "greet"),
+        Prediction("hey", "greet", "oos", 0.3, True, "greet"),  # abstained, but its best intent is right
+        Prediction("bye", "goodbye", "greet", 0.6, False, "greet"),
+        Prediction("capital of peru", "oos", "oos", 0.2, True, "goodbye"),  # not in scope: not counted
+    ]
+    assert top1_accuracy(predictions, "oos") == pytest.approx(2 / 3)
+    assert top1_accuracy(predictions[:3], None) == pytest.approx(2 / 3)
+    assert top1_accuracy([], None) == 0.0
 
 
 def test_retrieval_metrics() -> None:

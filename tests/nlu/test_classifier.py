@@ -212,3 +212,126 @@ def test_knn_settings_still_separate_far_points(overrides: dict[str, int]) -> No
 def test_negative_knn_k_is_refused() -> None:
     with pytest.raises(ValueError, match="knn_k must be >= 0"):
         ClassifierConfig(knn_k=-1)
+
+
+def layered(seed: int = 20) -> tuple[np.ndarray, list[str], list[str], dict[str, np.ndarray]]:
+    """Four intents in two embedding clusters (intent_0 and intent_1 share one, intent_2 and intent_3
+    the other): only the layer feature `mean_layer4` tells the two intents of a cluster apart."""
+    rng = np.random.default_rng(seed)
+    x, _, _, _ = clusters(2, 120, seed=seed)
+    labels = [f"intent_{i}" for i in range(4) for _ in range(60)]
+    side = np.repeat(rng.normal(size=(4, DIM)), 60, axis=0) + 0.3 * rng.normal(size=(240, DIM))
+    return x, [""] * 240, labels, {"mean_layer4": side.astype(np.float32)}
+
+
+def test_layer_features_separate_intents_the_embedding_cannot(tmp_path: Path) -> None:
+    all_x, all_texts, all_labels, all_layers = layered()
+    x, texts, labels = all_x[::2], all_texts[::2], all_labels[::2]
+    layers = {"mean_layer4": all_layers["mean_layer4"][::2]}
+    cfg = ClassifierConfig(layer_features=("mean_layer4",), use_tfidf=False)
+    plain = EmbeddingIntentClassifier(cfg)
+    plain.fit(x, texts, labels)  # no layers given: the embedding only
+    assert plain.layer_names == ()
+    with_layers = EmbeddingIntentClassifier(cfg)
+    report = with_layers.fit(x, texts, labels, layers=layers)
+    assert with_layers.layer_names == ("mean_layer4",) and report["n_layer_features"] == 1.0
+    test_layers = {"mean_layer4": all_layers["mean_layer4"][1::2]}
+
+    def accuracy(clf: EmbeddingIntentClassifier, given: dict[str, np.ndarray] | None) -> float:
+        preds = clf.predict(all_x[1::2], all_texts[1::2], given)
+        return float(np.mean([p.intent == y for p, y in zip(preds, all_labels[1::2], strict=True)]))
+
+    assert accuracy(plain, None) < 0.7  # a coin flip inside each pair of intents
+    assert accuracy(with_layers, test_layers) > 0.95
+    with_layers.save(tmp_path / "layered")
+    loaded = EmbeddingIntentClassifier.load(tmp_path / "layered")
+    assert loaded.layer_names == ("mean_layer4",)
+    assert loaded.predict(x[:10], texts[:10], layers={"mean_layer4": layers["mean_layer4"][:10]}) == (
+        with_layers.predict(x[:10], texts[:10], layers={"mean_layer4": layers["mean_layer4"][:10]})
+    )
+    with pytest.raises(ValueError, match="'mean_layer4' .*encode_with_layers"):
+        loaded.predict(x[:2], texts[:2])
+
+
+def test_val_needs_layer_features_when_training_has_them() -> None:
+    x, texts, labels, layers = layered()
+    clf = EmbeddingIntentClassifier(ClassifierConfig(layer_features=("mean_layer4",)))
+    with pytest.raises(ValueError, match="pass val_layers"):
+        clf.fit(x, texts, labels, layers=layers, val=(x, texts, labels))
+
+
+def test_messages_like_known_negatives_score_as_out_of_scope() -> None:
+    """The negative bank: a message close to a known out-of-scope example (and far from none of the
+    intents' examples in a way the other signals see) gets a lower OOS score with the bank than without."""
+    x, texts, labels, centres = clusters(5, 30, seed=21)
+    # known out-of-scope examples sit *between* two intents, where the other signals are unsure
+    rng = np.random.default_rng(23)
+    between = (centres[0] + centres[1]) / 2 + 0.05 * rng.normal(size=(40, DIM))
+    between /= np.linalg.norm(between, axis=1, keepdims=True)
+    tx = np.vstack([x, between[:20]]).astype(np.float32)
+    ty = labels + ["oos"] * 20
+    scores = {}
+    for k in (0, 1):
+        clf = EmbeddingIntentClassifier(ClassifierConfig(negative_k=k, use_tfidf=False))
+        report = clf.fit(tx, [""] * len(ty), ty)
+        assert report["n_negatives"] == 20
+        near_neg = np.asarray([p.oos_score for p in clf.predict(between[20:].astype(np.float32), [""] * 20)])
+        in_scope = np.asarray([p.oos_score for p in clf.predict(x, [""] * len(x))])
+        scores[k] = float((near_neg.mean() - in_scope.mean()) / in_scope.std())  # in in-scope sds
+    assert scores[1] < scores[0] - 1.0
+
+
+def test_knn_vote_changes_the_ranking_not_the_oos_score() -> None:
+    x, texts, labels, centres = clusters(6, 20, seed=24)
+    probe = np.vstack([x[::7], far_points(centres, 5, seed=25)])
+    plain = EmbeddingIntentClassifier(ClassifierConfig(knn_vote=0.0))
+    voted = EmbeddingIntentClassifier(ClassifierConfig(knn_vote=0.5))
+    plain.fit(x, texts, labels)
+    voted.fit(x, texts, labels)
+    a = plain.predict(probe, ["p"] * len(probe))
+    b = voted.predict(probe, ["p"] * len(probe))
+    assert [p.oos_score for p in a] == pytest.approx([p.oos_score for p in b], abs=1e-5)
+    assert any(pa.confidence != pytest.approx(pb.confidence, abs=1e-4) for pa, pb in zip(a, b, strict=True))
+
+
+def test_negative_bank_skips_a_message_s_own_copy() -> None:
+    from bot.nlu._classifier_head import _negative_dissimilarity
+
+    bank = np.eye(3, 4, dtype=np.float32)
+    rows = bank[:2].copy()
+    assert _negative_dissimilarity(rows, bank, 1, False).tolist() == [-1.0, -1.0]
+    assert _negative_dissimilarity(rows, bank, 1, True).tolist() == [0.0, 0.0]
+
+
+def test_unknown_layer_feature_is_refused_in_the_config() -> None:
+    with pytest.raises(ValueError, match="unknown layer feature 'cls_layer6'"):
+        ClassifierConfig(layer_features=("cls_layer6",))
+
+
+def test_layer_features_are_chosen_on_held_out_accuracy() -> None:
+    """With two candidate features, one informative and one noise, the held-out choice keeps the
+    informative one; with only noise, the embedding alone (fewest features on a tie)."""
+    x, texts, labels, layers = layered()
+    rng = np.random.default_rng(30)
+    both = {"mean_layer4": layers["mean_layer4"], "max_layer6": rng.normal(size=(len(x), DIM)).astype(np.float32)}
+    clf = EmbeddingIntentClassifier(ClassifierConfig(use_tfidf=False))
+    report = clf.fit(x, texts, labels, layers=both)
+    assert "mean_layer4" in clf.layer_names
+    assert report["heldout_top1[mean_layer4]"] > report["heldout_top1[embedding]"] + 0.2
+    assert {k for k in report if k.startswith("heldout_top1[")} == {
+        "heldout_top1[embedding]",
+        "heldout_top1[mean_layer4]",
+        "heldout_top1[max_layer6]",
+        "heldout_top1[mean_layer4+max_layer6]",
+    }
+    # a separable data set where the layer feature is pure noise: no feature is worth keeping
+    cx, ctexts, clabels, _ = clusters(4, 30, seed=31)
+    noise = {"mean_layer4": rng.normal(size=(len(cx), DIM)).astype(np.float32)}
+    plain = EmbeddingIntentClassifier(ClassifierConfig(layer_features=("mean_layer4",), use_tfidf=False))
+    plain.fit(cx, ctexts, clabels, layers=noise)
+    assert plain.layer_names == ()
+    fixed = EmbeddingIntentClassifier(
+        ClassifierConfig(layer_features=("mean_layer4",), select_layer_features=False, use_tfidf=False)
+    )
+    fixed.fit(cx, ctexts, clabels, layers=noise)
+    assert fixed.layer_names == ("mean_layer4",)
