@@ -65,3 +65,21 @@ def test_fused_forward_gives_the_library_vectors() -> None:
     assert np.abs(batched - reference).max() < 1e-5
     assert np.abs(one_by_one - reference).max() < 1e-5
     np.testing.assert_allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.integration
+def test_encoder_restores_its_threads_after_faiss_changes_the_shared_openmp_count() -> None:
+    """FAISS's omp_set_num_threads changes the OpenMP count torch shares; torch then ran attention ~3x
+    slower until its own setter ran again. The encoder puts its thread count back before each pass."""
+    import faiss
+    import torch
+
+    from bot.encoder import SentenceTransformerEncoder
+
+    encoder = SentenceTransformerEncoder(threads=2)
+    before = encoder.encode(TEXTS[:2])
+    faiss.omp_set_num_threads(1)
+    assert torch.get_num_threads() == 1
+    after = encoder.encode(TEXTS[:2])
+    assert torch.get_num_threads() == 2
+    np.testing.assert_allclose(after, before, atol=1e-6)

@@ -1,7 +1,7 @@
 """Experiment 13, step 1: cache token-level hidden states of the SAME MiniLM forward pass.
 
-Like `exp09_layer_cache.py` (same pass, same pooled features), plus the token vectors of
-the chosen layers, so that heads that pool tokens themselves (attention pooling, CNN) can
+The pooled features of experiment 9 (this script replaced `exp09_layer_cache.py`; with
+`--token-layers` and no value it writes just those), plus the token vectors of the chosen layers, so that heads that pool tokens themselves (attention pooling, CNN) can
 be trained without re-running the encoder. Written under ``--out`` (default
 /tmp/intent_exp):
 

@@ -55,11 +55,12 @@ sys.path.insert(0, str(ROOT))
 
 from bot import bootstrap  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.encoder import CachedEncoder, Encoder, SentenceTransformerEncoder  # noqa: E402
+from bot.encoder import CachedEncoder, Encoder, SentenceTransformerEncoder, encode_with_layers  # noqa: E402
 from bot.faq.loader import load_knowledge  # noqa: E402
 from bot.faq.responder import KnowledgeResult  # noqa: E402
 from bot.faq.service import KnowledgeService  # noqa: E402
 from bot.faq.thresholds import resolve_thresholds  # noqa: E402
+from bot.layer_features import Encoded  # noqa: E402
 from bot.nlu.classifier import DEFAULT_OOS_LABELS, EmbeddingIntentClassifier, IntentPrediction  # noqa: E402
 from bot.nlu.model import training_set  # noqa: E402
 from bot.testing.cases import ConversationCase, MessageCase, case_files, load_case_file  # noqa: E402
@@ -166,17 +167,24 @@ def held_out_messages(settings: Settings, training_texts: Sequence[str]) -> tupl
     return kept, dropped
 
 
+def encode(settings: Settings, encoder: Encoder, texts: Sequence[str]) -> Encoded:
+    """Embeddings and the classifier's layer features, from one pass (as `train_nlu` encodes)."""
+    return encode_with_layers(encoder, list(texts), bootstrap.classifier_config(settings).layer_features)
+
+
 def fit_classifier(
-    settings: Settings, encoder: Encoder, texts: Sequence[str], labels: Sequence[str], x: np.ndarray
+    settings: Settings, encoder: Encoder, texts: Sequence[str], labels: Sequence[str], x: Encoded
 ) -> EmbeddingIntentClassifier:
     """As `bot.nlu.model.train_nlu` fits it."""
     classifier = EmbeddingIntentClassifier(bootstrap.classifier_config(settings))
-    classifier.fit(x, list(texts), list(labels), embed=lambda more: encoder.encode(list(more)))
+    classifier.fit(
+        x.vectors, list(texts), list(labels), layers=x.layers, embed=lambda more: encode(settings, encoder, more)
+    )
     return classifier
 
 
-def intents_of(classifier: EmbeddingIntentClassifier, x: np.ndarray, texts: Sequence[str]) -> list[str]:
-    return [top_intent(p) for p in classifier.predict(x, list(texts))]
+def intents_of(classifier: EmbeddingIntentClassifier, x: Encoded, texts: Sequence[str]) -> list[str]:
+    return [top_intent(p) for p in classifier.predict(x.vectors, list(texts), x.layers)]
 
 
 # -- metrics ---------------------------------------------------------------------------------------
@@ -215,8 +223,8 @@ def held_out_view(
     a_texts, a_labels = training_set(project.data, bootstrap.extra_training_examples(settings))
     b_texts, b_labels = training_set(project.data, {})
     messages, dropped = held_out_messages(settings, a_texts)
-    a_x = encoder.encode(a_texts)
-    b_x = a_x[: len(b_texts)]  # training_set lists the intents' examples first, then the extra ones
+    a_x = encode(settings, encoder, a_texts)
+    b_x = a_x.rows(slice(0, len(b_texts)))  # training_set lists the intents' examples first, then the extra ones
     assert a_texts[: len(b_texts)] == b_texts
     started = time.perf_counter()
     clf_a = fit_classifier(settings, encoder, a_texts, a_labels, a_x)
@@ -227,8 +235,8 @@ def held_out_view(
         return [kb.respond(v, t, record=False) for v, t in zip(x, texts, strict=True)]
 
     texts = [m.text for m in messages]
-    x = encoder.encode(texts)
-    results = ask(x, texts)
+    x = encode(settings, encoder, texts)
+    results = ask(x.vectors, texts)
     per = [
         strategies(a, b, r)
         for a, b, r in zip(intents_of(clf_a, x, texts), intents_of(clf_b, x, texts), results, strict=True)
@@ -269,21 +277,23 @@ def cross_validation_view(
         for p in entry.phrasings:
             entry_of.setdefault(p.strip().lower(), n)
     f_groups = [entry_of[t.strip().lower()] for t in f_texts]
-    tx, fx = encoder.encode(b_texts), encoder.encode(f_texts)
+    tx, fx = encode(settings, encoder, b_texts), encode(settings, encoder, f_texts)
     ty = np.asarray(b_labels)
-    kb_t = ask(tx, b_texts)  # the whole knowledge base: intent examples are not in it
-    folds_t = StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(tx, ty)
-    folds_f = GroupKFold(FOLDS).split(fx, groups=f_groups)
+    kb_t = ask(tx.vectors, b_texts)  # the whole knowledge base: intent examples are not in it
+    folds_t = StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(tx.vectors, ty)
+    folds_f = GroupKFold(FOLDS).split(fx.vectors, groups=f_groups)
     pred_a_t, pred_b_t = np.empty(len(ty), dtype=object), np.empty(len(ty), dtype=object)
     pred_a_f = np.empty(len(f_texts), dtype=object)
     for (tt, te), (ft, fe) in zip(folds_t, folds_f, strict=True):
         texts = [b_texts[i] for i in tt] + [f_texts[i] for i in ft]
         labels = [b_labels[i] for i in tt] + [FAQ] * len(ft)
-        clf_a = fit_classifier(settings, encoder, texts, labels, np.vstack([tx[tt], fx[ft]]))
-        clf_b = fit_classifier(settings, encoder, [b_texts[i] for i in tt], [b_labels[i] for i in tt], tx[tt])
-        pred_a_t[te] = intents_of(clf_a, tx[te], [b_texts[i] for i in te])
-        pred_b_t[te] = intents_of(clf_b, tx[te], [b_texts[i] for i in te])
-        pred_a_f[fe] = intents_of(clf_a, fx[fe], [f_texts[i] for i in fe])
+        names = list(tx.layers)
+        both = Encoded.stack([tx.rows(tt), fx.rows(ft)], names, tx.vectors.shape[1])
+        clf_a = fit_classifier(settings, encoder, texts, labels, both)
+        clf_b = fit_classifier(settings, encoder, [b_texts[i] for i in tt], [b_labels[i] for i in tt], tx.rows(tt))
+        pred_a_t[te] = intents_of(clf_a, tx.rows(te), [b_texts[i] for i in te])
+        pred_b_t[te] = intents_of(clf_b, tx.rows(te), [b_texts[i] for i in te])
+        pred_a_f[fe] = intents_of(clf_a, fx.rows(fe), [f_texts[i] for i in fe])
     is_oos = np.isin(ty, list(DEFAULT_OOS_LABELS))
     per = [strategies(a, b, r) for a, b, r in zip(pred_a_t, pred_b_t, kb_t, strict=True)]
     n_in, n_oos = int((~is_oos).sum()), int(is_oos.sum())
