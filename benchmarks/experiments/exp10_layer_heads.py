@@ -8,9 +8,9 @@ margin on val with `fit_abstention` (w = oos weight), report test. Mahalanobis a
 With --seeds > 1 the heads' logits are averaged (a linear model: equal to one head with
 averaged weights, so no extra prediction cost).
 
-Dense block spec: comma-separated name:weight, e.g. ``emb:2,meanL4:1``; names are the
-arrays of exp13_token_cache.py (which replaced exp09_layer_cache.py). `emb` is used as is (unit norm); every other block is
-centred on the train mean and L2-normalised per row (--norm l2) or standardised per dim and
+Dense block spec: comma-separated name:weight, e.g. ``emb:2,meanL4:1``; names are the arrays
+of exp13_token_cache.py (which replaced exp09_layer_cache.py). `emb` is used as is (unit norm);
+every other block is centred on the train mean and L2-normalised per row (--norm l2) or standardised per dim and
 then L2-normalised (--norm z), then multiplied by its weight.
 
 BANKING77 (--banking): `holdout` trains on a stratified 80% of train and reports accuracy on

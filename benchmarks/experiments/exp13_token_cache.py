@@ -1,8 +1,9 @@
 """Experiment 13, step 1: cache token-level hidden states of the SAME MiniLM forward pass.
 
 The pooled features of experiment 9 (this script replaced `exp09_layer_cache.py`; with
-`--token-layers` and no value it writes just those), plus the token vectors of the chosen layers, so that heads that pool tokens themselves (attention pooling, CNN) can
-be trained without re-running the encoder. Written under ``--out`` (default
+`--token-layers` and no value it writes just those), plus the token vectors of the chosen
+layers, so that heads that pool tokens themselves (attention pooling, CNN) can be trained
+without re-running the encoder. Written under ``--out`` (default
 /tmp/intent_exp):
 
 - ``{dataset}_{split}_{name}.npy`` for the pooled features (emb, meanL0..6, max6, cls6,

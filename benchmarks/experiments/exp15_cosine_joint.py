@@ -60,7 +60,8 @@ def train(xd: np.ndarray, m: object, y: np.ndarray, n_classes: int, args: argpar
         if args.mode == "linear":
             dense = xb @ w.T
         else:
-            dense = torch.exp(log_s) * torch.nn.functional.normalize(xb, dim=1) @ torch.nn.functional.normalize(w, dim=1).T
+            unit_w = torch.nn.functional.normalize(w, dim=1)
+            dense = torch.exp(log_s) * torch.nn.functional.normalize(xb, dim=1) @ unit_w.T
         return dense + sparse + b  # type: ignore[no-any-return]
 
     for _ in range(args.epochs):
