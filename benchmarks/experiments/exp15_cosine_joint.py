@@ -1,4 +1,4 @@
-"""Experiment 17: a cosine-softmax joint head on [dense features, TF-IDF] (BANKING77, CLINC150 closed set).
+"""Experiment 17 (script exp15): a cosine-softmax joint head on [dense features, TF-IDF].
 
 Experiment 2 found a cosine head (normalised weights and inputs, scale s) +1.2 points over a
 linear softmax on BANKING77 with the embedding alone. Does the gain survive beside the TF-IDF
