@@ -371,7 +371,7 @@ class EmbeddingIntentClassifier:
                 "n_intents": float(len(head.labels)),
                 "n_negatives": float(len(neg)),
                 "n_layer_features": float(len(head.layer_names)),
-                **{f"heldout_top1[{'+'.join(u) or 'embedding'}]": a for u, a in choice.items()},
+                **{f"heldout_top1_{'+'.join(u) or 'embedding'}": a for u, a in choice.items()},
                 "fitted_on_val": float(source == "val"),
                 "fitted_on_defaults": float(source == "defaults"),
                 "temperature": head.temperature,

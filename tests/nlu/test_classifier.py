@@ -317,12 +317,12 @@ def test_layer_features_are_chosen_on_held_out_accuracy() -> None:
     clf = EmbeddingIntentClassifier(ClassifierConfig(use_tfidf=False))
     report = clf.fit(x, texts, labels, layers=both)
     assert "mean_layer4" in clf.layer_names
-    assert report["heldout_top1[mean_layer4]"] > report["heldout_top1[embedding]"] + 0.2
-    assert {k for k in report if k.startswith("heldout_top1[")} == {
-        "heldout_top1[embedding]",
-        "heldout_top1[mean_layer4]",
-        "heldout_top1[max_layer6]",
-        "heldout_top1[mean_layer4+max_layer6]",
+    assert report["heldout_top1_mean_layer4"] > report["heldout_top1_embedding"] + 0.2
+    assert {k for k in report if k.startswith("heldout_top1_")} == {
+        "heldout_top1_embedding",
+        "heldout_top1_mean_layer4",
+        "heldout_top1_max_layer6",
+        "heldout_top1_mean_layer4+max_layer6",
     }
     # a separable data set where the layer feature is pure noise: no feature is worth keeping
     cx, ctexts, clabels, _ = clusters(4, 30, seed=31)
