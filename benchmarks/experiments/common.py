@@ -84,3 +84,15 @@ def recall_at_in_acc(pred: np.ndarray, score: np.ndarray, split: Split, target: 
         if m["in_acc"] >= target:
             best = max(best, m["oos_rec"])
     return best
+
+
+def holdout_mask(labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The training side (True) of the stratified 80/20 split used as BANKING77's "holdout" (the
+    same split the classifier's own held-out fold uses: StratifiedShuffleSplit, random_state 0)."""
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    sss = StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=seed)
+    train, _ = next(sss.split(np.zeros(len(labels)), labels))
+    mask = np.zeros(len(labels), dtype=bool)
+    mask[train] = True
+    return mask

@@ -386,12 +386,9 @@ def banking(spec: str, mode: str, args: argparse.Namespace, cached: dict[str, ob
     if key not in cached:
         full = Data("banking77", "train")
         if mode == "holdout":
-            from sklearn.model_selection import StratifiedShuffleSplit
+            from common import holdout_mask
 
-            sss = StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=0)
-            a, bb = next(sss.split(np.zeros(len(full.y)), full.y))
-            ma = np.zeros(len(full.y), bool)
-            ma[a] = True
+            ma = holdout_mask(full.y)
             tr, ev = full.subset(ma), full.subset(~ma)
         else:
             tr, ev = full, Data("banking77", "test")

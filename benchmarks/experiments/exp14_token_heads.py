@@ -245,12 +245,9 @@ def main() -> None:
     if "banking" in args.dataset:
         full = Tokens("banking77", "train", args.layers)
         if args.banking == "holdout":
-            from sklearn.model_selection import StratifiedShuffleSplit
+            from common import holdout_mask
 
-            sss = StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=0)
-            a, _ = next(sss.split(np.zeros(len(full.y)), full.y))
-            ma = np.zeros(len(full.y), bool)
-            ma[a] = True
+            ma = holdout_mask(full.y)
             tr, ev = full.subset(ma), full.subset(~ma)
         else:
             tr, ev = full, Tokens("banking77", "test", args.layers)

@@ -137,13 +137,10 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     res: dict[str, object] = {k: v for k, v in vars(args).items() if k != "threads"}
-    from sklearn.model_selection import StratifiedShuffleSplit
+    from common import holdout_mask
 
     full = Data("banking77", "train")
-    sss = StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=0)
-    a, _ = next(sss.split(np.zeros(len(full.y)), full.y))
-    ma = np.zeros(len(full.y), bool)
-    ma[a] = True
+    ma = holdout_mask(full.y)
     t0 = time.perf_counter()
     (res["banking_holdout"],) = run(full.subset(ma), [full.subset(~ma)], args, True)
     (res["banking_test"],) = run(full, [Data("banking77", "test")], args, True)
