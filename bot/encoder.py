@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from bot.errors import ModelError
-from bot.layer_features import Encoded, check_layers
+from bot.layer_features import Encoded, check_layers, pool
 
 ProgressCallback = Callable[[int], None]
 
@@ -44,6 +44,12 @@ class LayerEncoder(Encoder, Protocol):
     def encode_layers(
         self, texts: Sequence[str], names: Sequence[str], *, progress: ProgressCallback | None = None
     ) -> Encoded: ...
+
+
+def layer_names_for(encoder: Encoder, wanted: Sequence[str]) -> tuple[str, ...]:
+    """The layer features to train with: `wanted` when the encoder can give them, else none (the
+    classifier then uses the embedding alone)."""
+    return tuple(wanted) if isinstance(encoder, LayerEncoder) else ()
 
 
 def encode_with_layers(
@@ -204,8 +210,6 @@ class SentenceTransformerEncoder:
         Longest first, so padding is shared by texts of similar length, as `encode` does."""
         import torch
 
-        from bot.layer_features import pool
-
         if torch.get_num_threads() != self._threads:
             # Another library changed the shared OpenMP thread count behind torch's back (FAISS's
             # omp_set_num_threads does): torch then reports the new count but runs attention ~3x slower
@@ -316,18 +320,18 @@ class CachedEncoder:
         complete = [all(keys[part][i] in found for part in parts) for i in range(len(texts))]
         if progress and any(complete):
             progress(sum(complete))
-        missing: dict[str, str] = {}  # embedding key -> text, once per distinct text
-        for i, text in enumerate(texts):
+        missing: dict[str, int] = {}  # embedding key -> position of its first text, once per distinct text
+        for i in range(len(texts)):
             if not complete[i]:
-                missing.setdefault(keys[""][i], text)
+                missing.setdefault(keys[""][i], i)
         if missing:
             todo = list(missing.values())
-            encoded = encode_with_layers(self._inner, todo, names, progress=progress)
+            encoded = encode_with_layers(self._inner, [texts[i] for i in todo], names, progress=progress)
             fresh: list[tuple[str, bytes]] = []
             for part in parts:
                 values = encoded.vectors if not part else encoded.layers[part]
-                for text, row in zip(todo, values, strict=True):
-                    key = self._key(text, part)
+                for i, row in zip(todo, values, strict=True):
+                    key = keys[part][i]
                     found[key] = row
                     fresh.append((key, row.astype(np.float32).tobytes()))
             with self._lock:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.config import Settings
-from bot.encoder import Encoder, LayerEncoder, encode_with_layers
+from bot.encoder import Encoder, encode_with_layers, layer_names_for
 from bot.errors import ConfigError, TrainingDataError
 from bot.evaluation import plots, reports
 from bot.evaluation.crossval import CrossValidation, Labelled, cross_validate, fit, holdout_split, predict
@@ -123,7 +123,7 @@ def run_evaluation(
     def make() -> EmbeddingIntentClassifier:
         return EmbeddingIntentClassifier(config)
 
-    names = config.layer_features if isinstance(encoder, LayerEncoder) else ()
+    names = layer_names_for(encoder, config.layer_features)
 
     def embed(texts: Sequence[str]) -> Encoded:
         return encode_with_layers(encoder, list(texts), names)

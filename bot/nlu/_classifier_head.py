@@ -150,9 +150,10 @@ class Head:
         e = np.exp(lg)
         return np.asarray(e / e.sum(1, keepdims=True))
 
-    def probabilities(self, raw: dict[str, np.ndarray]) -> np.ndarray:
-        """The softmax, blended with the kNN vote when enabled: the intent ranking."""
-        probs = self.softmax(raw)
+    def probabilities(self, raw: dict[str, np.ndarray], plain: np.ndarray | None = None) -> np.ndarray:
+        """The softmax (`plain`, when already computed), blended with the kNN vote when enabled: the
+        intent ranking."""
+        probs = self.softmax(raw) if plain is None else plain
         if "vote" in raw:
             lam = float(self.meta["knn_vote"])
             probs = (1.0 - lam) * probs + lam * raw["vote"]
@@ -161,8 +162,9 @@ class Head:
     def finish(self, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Ranking probabilities and the OOS score (sum of z-normalised signals). The max-probability
         signal comes from the plain softmax: the kNN vote sharpens the ranking but blurs abstention."""
-        probs = self.probabilities(raw)
-        signals = {"maxprob": self.softmax(raw).max(1), **{k: v for k, v in raw.items() if k not in _NOT_SIGNALS}}
+        plain = self.softmax(raw)
+        probs = self.probabilities(raw, plain)
+        signals = {"maxprob": plain.max(1), **{k: v for k, v in raw.items() if k not in _NOT_SIGNALS}}
         z = self.meta["z"]
         score = np.zeros(len(probs))
         for name, v in signals.items():
@@ -220,7 +222,7 @@ def fit_head(
     if features is None or not features.vectorizers:
         features = m = None
     names = params.layers
-    centres = {n: _layer(layers, n).mean(0).astype(np.float32) for n in names}
+    centres = {n: layer_array(layers, n).mean(0).astype(np.float32) for n in names}
     dense_x = _dense_input(x, layers, names, centres, params.alpha, params.layer_weight)
     if oe is not None and params.outlier_exposure > 0:
         neg_dense = _dense_input(oe[0], oe[1], names, centres, params.alpha, params.layer_weight)
@@ -285,7 +287,8 @@ def _naive_bayes(m: Any, y: np.ndarray, n_classes: int, alpha: float) -> tuple[n
     return logp.astype(np.float32), prior.astype(np.float32)
 
 
-def _layer(layers: Layers | None, name: str) -> np.ndarray:
+def layer_array(layers: Layers | None, name: str) -> np.ndarray:
+    """Layer feature `name` as float32; a clear error naming the fix when it was not given."""
     if layers is None or name not in layers:
         raise ValueError(
             f"the classifier uses the layer feature {name!r} but it was not given: encode the texts with "
@@ -305,7 +308,7 @@ def _dense_input(
     """[alpha x embedding, weight x normalise(layer - centre) for each layer feature] (float32)."""
     parts = [alpha * np.asarray(x, dtype=np.float32)]
     for name in names:
-        f = _layer(layers, name) - centres[name]
+        f = layer_array(layers, name) - centres[name]
         if f.shape[0] != x.shape[0]:
             raise ValueError(f"layer feature {name!r} has {f.shape[0]} rows for {x.shape[0]} embeddings")
         norms = np.linalg.norm(f, axis=1, keepdims=True)

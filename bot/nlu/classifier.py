@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.layer_features import DEFAULT_LAYER_FEATURES, Encoded, parse_layer_feature
-from bot.nlu._classifier_head import Head, HeadParams, Layers, fit_head
+from bot.nlu._classifier_head import Head, HeadParams, Layers, fit_head, layer_array
 from bot.nlu._classifier_threshold import bagged_threshold, fit_abstention, held_out_splits
 
 DEFAULT_OOS_LABELS = frozenset({"out_of_scope", "oos"})
@@ -456,15 +456,7 @@ def _best(choice: dict[tuple[str, ...], float]) -> tuple[str, ...]:
 
 def _select(layers: Layers | None, names: Sequence[str]) -> dict[str, np.ndarray]:
     """The layer features `names` as float32 arrays; a clear error for a missing one."""
-    out = {}
-    for name in names:
-        if layers is None or name not in layers:
-            raise ValueError(
-                f"the layer feature {name!r} is missing: encode with "
-                f"encode_with_layers(encoder, texts, {list(names)!r}) and pass its .layers"
-            )
-        out[name] = np.asarray(layers[name], dtype=np.float32)
-    return out
+    return {name: layer_array(layers, name) for name in names}
 
 
 def _gap(probs: np.ndarray) -> np.ndarray:

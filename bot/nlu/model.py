@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.encoder import Encoder, LayerEncoder, ProgressCallback, encode_with_layers
+from bot.encoder import Encoder, ProgressCallback, encode_with_layers, layer_names_for
 from bot.errors import ModelError, NotTrainedError, TrainingDataError
 from bot.layer_features import Encoded
 from bot.nlu.classifier import ClassifierConfig, EmbeddingIntentClassifier, IntentPrediction
@@ -90,7 +90,7 @@ def train_nlu(
     if on_stage:
         on_stage("encoding")
     # layer features come from the same pass as the embeddings, when the encoder can give them
-    names = config.layer_features if isinstance(encoder, LayerEncoder) else ()
+    names = layer_names_for(encoder, config.layer_features)
     encoded = encode_with_layers(encoder, texts, names, progress=progress)
     if on_stage:
         on_stage("training")
