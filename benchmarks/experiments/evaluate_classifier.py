@@ -97,9 +97,10 @@ def main() -> None:
     ap.add_argument("--skip-banking", action="store_true")
     ap.add_argument("--skip-clinc", action="store_true")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/evalcache.sqlite"))
+    ap.add_argument("--model", type=Path, default=None, help="a sentence-transformers folder (default: shipped)")
     args = ap.parse_args()
     overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
-    encoder = CachedEncoder(SentenceTransformerEncoder(threads=2), args.cache)
+    encoder = CachedEncoder(SentenceTransformerEncoder(args.model, threads=2), args.cache)
     runs = []
     for seed in args.seeds:
         cfg = ClassifierConfig(**{**overrides, "seed": seed})
