@@ -145,7 +145,7 @@ class MicroBatchingEncoder:
     ) -> Encoded:
         """Embeddings and layer features (`bot.layer_features`) from the inner encoder's one pass."""
         if not texts:
-            return self._empty(names)
+            return Encoded.empty(names, self.dim)
         return self._submit(texts, progress, tuple(names)).result()
 
     async def encode_async(self, texts: Sequence[str]) -> np.ndarray:
@@ -155,12 +155,9 @@ class MicroBatchingEncoder:
     async def encode_layers_async(self, texts: Sequence[str], names: Sequence[str]) -> Encoded:
         """`encode_layers` for a coroutine."""
         if not texts:
-            return self._empty(names)
+            return Encoded.empty(names, self.dim)
         result: Encoded = await asyncio.wrap_future(self._submit(texts, None, tuple(names)))
         return result
-
-    def _empty(self, names: Sequence[str]) -> Encoded:
-        return Encoded(np.zeros((0, self.dim), dtype=np.float32), {n: np.zeros((0, 0), np.float32) for n in names})
 
     def _submit(
         self, texts: Sequence[str], progress: ProgressCallback | None, layers: tuple[str, ...]

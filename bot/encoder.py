@@ -180,11 +180,11 @@ class SentenceTransformerEncoder:
         """Embeddings and the layer features `names` (`bot.layer_features`), from one forward pass."""
         model = self.warm_up()
         try:
-            layers = check_layers(names, self.n_layers)
+            layers = check_layers(names, self.n_layers) if names else []
         except ValueError as e:
             raise ModelError(f"{e} (model {self._path})") from e
         if not texts:
-            return Encoded(np.zeros((0, self.dim), dtype=np.float32), {n: np.zeros((0, 0), np.float32) for n in names})
+            return Encoded.empty(names, self.dim)
         # Longest first across the whole call, so each batch holds texts of similar length and pads
         # little (what `SentenceTransformer.encode` does); the rows go back in the caller's order.
         order = np.argsort([-len(t) for t in texts], kind="stable")

@@ -83,11 +83,16 @@ class Encoded:
         return Encoded(self.vectors, {k: self.layers[k] for k in names})
 
     @classmethod
+    def empty(cls, names: Sequence[str], dim: int) -> Encoded:
+        """No rows: (0, dim) embeddings and an empty block for each layer feature `names`."""
+        return cls(np.zeros((0, dim), dtype=np.float32), {n: np.zeros((0, 0), dtype=np.float32) for n in names})
+
+    @classmethod
     def stack(cls, parts: Sequence[Encoded], names: Sequence[str], dim: int) -> Encoded:
         """Rows of `parts` one after another (empty parts allowed)."""
         parts = [p for p in parts if len(p)]
         if not parts:
-            return cls(np.zeros((0, dim), dtype=np.float32), {n: np.zeros((0, 0), dtype=np.float32) for n in names})
+            return cls.empty(names, dim)
         return cls(
             np.vstack([p.vectors for p in parts]).astype(np.float32, copy=False),
             {n: np.vstack([p.layers[n] for p in parts]).astype(np.float32, copy=False) for n in names},

@@ -28,6 +28,19 @@ def held_out_splits(labels: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.
     return [(a, b) for a, b in skf.split(dummy, labels)]
 
 
+def top_gap(probs: np.ndarray) -> np.ndarray:
+    """Top-1 minus top-2 probability of each row (1 with a single intent)."""
+    if probs.shape[1] < 2:
+        return np.ones(len(probs))
+    top2 = np.sort(probs, axis=1)[:, -2:]
+    return np.asarray(top2[:, 1] - top2[:, 0])
+
+
+def threshold_candidates(score: np.ndarray) -> np.ndarray:
+    """The thresholds tried: -inf (reject nothing) and the 0-60 % quantiles of the held-out scores."""
+    return np.concatenate([[-np.inf], np.unique(np.quantile(score, np.linspace(0.0, 0.6, 301)))])
+
+
 def fit_abstention(
     probs: np.ndarray,
     oos: np.ndarray,
@@ -45,8 +58,7 @@ def fit_abstention(
     Without: the threshold rejects at most `max_in_scope_rejection` of in-scope examples
     and the margin stays 0 (nothing to trade it against).
     """
-    top2 = np.sort(probs, axis=1)[:, -2:] if probs.shape[1] > 1 else np.hstack([probs, probs])
-    gap = top2[:, 1] - top2[:, 0] if probs.shape[1] > 1 else np.ones(len(probs))
+    gap = top_gap(probs)
     in_scope = ~is_oos
     if not is_oos.any():
         threshold = (
@@ -60,11 +72,7 @@ def fit_abstention(
         rejected = (oos < threshold) | (gap < margin)
         return threshold, margin, {"heldout_in_scope_acc": _mean(correct & ~rejected, in_scope)}
 
-    if fixed_threshold is not None:
-        thresholds = np.asarray([fixed_threshold])
-    else:
-        qs = np.quantile(oos, np.linspace(0.0, 0.6, 301))
-        thresholds = np.concatenate([[-np.inf], np.unique(qs)])
+    thresholds = np.asarray([fixed_threshold]) if fixed_threshold is not None else threshold_candidates(oos)
     margins = np.asarray([fixed_margin] if fixed_margin is not None else MARGINS)
     best = (-np.inf, -np.inf, 0.0, 0.0, 0.0)
     n_in = max(int(in_scope.sum()), 1)
@@ -92,13 +100,12 @@ def bagged_threshold(
     seed: int,
 ) -> float:
     """Median over bootstrap resamples (in-scope and oos resampled separately) of the threshold
-    maximising in-scope accuracy + oos_weight * oos recall; same candidate grid as
-    `fit_abstention` (-inf and the 0-60% quantiles of the scores).
+    maximising in-scope accuracy + oos_weight * oos recall, over `threshold_candidates`.
 
     Examples are rejected when score < threshold or they are ambiguous (fixed margin).
     """
     rng = np.random.default_rng(seed)
-    cand = np.concatenate([[-np.inf], np.unique(np.quantile(score, np.linspace(0.0, 0.6, 301)))])
+    cand = threshold_candidates(score)
     # per example: the first candidate index that rejects it (score < cand[j] for j >= pos)
     pos = np.searchsorted(cand, score, side="right")
     n_c = len(cand)

@@ -23,7 +23,7 @@ import numpy as np
 
 from bot.layer_features import DEFAULT_LAYER_FEATURES, Encoded, parse_layer_feature
 from bot.nlu._classifier_head import Head, HeadParams, Layers, fit_head, layer_array
-from bot.nlu._classifier_threshold import bagged_threshold, fit_abstention, held_out_splits
+from bot.nlu._classifier_threshold import bagged_threshold, fit_abstention, held_out_splits, top_gap
 
 DEFAULT_OOS_LABELS = frozenset({"out_of_scope", "oos"})
 FALLBACK_OOS_WEIGHT = 0.05
@@ -350,9 +350,9 @@ class EmbeddingIntentClassifier:
             )
             if cfg.threshold_bootstrap > 0 and held_is_oos.any() and cfg.threshold is None:
                 threshold = bagged_threshold(
-                    oos, correct, held_is_oos, _gap(probs) < margin, weight, cfg.threshold_bootstrap, cfg.seed
+                    oos, correct, held_is_oos, top_gap(probs) < margin, weight, cfg.threshold_bootstrap, cfg.seed
                 )
-                rejected = (oos < threshold) | (_gap(probs) < margin)
+                rejected = (oos < threshold) | (top_gap(probs) < margin)
                 fit_report = {
                     "heldout_in_scope_acc": float((correct & ~rejected)[~held_is_oos].mean()),
                     "heldout_oos_recall": float(rejected[held_is_oos].mean()),
@@ -457,14 +457,6 @@ def _best(choice: dict[tuple[str, ...], float]) -> tuple[str, ...]:
 def _select(layers: Layers | None, names: Sequence[str]) -> dict[str, np.ndarray]:
     """The layer features `names` as float32 arrays; a clear error for a missing one."""
     return {name: layer_array(layers, name) for name in names}
-
-
-def _gap(probs: np.ndarray) -> np.ndarray:
-    """Top-1 minus top-2 probability (1 with a single intent)."""
-    if probs.shape[1] < 2:
-        return np.ones(len(probs))
-    top2 = np.sort(probs, axis=1)[:, -2:]
-    return np.asarray(top2[:, 1] - top2[:, 0])
 
 
 def _concat_scores(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
