@@ -149,12 +149,7 @@ def make_knowledge(settings: Settings, encoder: Encoder) -> KnowledgeService | N
 
 
 def knowledge_answerer(service: KnowledgeService) -> KnowledgeAnswerer:
-    def answer(embedding: Any, text: str, record: bool) -> Any:
-        if embedding is None:
-            embedding = service.encoder.encode([text])[0]
-        return service.respond(embedding, text, record=record)
-
-    return answer
+    return service.answer
 
 
 def train(

@@ -5,6 +5,7 @@ Customer wording lives here (responses), never in Python.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ class Rule:
     after_action: str | None = None  # the rule starts with this action (a follow-up rule)
     file: str = ""
     line: int = 0
+    entities: tuple[str, ...] = ()  # the intent step's `entities:`: the message must carry all of them
 
 
 @dataclass
@@ -38,17 +40,33 @@ class Domain:
     declared_actions: list[str] = field(default_factory=list)
     response_lines: dict[str, tuple[str, int]] = field(default_factory=dict)
 
-    def action_for_intent(self, intent: str, previous_action: str | None = None) -> Rule | None:
-        """The rule for this intent; a follow-up rule whose first action just ran wins."""
-        fallback = None
+    def action_for_intent(
+        self, intent: str, previous_action: str | None = None, entities: Iterable[str] = ()
+    ) -> Rule | None:
+        """The rule for this intent: a follow-up rule whose first action just ran wins; then the rule
+        asking for the most of the message's `entities` (Rasa's `- intent: inform` + `entities:`)."""
+        present = set(entities)
+        best: Rule | None = None
         for rule in self.rules:
-            if rule.intent != intent or rule.submits_form is not None:
+            if rule.intent != intent or rule.submits_form is not None or not present.issuperset(rule.entities):
                 continue
             if rule.after_action is None:
-                fallback = fallback or rule
+                if best is None or len(rule.entities) > len(best.entities):
+                    best = rule
             elif rule.after_action == previous_action:
                 return rule
-        return fallback
+        return best
+
+    def rule_activating(self, form: str) -> Rule | None:
+        """The plain intent rule that starts `form` (no follow-up, no entity condition)."""
+        return next(
+            (
+                r
+                for r in self.rules
+                if r.activates_form == form and r.intent and r.after_action is None and not r.entities
+            ),
+            None,
+        )
 
     def submit_actions(self, form: str) -> tuple[str, ...]:
         for rule in self.rules:
@@ -122,7 +140,12 @@ def _parse_rule(item: LineDict, file: str, line: int) -> tuple[Rule | None, list
         return None, [Problem(file, line, f"rule '{name}' has no steps", "add `steps:` with an intent and an action")]
     condition = item.get("condition") or []
     loop_condition = next((c["active_loop"] for c in condition if isinstance(c, dict) and c.get("active_loop")), None)
-    intent = next((s["intent"] for s in steps if isinstance(s, dict) and "intent" in s), None)
+    intent_step = next((s for s in steps if isinstance(s, dict) and "intent" in s), {})
+    intent = intent_step.get("intent")
+    raw_entities = intent_step.get("entities") or []
+    entities = tuple(
+        str(next(iter(e))) if isinstance(e, dict) and e else str(e) for e in raw_entities if isinstance(e, str | dict)
+    )
     actions: list[str] = []
     after_action: str | None = None
     first = steps[0] if isinstance(steps[0], dict) else {}
@@ -149,7 +172,7 @@ def _parse_rule(item: LineDict, file: str, line: int) -> tuple[Rule | None, list
         return None, []  # a rule shape the engine does not need (e.g. conversation_start rules)
     if activates and activates in actions:
         actions.remove(activates)
-    return Rule(name, intent, tuple(actions), activates, submits, after_action, file, line), []
+    return Rule(name, intent, tuple(actions), activates, submits, after_action, file, line, entities), []
 
 
 def parse_domain_section(key: str, value: Any, file: str, line: int, domain: Domain) -> list[Problem]:

@@ -104,6 +104,7 @@ class ResponseRenderer:
             image=chosen.get("image"),
             custom=custom if isinstance(custom, dict) else None,
             kind=kind,
+            response=name,
         )
 
     def fill(self, text: str, context: Mapping[str, Any], name: str) -> str:

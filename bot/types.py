@@ -53,6 +53,7 @@ class Reply:
     custom: Mapping[str, Any] | None = None
     kind: str = "response"
     id: str = ""
+    response: str = ""  # the domain response it was rendered from (not sent to channels)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -145,3 +146,28 @@ class Parse:
             "entities": [e.as_dict() for e in self.entities],
             "intent_ranking": [s.as_dict() for s in self.intent_ranking],
         }
+
+
+@dataclass(frozen=True)
+class KnowledgeQuery:
+    """What the dialogue asks the knowledge base: the message, its one embedding (None: the knowledge
+    base encodes the text itself), the values of the entities the customer named (`country`, `shop`,
+    `item` …, normalised), and for a follow-up such as "and to France?" the id of the entry that
+    answered the previous question. `record=False` keeps an unanswered question off the staff's list."""
+
+    text: str
+    embedding: Any = None
+    entities: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    follow_up: str | None = None
+    record: bool = True
+
+    @classmethod
+    def from_parse(
+        cls, parse: Parse, embedding: Any, *, follow_up: str | None = None, record: bool = True
+    ) -> KnowledgeQuery:
+        named: dict[str, set[str]] = {}
+        for entity in parse.entities:
+            if isinstance(entity.value, str):
+                named.setdefault(entity.entity, set()).add(entity.value.lower())
+        frozen = {k: frozenset(v) for k, v in named.items()}
+        return cls(parse.text, embedding, frozen, follow_up, record)

@@ -195,8 +195,14 @@ def latest_entity(tracker: Tracker, name: str) -> Any:
     return found[0].get("value") if found else None
 
 
+_PAYLOAD = re.compile(r"^\s*/[A-Za-z_][\w-]*(\{.*\})?\s*$", re.DOTALL)
+
+
 def latest_text(tracker: Tracker) -> str:
-    return str((tracker.latest_message or {}).get("text") or "")
+    """What the customer typed; empty for a button payload such as `/inform{"time": "..."}` (its
+    values arrive as entities, and its characters must never be read as a day or a time)."""
+    text = str((tracker.latest_message or {}).get("text") or "")
+    return "" if _PAYLOAD.match(text) else text
 
 
 def latest_intent(tracker: Tracker) -> str | None:

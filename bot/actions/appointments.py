@@ -32,15 +32,23 @@ from bot.actions._common import (
     utter_buttons,
 )
 from bot.actions.backend.protocol import Appointment, AppointmentNotFoundError, SlotUnavailableError
-from bot.actions.slots import APPOINTMENT_MINUTES, APPOINTMENT_SHOPS, TimeCheck, check_time, free_times, next_free_days
+from bot.actions.slots import (
+    APPOINTMENT_MINUTES,
+    APPOINTMENT_SHOPS,
+    TimeCheck,
+    check_time,
+    free_times,
+    next_free_days,
+    times_in_part,
+)
 from bot.actions.stores import Shop
 from bot.actions.verification import end_form
 from bot.actions.when import read_when
 
-BOOK_SLOTS = ("appointment_shop", "appointment_time", "appointment_day", "appointment_time_text",
+BOOK_SLOTS = ("appointment_shop", "appointment_time", "appointment_day", "appointment_part", "appointment_time_text",
               "appointment_email", "appointment_confirmed")  # fmt: skip
 RESCHEDULE_SLOTS = ("appointment_reference", "appointment_email", "appointment_shop", "appointment_time",
-                    "appointment_day", "appointment_time_text", "appointment_confirmed")  # fmt: skip
+                    "appointment_day", "appointment_part", "appointment_time_text", "appointment_confirmed")  # fmt: skip
 CANCEL_SLOTS = ("appointment_reference", "appointment_email", "cancel_appointment_confirmed")
 MAX_TIME_BUTTONS = 8
 _REFERENCE = re.compile(r"\bFT[- ]?([A-Z0-9]{4,6})\b", re.I)
@@ -121,8 +129,21 @@ class _AppointmentValidation(ShopFormValidation):
             self.deps.now(),
             known_day=date.fromisoformat(known) if isinstance(known, str) else None,
         )
-        result: TimeCheck = check_time(self.deps, dispatcher, Wording(domain), shop, when, text)
-        return {**result.slots(), "appointment_time_text": None}
+        wording = Wording(domain)
+        result: TimeCheck = check_time(self.deps, dispatcher, wording, shop, when, text)
+        if result.time is not None and not tracker.get_slot("appointment_email"):
+            moment = datetime.fromisoformat(result.time)  # say what was understood before asking more
+            utter(
+                dispatcher,
+                "utter_appointment_time_free",
+                shop_name=shop.name,
+                date=wording.date(moment.date()),
+                time=wording.time(moment),
+            )
+        updates = {**result.slots(), "appointment_time_text": None}
+        if result.time is None and result.part is None and result.day is not None:
+            updates["appointment_part"] = tracker.get_slot("appointment_part")  # "afternoon", then "wednesday"
+        return updates
 
     def pending_time(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
         """A time given before the shop was known, checked now that it is."""
@@ -156,7 +177,24 @@ class ValidateAppointmentForm(_AppointmentValidation):
         if key not in APPOINTMENT_SHOPS or key not in self.deps.stores.shops:
             utter(dispatcher, "utter_appointment_shop_unknown", given=str(value or ""))
             return {"appointment_shop": None}
-        return {"appointment_shop": key}
+        return {"appointment_shop": key, **self.move_time(tracker)}
+
+    def move_time(self, tracker: Tracker) -> dict[str, Any]:
+        """Another shop after a time was chosen ("actually make it London"): the same day and time of
+        day are checked again at the new shop (by `pending_time`), and the booking asked again."""
+        chosen = tracker.get_slot("appointment_time")
+        if not isinstance(chosen, str) or "appointment_time" in tracker.slots_to_validate():
+            return {}  # no time yet, or one given in this same message (checked for this shop)
+        try:
+            moment = datetime.fromisoformat(chosen)
+        except ValueError:
+            return {"appointment_time": None}
+        return {
+            "appointment_time": None,
+            "appointment_day": moment.date().isoformat(),
+            "appointment_time_text": moment.strftime("%H:%M"),
+            "appointment_confirmed": None,
+        }
 
     def validate_appointment_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -230,8 +268,11 @@ class ActionAskAppointmentTime(ShopAction):
         shop = stores.shops[str(key)]
         now = self.deps.now()
         day = tracker.get_slot("appointment_day")
+        part = tracker.get_slot("appointment_part")
+        part = part if isinstance(part, str) else None
         if isinstance(day, str):
-            times = free_times(self.deps.backend, shop, date.fromisoformat(day), now)[:MAX_TIME_BUTTONS]
+            times = times_in_part(free_times(self.deps.backend, shop, date.fromisoformat(day), now), part)
+            times = times[:MAX_TIME_BUTTONS]
             buttons = [(wording.title("slot_time", time=wording.time(t)), _time_payload("inform", t)) for t in times]
             utter_buttons(
                 dispatcher,
@@ -246,12 +287,10 @@ class ActionAskAppointmentTime(ShopAction):
         if not days:
             utter(dispatcher, "utter_appointment_fully_booked", shop_name=shop.name)
             return end_form(*BOOK_SLOTS)
+        firsts = [(d, times_in_part(ts, part)[0]) for d, ts in days]
         buttons = [
-            (
-                wording.title("slot_day_time", date=wording.date(d), time=wording.time(ts[0])),
-                _time_payload("inform", ts[0]),
-            )
-            for d, ts in days
+            (wording.title("slot_day_time", date=wording.date(d), time=wording.time(t)), _time_payload("inform", t))
+            for d, t in firsts
         ]
         utter_buttons(dispatcher, "utter_ask_appointment_time", buttons, shop_name=shop.name)
         return []

@@ -47,9 +47,16 @@ class ActionHumanHandoff(ShopAction):
         stores = self.deps.stores
         service = stores.shops.get(CUSTOMER_SERVICE)
         now = self.deps.now()
+        next_open: str | None = None
         if service is None or service.open_range_at(now) is not None:
             utter(dispatcher, "utter_handoff_opened", ticket_id=ticket.id)
         else:
             next_open = HoursFormatter(Wording(domain)).next_open(service, now)
             utter(dispatcher, "utter_handoff_opened_closed", ticket_id=ticket.id, next_open=next_open)
-        return [SlotSet("handoff_ticket", str(ticket.id)), ConversationPaused()]
+        # what the paused conversation keeps telling the customer agrees with what was just said
+        return [
+            SlotSet("handoff_ticket", str(ticket.id)),
+            SlotSet("handoff_offline", next_open is not None),
+            SlotSet("handoff_next_open", next_open),
+            ConversationPaused(),
+        ]

@@ -8,7 +8,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions._common import DomainDict, Events, ShopAction, Wording, money, reset_slots, utter
-from bot.actions.backend.protocol import Order, OrderNotCancellableError, OrderNotFoundError, OrderStatus
+from bot.actions.backend.policy import order_refusal, return_deadline
+from bot.actions.backend.protocol import (
+    RETURN_WINDOW_DAYS,
+    Order,
+    OrderNotCancellableError,
+    OrderNotFoundError,
+    OrderStatus,
+)
 from bot.actions.verification import ORDER_SLOTS, OrderFormValidation, end_form
 
 CANCEL_SLOTS = (*ORDER_SLOTS, "cancel_order_confirmed")
@@ -52,8 +59,20 @@ class ActionOrderStatus(ShopAction):
             if order is None:
                 utter(dispatcher, "utter_order_not_found")
             else:
-                utter(dispatcher, f"utter_order_status_{order.status.value}", **order_values(order, Wording(domain)))
+                response, values = self.status_response(order, Wording(domain))
+                utter(dispatcher, response, **values)
         return reset_slots(*ORDER_SLOTS)
+
+    def status_response(self, order: Order, wording: Wording) -> tuple[str, dict[str, str]]:
+        """The response for the order's status; a delivered order says whether it can still be returned."""
+        values = order_values(order, wording)
+        response = f"utter_order_status_{order.status.value}"
+        deadline = return_deadline(order, RETURN_WINDOW_DAYS)
+        if order.status is OrderStatus.DELIVERED and deadline is not None:
+            values.update(deadline=wording.date(deadline), window_days=str(RETURN_WINDOW_DAYS))
+            if order_refusal(order, self.deps.today(), RETURN_WINDOW_DAYS) is not None:
+                response = "utter_order_status_delivered_window_closed"
+        return response, values
 
 
 class ValidateCancelOrderForm(OrderFormValidation):

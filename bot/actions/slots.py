@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions._common import Deps, Wording, utter
 from bot.actions.backend.protocol import ShopBackend
 from bot.actions.stores import Shop
-from bot.actions.when import ImpossibleDate, When
+from bot.actions.when import DayPart, ImpossibleDate, When, in_part
 
 APPOINTMENT_SHOPS = ("paris", "berlin", "london")
 APPOINTMENT_MINUTES = 45
@@ -42,13 +42,21 @@ def next_free_days(
 
 @dataclass(frozen=True)
 class TimeCheck:
-    """Slot updates after checking a requested time: the chosen ISO time, and the day to offer times of."""
+    """Slot updates after checking a requested time: the chosen ISO time, the day to offer times of,
+    and the part of the day the customer prefers ("afternoon")."""
 
     time: str | None = None
     day: str | None = None
+    part: str | None = None
 
     def slots(self) -> dict[str, Any]:
-        return {"appointment_time": self.time, "appointment_day": self.day}
+        return {"appointment_time": self.time, "appointment_day": self.day, "appointment_part": self.part}
+
+
+def times_in_part(times: list[datetime], part: str | None) -> list[datetime]:
+    """The times in the part of the day; all of them when none is (or none would be left)."""
+    chosen = [t for t in times if in_part(t.time(), part)]
+    return chosen or times
 
 
 def check_time(
@@ -56,12 +64,14 @@ def check_time(
     dispatcher: CollectingDispatcher,
     wording: Wording,
     shop: Shop,
-    when: When | ImpossibleDate | None,
+    when: When | DayPart | ImpossibleDate | None,
     text: str,
 ) -> TimeCheck:
     """Is `when` a bookable slot of `shop`? Utters the specific correction when it is not."""
     now = deps.now()
     today = now.astimezone(shop.timezone).date()
+    if isinstance(when, DayPart):
+        return TimeCheck(part=when.part)  # the question offers such times on the next free days
     if when is None:
         utter(dispatcher, "utter_appointment_time_unreadable", given=text)
         return TimeCheck()
@@ -90,8 +100,8 @@ def check_time(
         utter(dispatcher, "utter_appointment_day_full", **values)
         return TimeCheck()
     moment = when.local(shop.timezone)
-    if moment is None:
-        return TimeCheck(day=day)  # a day without a time: the question lists that day's free times
+    if moment is None:  # a day without a time: the question lists that day's free times
+        return TimeCheck(day=day, part=when.part)
     values["time"] = wording.time(moment)
     if moment <= now:
         utter(dispatcher, "utter_appointment_time_past", **values)

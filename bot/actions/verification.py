@@ -27,6 +27,8 @@ from bot.actions.backend.protocol import Order
 from bot.config import get_settings
 
 ORDER_SLOTS = ("order_number", "order_email")
+VERIFIED_EMAIL = "verified_email"
+"""The email of an order already verified in this conversation: "and AN-10006 too" tries it first."""
 
 
 def end_form(*slots: str) -> Events:
@@ -61,8 +63,19 @@ class OrderFormValidation(ShopFormValidation):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
         events: Events = await super().run(dispatcher, tracker, domain)
+        events += self.reuse_verified_email(tracker)
         changed = {e.get("name") for e in events if e.get("event") == "slot"}
         return events + await self.cross_check(dispatcher, tracker, domain, changed)
+
+    def reuse_verified_email(self, tracker: Tracker) -> Events:
+        """A new order number in a conversation that already verified an email: when that email goes
+        with the number, the customer is not asked again; when it does not, they are simply asked."""
+        number, email = tracker.get_slot("order_number"), tracker.get_slot("order_email")
+        known = tracker.get_slot(VERIFIED_EMAIL)
+        if not number or email or not known or self.deps.backend.find_order(str(number), str(known)) is None:
+            return []
+        tracker.slots["order_email"] = known
+        return [SlotSet("order_email", known)]
 
     async def cross_check(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, changed: set[Any]
@@ -76,7 +89,8 @@ class OrderFormValidation(ShopFormValidation):
                 utter(dispatcher, "utter_order_not_found")
             tracker.slots.update(dict.fromkeys(ORDER_SLOTS))
             return reset_slots(*ORDER_SLOTS)
-        return self.check_order(order, dispatcher, tracker, domain, changed)
+        verified = [] if tracker.get_slot(VERIFIED_EMAIL) == email else [SlotSet(VERIFIED_EMAIL, email)]
+        return verified + self.check_order(order, dispatcher, tracker, domain, changed)
 
     def check_order(
         self, order: Order, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, changed: set[Any]

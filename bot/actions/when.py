@@ -37,13 +37,50 @@ _DATE_CUE = re.compile(
 
 @dataclass(frozen=True)
 class When:
-    """A day, and the time of day when the customer gave one."""
+    """A day, and the time of day when the customer gave one (or only a part of the day)."""
 
     day: date
     at: time | None = None
+    part: str | None = None  # "morning" | "afternoon" | "evening", when no time was given
 
     def local(self, zone: ZoneInfo) -> datetime | None:
         return datetime.combine(self.day, self.at, tzinfo=zone) if self.at is not None else None
+
+
+@dataclass(frozen=True)
+class DayPart:
+    """Only a part of the day ("afternoon", "after lunch"), no day: offer such times on the next days."""
+
+    part: str
+
+
+PARTS_OF_DAY: dict[str, tuple[time, time]] = {
+    "morning": (time(0, 0), time(12, 0)),
+    "afternoon": (time(12, 0), time(17, 0)),
+    "evening": (time(17, 0), time(23, 59)),
+}
+"""Start times that belong to each part of the day (start included, end excluded)."""
+_PART_WORDS = (
+    ("morning", re.compile(r"\b(morning|before (noon|lunch|midday)|early)\b", re.I)),
+    ("afternoon", re.compile(r"\b(afternoon|after ?(lunch|noon|midday)|lunchtime)\b", re.I)),
+    ("evening", re.compile(r"\b(evening|after work|late in the day|later in the day)\b", re.I)),
+)
+
+
+def part_of_day(text: str) -> str | None:
+    """'afternoon', 'after lunch' → afternoon; 'morning' → morning; 'after work' → evening; else None."""
+    for name, pattern in _PART_WORDS:
+        if pattern.search(text):
+            return name
+    return None
+
+
+def in_part(moment: time, part: str | None) -> bool:
+    """Does a start time belong to the part of the day (any time when `part` is None)?"""
+    if part is None or part not in PARTS_OF_DAY:
+        return True
+    start, end = PARTS_OF_DAY[part]
+    return start <= moment < end
 
 
 @dataclass(frozen=True)
@@ -138,11 +175,32 @@ def read_when(
     *,
     known_day: date | None = None,
     languages: list[str] | None = None,
-) -> When | ImpossibleDate | None:
+) -> When | DayPart | ImpossibleDate | None:
     """The day and time a customer asked for, or what is wrong with it (None = nothing readable).
 
-    `known_day` is the day already chosen earlier in the form: a bare time ("3pm") applies to it.
+    `known_day` is the day already chosen earlier in the form: a bare time ("3pm") or a part of the
+    day ("afternoon") applies to it.
     """
+    found = _read_when(text, entity_value, entity_span, zone, now, known_day, languages)
+    part = part_of_day(text)
+    if part is None or (isinstance(found, When) and found.at is not None):
+        return found
+    if isinstance(found, When):
+        return When(found.day, None, part)
+    if found is None:
+        return When(known_day, None, part) if known_day is not None else DayPart(part)
+    return found
+
+
+def _read_when(
+    text: str,
+    entity_value: str | None,
+    entity_span: str,
+    zone: ZoneInfo,
+    now: datetime,
+    known_day: date | None,
+    languages: list[str] | None,
+) -> When | ImpossibleDate | None:
     now_local = now.astimezone(zone)
     wrong = impossible_date(text, now_local.year)
     if wrong is not None:

@@ -9,6 +9,7 @@ two-stage fallback clarifies, asks to rephrase, then offers a human.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -17,16 +18,21 @@ from typing import Any, Protocol
 import numpy as np
 
 from bot.dialogue.action_runner import ActionRejected, ActionResult, ActionRunner
+from bot.dialogue.explain import WHY_SUFFIX, previous_turn, reason_sentence
 from bot.dialogue.state import ConversationState, event
 from bot.domain import Domain, Rule
 from bot.errors import ActionError, TemplateError
 from bot.responses import ResponseRenderer
-from bot.types import FALLBACK_INTENT, Button, Parse, Reply
+from bot.types import FALLBACK_INTENT, Button, KnowledgeQuery, Parse, Reply
 
 log = logging.getLogger(__name__)
 
 FAQ_INTENT = "faq"
 FORM_FILLING_INTENTS = frozenset({"inform", "affirm", "deny"})
+WHY_INTENT = "ask_why"
+_FOLLOW_UP_INTENTS = frozenset({"inform", "faq", "nlu_fallback", "out_of_scope"})
+TASK_HINT = 0.2
+"""A task intent ranked at least this high is a candidate for a message that only gives facts."""
 _STANDARD_MESSAGE_KEYS = {"text", "buttons", "elements", "custom", "template", "response", "image", "attachment"}
 
 
@@ -38,8 +44,14 @@ class KnowledgeOutcome(Protocol):
     def replies(self) -> Sequence[Reply]: ...
 
 
-KnowledgeAnswerer = Callable[[np.ndarray | None, str, bool], KnowledgeOutcome | None]
-"""(embedding, text, record_unanswered) -> outcome; None when no knowledge base is loaded."""
+KnowledgeAnswerer = Callable[[KnowledgeQuery], KnowledgeOutcome | None]
+"""query -> outcome; None when no knowledge base is loaded."""
+
+_FOLLOW_UP = re.compile(
+    r"^\W*(and|what about|how about|same (for|with)|also|what if|and for|and to|and in|and what about)\b", re.I
+)
+FOLLOW_UP_WORDS = 6
+"""A message of at most this many words that starts like "and to France?" continues the previous question."""
 
 
 @dataclass
@@ -107,18 +119,45 @@ class DialogueEngine:
             log.warning("response %s is not defined", name)
             return False
         state.run_action(name)
-        self.emit(state, turn, reply)
+        self.emit(state, turn, reply, values)
         return True
 
-    def emit(self, state: ConversationState, turn: Turn, reply: Reply) -> None:
+    def emit(self, state: ConversationState, turn: Turn, reply: Reply, values: Mapping[str, Any] | None = None) -> None:
+        """Send a reply. The bot event remembers which response it was and, when the response has a
+        `_why` companion, the values it was rendered with (so "why?" can be answered)."""
         reply = replace(reply, id=reply.id or uuid.uuid4().hex[:16])
         turn.replies.append(reply)
-        state.add(event("bot", text=reply.text, data=_reply_data(reply), metadata={"kind": reply.kind}))
+        metadata: dict[str, Any] = {"kind": reply.kind}
+        if reply.response:
+            metadata["response"] = reply.response
+            if values and self.renderer.has(reply.response + WHY_SUFFIX):
+                metadata["values"] = {k: v for k, v in values.items() if isinstance(v, str | int | float | bool)}
+        state.add(event("bot", text=reply.text, data=_reply_data(reply), metadata=metadata))
+
+    def explain(self, state: ConversationState, turn: Turn) -> bool:
+        """Answer "why?" about the bot's previous turn: the `_why` companion of what it said, else the
+        explaining sentence of a knowledge answer, else `utter_why_default`."""
+        said = previous_turn(state.events)
+        for item in reversed(said):
+            if item.response and self.renderer.has(item.response + WHY_SUFFIX):
+                return self.utter(state, turn, item.response + WHY_SUFFIX, item.values)
+        for item in reversed(said):
+            reason = reason_sentence(item.text) if item.kind == "knowledge" else None
+            if reason and self.utter(state, turn, "utter_why_knowledge", {"reason": reason}):
+                return True
+        return self.utter(state, turn, "utter_why_default")
 
     # -- free turns ------------------------------------------------------------------------------
     def _free_turn(self, state: ConversationState, turn: Turn) -> None:
         parse = turn.parse
         intent = parse.intent.name
+        follow_up = self._knowledge_follow_up(state, turn) if intent in _FOLLOW_UP_INTENTS else None
+        if follow_up is not None:
+            outcome = self._ask_knowledge(turn, record=False, follow_up=follow_up)
+            if outcome is not None and outcome.decision == "answer":
+                state.fallback_count = 0
+                self._emit_knowledge(state, turn, outcome)
+                return
         if intent == FALLBACK_INTENT:
             outcome = self._ask_knowledge(turn, record=True)
             if outcome is not None and outcome.decision in ("answer", "suggest"):
@@ -135,7 +174,9 @@ class DialogueEngine:
             else:
                 self.utter(state, turn, "utter_default")
             return
-        rule = self.domain.action_for_intent(intent, state.latest_action_name)
+        if intent == WHY_INTENT and self.explain(state, turn):
+            return
+        rule = self._rule_for(state, turn)
         if rule is not None:
             self._run_rule(state, turn, rule)
             return
@@ -146,6 +187,42 @@ class DialogueEngine:
                 return
         if not self.utter(state, turn, f"utter_{intent}"):
             self.utter(state, turn, "utter_default")
+
+    def _rule_for(self, state: ConversationState, turn: Turn) -> Rule | None:
+        """The rule for this message. Facts given outside a task ("AN-10007 david@example.com",
+        "and AN-10006 too", "what about AN-10001?") continue the conversation's last task when they
+        fill one of its questions, else the task the classifier ranks next, else the domain's rule
+        for `inform` with those entities."""
+        parse = turn.parse
+        names = [e.entity for e in parse.entities]
+        rule = self.domain.action_for_intent(parse.intent.name, state.latest_action_name, names)
+        if parse.intent.name not in FORM_FILLING_INTENTS or not names:
+            return rule
+        if rule is not None and (rule.after_action is not None or not rule.entities):
+            return rule  # a follow-up rule ("and in London?" after the hours) or an explicit one
+        for form in self._task_candidates(state, parse):
+            task = self.domain.rule_activating(form)
+            if task is not None and any(self._has_entity_for(slot, parse) for slot in self._required_slots(form)):
+                return task
+        return rule
+
+    def _task_candidates(self, state: ConversationState, parse: Parse) -> list[str]:
+        """Forms a message of facts may be for: the conversation's last task, then tasks the classifier
+        ranks at TASK_HINT or more."""
+        found: list[str] = []
+        last = next(
+            (str(e["name"]) for e in reversed(state.events) if e.get("event") == "active_loop" and e.get("name")),
+            None,
+        )
+        if last is not None:
+            found.append(last)
+        for score in parse.intent_ranking:
+            if score.confidence < TASK_HINT:
+                continue
+            rule = self.domain.action_for_intent(score.name)
+            if rule is not None and rule.activates_form and rule.activates_form not in found:
+                found.append(rule.activates_form)
+        return found
 
     def _two_stage_fallback(self, state: ConversationState, turn: Turn) -> None:
         """Rasa's two-stage fallback: clarify (top two intents as buttons), ask to rephrase, then offer a
@@ -162,7 +239,8 @@ class DialogueEngine:
             self.utter(state, turn, "utter_ask_rephrase")
             return
         state.fallback_count = 0
-        self.utter(state, turn, "utter_default")
+        if not self.utter(state, turn, "utter_default_again"):
+            self.utter(state, turn, "utter_default")
 
     def _ask_affirmation(self, state: ConversationState, turn: Turn) -> bool:
         candidates = [
@@ -186,10 +264,28 @@ class DialogueEngine:
         self.emit(state, turn, replace(reply, buttons=buttons + reply.buttons))
         return True
 
-    def _ask_knowledge(self, turn: Turn, *, record: bool) -> KnowledgeOutcome | None:
+    def _ask_knowledge(
+        self, turn: Turn, *, record: bool, follow_up: str | None = None
+    ) -> KnowledgeOutcome | None:
         if self.knowledge is None:
             return None
-        return self.knowledge(turn.embedding, turn.parse.text, record)
+        query = KnowledgeQuery.from_parse(turn.parse, turn.embedding, follow_up=follow_up, record=record)
+        return self.knowledge(query)
+
+    def _knowledge_follow_up(self, state: ConversationState, turn: Turn) -> str | None:
+        """The entry that answered the previous message, when this one only continues it ("and to
+        France?", "what about cashmere?"): its question then guides the knowledge base."""
+        text = turn.parse.text.strip()
+        if not _FOLLOW_UP.match(text) or len(text.split()) > FOLLOW_UP_WORDS:
+            return None
+        users = [i for i, item in enumerate(state.events) if item.get("event") == "user"]
+        if len(users) < 2:
+            return None
+        for item in reversed(state.events[users[-2] : users[-1]]):  # the bot's answer to the previous message
+            sources = (item.get("data") or {}).get("sources") or []
+            if item.get("event") == "bot" and (item.get("metadata") or {}).get("kind") == "knowledge" and sources:
+                return str(sources[0].get("id"))
+        return None
 
     def _emit_knowledge(self, state: ConversationState, turn: Turn, outcome: KnowledgeOutcome) -> None:
         state.run_action(f"action_knowledge_{outcome.decision}")
@@ -257,7 +353,7 @@ class DialogueEngine:
         for message in result.responses:
             reply = self._render_action_message(state, turn, message)
             if reply is not None:
-                self.emit(state, turn, reply)
+                self.emit(state, turn, reply, _message_values(message))
         return followup
 
     def _render_action_message(self, state: ConversationState, turn: Turn, message: Mapping[str, Any]) -> Reply | None:
@@ -267,7 +363,7 @@ class DialogueEngine:
         name = message.get("response") or message.get("template")
         custom = message.get("custom") or None
         if name:
-            values = {k: v for k, v in message.items() if k not in _STANDARD_MESSAGE_KEYS}
+            values = _message_values(message)
             try:
                 reply = self.renderer.render(str(name), state.slots, values, channel=turn.input_channel, kind="action")
             except TemplateError:
@@ -289,10 +385,18 @@ class DialogueEngine:
 
     # -- slots and forms -------------------------------------------------------------------------
     def _mapping_values(
-        self, slot: str, turn: Turn, form: str | None, requested: str | None, *, as_inform: bool = False
+        self,
+        slot: str,
+        turn: Turn,
+        form: str | None,
+        requested: str | None,
+        *,
+        as_inform: bool = False,
+        entities_only: bool = False,
     ) -> list[Any]:
         """Values the slot's mappings give for this message (first matching mapping wins).
-        `as_inform` reads the message as if its intent were `inform`."""
+        `as_inform` reads the message as if its intent were `inform`; `entities_only` skips the
+        `from_text` and `from_intent` mappings."""
         parse = turn.parse
         intent = "inform" if as_inform else parse.intent.name
         for mapping in self.domain.slots.get(slot, {}).get("mappings") or []:
@@ -315,6 +419,8 @@ class DialogueEngine:
                     if mapping.get("role") and entity.role != mapping.get("role"):
                         continue
                     return [entity.value]
+            elif entities_only:
+                continue
             elif kind == "from_text" and (conditions or requested == slot):
                 if intent != "stop" and not parse.text.startswith("/"):
                     return [parse.text]
@@ -382,14 +488,18 @@ class DialogueEngine:
 
     def _form_candidates(self, turn: Turn, form: str, requested: Any, *, relaxed: bool) -> dict[str, Any]:
         """Slot values for the form's required slots from this message. `relaxed` reads the message as
-        an answer to the requested slot whatever its intent (for replies the classifier took for a
-        question, such as "cashmere sweater" or "31st of February")."""
+        an answer (`inform`) whatever its intent: for replies the classifier took for a question, such
+        as "cashmere sweater" or "31st of February", and for corrections of an earlier answer such as
+        "actually make it London instead" (free text still only fills the slot being asked)."""
         candidates: dict[str, Any] = {}
         for slot in self._required_slots(form):
-            as_inform = relaxed and slot == requested
-            values = self._mapping_values(slot, turn, form, requested, as_inform=as_inform)
+            values = self._mapping_values(slot, turn, form, requested, as_inform=relaxed, entities_only=True)
             if values:
                 candidates[slot] = values[0]
+        if not candidates and isinstance(requested, str):  # the whole text answers the question asked
+            values = self._mapping_values(requested, turn, form, requested, as_inform=relaxed)
+            if values:
+                candidates[requested] = values[0]
         return candidates
 
     def _has_entity_for(self, slot: str, parse: Parse) -> bool:
@@ -413,7 +523,14 @@ class DialogueEngine:
         self, state: ConversationState, turn: Turn, form: str, requested: Any, outcome: KnowledgeOutcome | None = None
     ) -> None:
         intent = turn.parse.intent.name
-        rule = self.domain.action_for_intent(intent, None)
+        rule = self.domain.action_for_intent(intent, None, [e.entity for e in turn.parse.entities])
+        if intent == WHY_INTENT:
+            self.explain(state, turn)
+            if state.active_loop == form:
+                self.utter(state, turn, "utter_form_reminder")
+                if isinstance(requested, str):
+                    self._ask(state, turn, form, requested)
+            return
         if rule is not None and rule.activates_form and rule.activates_form != form:
             self._deactivate(state)  # the customer switched task: say so (when the bot has words for it), start it
             if self.renderer.has("utter_switch_task"):
@@ -495,6 +612,11 @@ class DialogueEngine:
         except ActionError:
             log.exception("cannot list actions")
             return set()
+
+
+def _message_values(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The placeholders an action passed with a response (everything but the standard keys)."""
+    return {k: v for k, v in message.items() if k not in _STANDARD_MESSAGE_KEYS}
 
 
 def _as_list(value: Any) -> list[str]:

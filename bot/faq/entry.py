@@ -46,6 +46,13 @@ class KnowledgeEntry:
     answer_line: int = 0
     explicit_id: bool = True
     alternate_lines: tuple[int, ...] = field(default=(), compare=False)
+    about: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """What the answer is specifically about, from lines such as `Country: Austria, Belgium` under the
+    question: (`country`, ("austria", "belgium")). A question naming another country, shop or product
+    never gets this answer (`bot.faq.agreement`)."""
+
+    def about_values(self, key: str) -> tuple[str, ...]:
+        return next((values for name, values in self.about if name == key), ())
 
     @property
     def phrasings(self) -> tuple[str, ...]:
@@ -60,7 +67,8 @@ class KnowledgeEntry:
     def content_hash(self) -> str:
         """Changes whenever anything that is embedded or shown changes."""
         digest = hashlib.sha256()
-        for part in (self.id, self.question, *self.alternates, "\x01", self.answer):
+        about = [f"{k}={','.join(v)}" for k, v in self.about]
+        for part in (self.id, self.question, *self.alternates, "\x01", self.answer, "\x02", *about):
             digest.update(part.encode())
             digest.update(b"\x00")
         return digest.hexdigest()[:32]

@@ -8,7 +8,9 @@ The format (documented for staff in knowledge/README.md)::
     # Payments                            an H1 and anything before the first `## ` is ignored
 
     ## Which payment methods do you accept? {#payment-methods}
-    Also asked:                           optional, right under the heading
+    Country: France, Germany              optional: what the answer is specifically about
+                                          (Country, Shop, Product), right under the heading
+    Also asked:                           optional, right under the heading (and the about lines)
     - how can I pay                       one alternate phrasing per `- ` line, up to a blank line
     - do you take PayPal
 
@@ -33,6 +35,9 @@ _H1 = re.compile(r"^#(?!#)([ \t]|$)")
 _ID_SUFFIX = re.compile(r"[ \t]*\{#([^}]*)\}[ \t]*$")
 _VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _ALSO_ASKED = re.compile(r"^also asked[ \t]*:[ \t]*$", re.IGNORECASE)
+ABOUT_KEYS = {"country": "country", "countries": "country", "shop": "shop", "shops": "shop",
+              "product": "product", "products": "product"}  # fmt: skip
+_ABOUT = re.compile(r"^([A-Za-z]+)[ \t]*:[ \t]*(.*?)[ \t]*$")
 _BULLET = re.compile(r"^[ \t]*[-*+][ \t]+(.*\S)[ \t]*$")
 _FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
@@ -216,6 +221,33 @@ def _parse_entry(
     i = h + 1
     while i < stop and not lines[i].strip():
         i += 1
+    about: dict[str, tuple[str, ...]] = {}
+    while i < stop and (about_match := _ABOUT.match(lines[i].strip())) and about_match.group(1).lower() in ABOUT_KEYS:
+        key = ABOUT_KEYS[about_match.group(1).lower()]
+        values = tuple(v.strip().lower() for v in about_match.group(2).split(",") if v.strip())
+        if not values:
+            problems.append(
+                Problem(
+                    file,
+                    i + 1,
+                    f"'{about_match.group(1)}:' names nothing",
+                    f"list what the answer is about, e.g. '{about_match.group(1)}: Austria, Belgium', or remove the line",
+                )
+            )
+        elif key in about:
+            problems.append(
+                Problem(
+                    file,
+                    i + 1,
+                    f"'{about_match.group(1)}:' appears twice under this question",
+                    "put all the values on one line, separated by commas",
+                )
+            )
+        else:
+            about[key] = values
+        i += 1
+    while i < stop and not lines[i].strip():
+        i += 1
     alternates: list[str] = []
     alternate_lines: list[int] = []
     if i < stop and _ALSO_ASKED.match(lines[i].strip()):
@@ -277,5 +309,6 @@ def _parse_entry(
         answer_line=answer_line,
         explicit_id=explicit_id,
         alternate_lines=tuple(alternate_lines),
+        about=tuple(sorted(about.items())),
     )
     return entry, problems

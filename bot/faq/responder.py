@@ -1,26 +1,32 @@
 """`KnowledgeResponder`: from a message embedding to an answer, a "Did you mean…", or "I don't know".
 
 It takes the embedding the intent classifier already computed, so answering costs no second
-forward pass of the model. All customer wording comes from the reply templates.
+forward pass of the model. All customer wording comes from the reply templates. Links from an answer
+to another knowledge file (`[returns](returns-and-refunds.md)`) become links to that file's `url`
+when the answer is rendered (`bot.faq.links`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 
+from bot.faq.agreement import agreement, named_values
 from bot.faq.entry import KnowledgeEntry
-from bot.faq.scoring import EntryScorer
+from bot.faq.links import KnowledgeLinks
+from bot.faq.scoring import EntryScorer, ScoredEntry
 from bot.faq.templates import ANSWER_TEMPLATE, DID_YOU_MEAN_TEMPLATE, DONT_KNOW_TEMPLATE, ReplyTemplates
 from bot.faq.thresholds import Thresholds
 from bot.faq.unanswered import UnansweredRecorder
-from bot.types import Button, Reply, Source
+from bot.types import Button, KnowledgeQuery, Reply, Source
 
 Decision = Literal["answer", "suggest", "unknown"]
 HANDOFF_PAYLOAD = "/human_handoff"
+AGREEMENT_BONUS = 0.05
+"""Added to the score of an entry specifically about what the customer named (per kind matched)."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +79,13 @@ class KnowledgeResponder:
         *,
         handoff_payload: str = HANDOFF_PAYLOAD,
         top_k: int = 10,
+        agreement_bonus: float = AGREEMENT_BONUS,
     ) -> None:
         self.entries = tuple(entries)
+        self._positions = {entry.id: position for position, entry in enumerate(self.entries)}
+        self.agreement_bonus = agreement_bonus
         self._answers = dict(answers)
+        self._links = KnowledgeLinks.from_entries(self.entries)
         self.scorer = scorer
         self.thresholds = thresholds
         self._templates = templates
@@ -90,7 +100,21 @@ class KnowledgeResponder:
     def respond(self, embedding: np.ndarray, text: str, *, record: bool = True) -> KnowledgeResult:
         """Answer, suggest or admit not knowing. `record=False` keeps an unanswered question out of the
         staff's review list (the dialogue asks the knowledge base speculatively on abstentions)."""
-        ranked = self.scorer.score(embedding, text, self._top_k)
+        return self.answer(KnowledgeQuery(text, embedding, record=record))
+
+    def answer(self, query: KnowledgeQuery) -> KnowledgeResult:
+        """`respond` for a query that also carries the entities the customer named (an entry about
+        another country, shop or product is never the answer) and, for a follow-up ("and to
+        France?"), the entry that answered the previous question."""
+        embedding = np.asarray(query.embedding, dtype=np.float32).reshape(-1)
+        text = query.text
+        if query.follow_up is not None and query.follow_up in self._positions:
+            embedding = self.scorer.follow_up_query(embedding, self._positions[query.follow_up])
+        named = named_values(query.entities)
+        ranked = self.scorer.score(embedding, text, self._top_k + (self._top_k if named else 0))
+        if named:
+            ranked = self._agreeing(ranked, named)
+        record = query.record
         hits = tuple(KnowledgeHit(self.entries[s.position], s.score) for s in ranked)
         confidence = self.scorer.confidence(ranked)
         decision: Decision = "unknown"
@@ -110,6 +134,17 @@ class KnowledgeResponder:
             replies = (self._dont_know(text),)
         return KnowledgeResult(decision, confidence, hits, replies)
 
+    def _agreeing(self, ranked: Sequence[ScoredEntry], named: Mapping[str, frozenset[str]]) -> list[ScoredEntry]:
+        """Entries that agree with what the customer named, specific matches lifted by `agreement_bonus`."""
+        kept: list[ScoredEntry] = []
+        for scored in ranked:
+            matched = agreement(self.entries[scored.position], named)
+            if matched is None:
+                continue
+            kept.append(replace(scored, score=scored.score + self.agreement_bonus * matched) if matched else scored)
+        kept.sort(key=lambda s: -s.score)
+        return kept[: self._top_k]
+
     def _answer(self, hits: Sequence[KnowledgeHit]) -> Reply:
         entry = hits[0].entry
         related = [h.entry for h in hits[1:] if h.score >= self.scorer.config.related_min_score][:2]
@@ -117,7 +152,7 @@ class KnowledgeResponder:
             ANSWER_TEMPLATE,
             {
                 "entry": _entry_context(entry),
-                "answer": self._answers.get(entry.id, entry.answer),
+                "answer": self._links.rewrite(self._answers.get(entry.id, entry.answer), entry.file),
                 "related": [_entry_context(e) for e in related],
             },
         )

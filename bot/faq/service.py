@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,7 @@ from bot.faq.validation import (
     check_near_duplicates,
     render_answers,
 )
+from bot.types import KnowledgeQuery
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -212,6 +213,13 @@ class KnowledgeService:
 
     def respond(self, embedding: np.ndarray, text: str, *, record: bool = True) -> KnowledgeResult:
         return self.snapshot.responder.respond(embedding, text, record=record)
+
+    def answer(self, query: KnowledgeQuery) -> KnowledgeResult:
+        """The knowledge base's reply to a dialogue's query (entities, follow-up); encodes the text
+        only when the query carries no embedding."""
+        if query.embedding is None:
+            query = replace(query, embedding=self.encoder.encode([query.text])[0])
+        return self.snapshot.responder.answer(query)
 
     def faq_training_examples(self) -> list[str]:
         """Questions and alternates of every entry: training examples for the `faq` intent."""

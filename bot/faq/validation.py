@@ -1,15 +1,17 @@
 """Cross-entry checks of a loaded knowledge base. Every check returns `list[Problem]`.
 
 Errors: duplicate ids, the same question in two entries, template errors in answers.
-Warnings: near-duplicate questions (embedding cosine >= 0.95), very long answers, broken relative links.
+Warnings: near-duplicate questions (embedding cosine >= 0.95), very long answers, broken relative links,
+and links to knowledge files customers would see as plain words (no such file, or no `url` in its header).
 Per-file errors (front matter, empty file, entry without answer) come from the loaders.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
-import re
+import posixpath
 from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,11 +20,11 @@ import numpy as np
 
 from bot.errors import Problem
 from bot.faq.entry import KnowledgeEntry, normalise_question
+from bot.faq.links import KnowledgeLinks, find_links, is_relative, knowledge_file_of, linked_path
 from bot.faq.templates import make_environment, render_answer
 
 NEAR_DUPLICATE_COSINE = 0.95
 LONG_ANSWER_CHARS = 1500
-_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 
 
 def check_ids_and_questions(entries: Sequence[KnowledgeEntry]) -> list[Problem]:
@@ -118,28 +120,62 @@ def check_long_answers(entries: Sequence[KnowledgeEntry], limit: int = LONG_ANSW
 
 
 def check_links(entries: Sequence[KnowledgeEntry], root: Path) -> list[Problem]:
-    """Relative links must point to an existing file (relative to the entry's file)."""
+    """Relative links must point to an existing file (relative to the entry's file).
+
+    A link to a `.md` file must name a knowledge file that has a `url` in its header: customers see
+    such a link as a link to that url, and as plain words otherwise (see `bot.faq.links`).
+    """
+    links = KnowledgeLinks.from_entries(entries)
     problems: list[Problem] = []
     for e in entries:
-        for match in _LINK.finditer(e.answer):
-            target = match.group(1)
-            if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target) or target.startswith(("#", "/", "{{")):
+        for link in find_links(e.answer):
+            if not is_relative(link.target) or not linked_path(link.target):
                 continue
-            path = target.split("#", 1)[0].split("?", 1)[0]
-            if not path:
-                continue
-            if not (root / e.file).parent.joinpath(path).exists():
-                line = e.answer_line + e.answer[: match.start()].count("\n")
-                problems.append(
-                    Problem(
-                        e.file,
-                        line,
-                        f"broken link: '{target}' does not exist",
-                        "fix the file name (links are relative to this file) or use a full https:// address",
-                        severity="warning",
-                    )
+            line = e.answer_line + e.answer[: link.start].count("\n")
+            file = knowledge_file_of(link.target, e.file)
+            if file is not None:
+                found = _knowledge_link_problem(link.target, file, e.file, links, root)
+            elif not (root / e.file).parent.joinpath(linked_path(link.target)).exists():
+                found = (
+                    f"broken link: '{link.target}' does not exist",
+                    "fix the file name (links are relative to this file) or use a full https:// address",
                 )
+            else:
+                found = None
+            if found is not None:
+                problems.append(Problem(e.file, line, found[0], found[1], severity="warning"))
     return problems
+
+
+def _knowledge_link_problem(
+    target: str, file: str, source: str, links: KnowledgeLinks, root: Path
+) -> tuple[str, str] | None:
+    """(message, fix) for a link to a `.md` file that customers would not see as a link, else None."""
+    if links.knows(file):
+        if links.url_of(file):
+            return None
+        return (
+            f"'{target}' links to {file}, which has no 'url' in its header, so customers see only the "
+            "words of the link",
+            f"add 'url: https://…' (its page on your website) to the header of {file}, "
+            "or link to a full https:// address",
+        )
+    if (root / file).exists():
+        return (
+            f"'{target}' is not a knowledge file (no questions are loaded from {file}), so customers "
+            "see only the words of the link",
+            "link to a question-and-answer file of the knowledge folder, or use a full https:// address",
+        )
+    here = posixpath.dirname(source)
+    names = sorted(posixpath.relpath(f, here) if here else f for f in links.files)
+    close = difflib.get_close_matches(linked_path(target), names, n=1, cutoff=0.8)
+    fix = (
+        "link to a knowledge file by its name (relative to this file) or use a full https:// address; "
+        "until then customers see only the words of the link"
+    )
+    if close:
+        fix = f"did you mean '{close[0]}'? {fix[0].upper()}{fix[1:]}"
+    return f"broken link: '{target}' does not exist (there is no file {file})", fix
 
 
 def check_near_duplicates(

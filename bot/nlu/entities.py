@@ -7,7 +7,7 @@ Output is Rasa's entity shape (`bot.types.Entity`). Nothing here touches the net
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -260,11 +260,30 @@ def resolve(entities: list[Entity]) -> list[Entity]:
 
 
 class EntityPipeline:
-    """All extractors, in priority order, then synonym mapping."""
+    """All extractors, in priority order, then synonym mapping.
 
-    def __init__(self, extractors: Sequence[EntityExtractor], synonyms: dict[str, str]) -> None:
+    `values` lists each entity's canonical values (from its lookup table and annotations): a synonym
+    applies to an entity only when its canonical value is one of that entity's, so "Germany" can be
+    a `country` (germany) without becoming the Berlin `shop`. Entities without known values take every
+    synonym, as in Rasa.
+    """
+
+    def __init__(
+        self,
+        extractors: Sequence[EntityExtractor],
+        synonyms: dict[str, str],
+        values: Mapping[str, set[str]] | None = None,
+    ) -> None:
         self.extractors = list(extractors)
         self.synonyms = synonyms
+        self.values = dict(values or {})
+
+    def canonical(self, entity: str, value: str) -> str | None:
+        found = self.synonyms.get(re.sub(r"\s+", " ", value.strip().lower()))
+        known = self.values.get(entity)
+        if found is None or (known and found.lower() not in known):
+            return None
+        return found
 
     def extract(self, text: str) -> list[Entity]:
         found: list[Entity] = []
@@ -277,7 +296,7 @@ class EntityPipeline:
             if entity.entity == "time" and any(_overlaps(entity, t) for t in taken):
                 continue
             if isinstance(entity.value, str):
-                canonical = self.synonyms.get(re.sub(r"\s+", " ", entity.value.strip().lower()))
+                canonical = self.canonical(entity.entity, entity.value)
                 if canonical is not None:
                     entity = Entity(entity.entity, canonical, entity.start, entity.end, entity.extractor, entity.text)
             result.append(entity)
@@ -318,6 +337,21 @@ def learned_lookups(data: TrainingData) -> dict[str, list[str]]:
     return tables
 
 
+def entity_values(data: TrainingData) -> dict[str, set[str]]:
+    """Each lookup-or-annotated entity's canonical values, lower case (see `EntityPipeline`)."""
+    synonyms = {**annotation_synonyms(data), **data.synonyms}
+    found: dict[str, set[str]] = {}
+    for entity, values in data.lookups.items():
+        for value in values:
+            key = re.sub(r"\s+", " ", value.strip().lower())
+            found.setdefault(entity, set()).add(synonyms.get(key, key).lower())
+    for example in data.examples:
+        for annotation in example.entities:
+            if isinstance(annotation.value, str):
+                found.setdefault(annotation.entity, set()).add(annotation.value.lower())
+    return found
+
+
 def annotation_synonyms(data: TrainingData) -> dict[str, str]:
     """`[London]{"entity": "shop", "value": "london"}` also teaches the synonym London → london (as in Rasa)."""
     found: dict[str, str] = {}
@@ -346,4 +380,4 @@ def build_entity_pipeline(
         AmountExtractor(),
         DateTimeExtractor(timezone, tuple(languages), clock),
     ]
-    return EntityPipeline(extractors, {**annotation_synonyms(data), **data.synonyms})
+    return EntityPipeline(extractors, {**annotation_synonyms(data), **data.synonyms}, entity_values(data))

@@ -38,12 +38,26 @@ from bot.yamlfile import LineDict, LineList, read_yaml_file
 ANY_VALUE = "*"
 """An expected entity or slot value that matches any value (e.g. dates relative to today)."""
 
-EXPECTATION_KEYS = ("intent", "entities", "abstain", "entry", "action", "actions", "slots", "form", "reply_contains")
+EXPECTATION_KEYS = (
+    "intent",
+    "entities",
+    "abstain",
+    "entry",
+    "action",
+    "actions",
+    "slots",
+    "form",
+    "reply_contains",
+    "reply_contains_any",
+    "reply_not_contains",
+    "buttons",
+    "understood",
+)
 MESSAGE_ONLY_KEYS = ("intent", "entities", "abstain", "entry")
 _CASE_META = ("text", "name", "marks", "xfail")
 _CONVERSATION_META = ("name", "steps", "marks", "xfail")
-_STEP_META = ("user",)
-_TOP_KEYS = ("cases", "conversations", "version")
+_STEP_META = ("user", "click")
+_TOP_KEYS = ("cases", "conversations", "version", "defaults")
 _NO_VALUE = object()
 
 
@@ -60,6 +74,10 @@ class Expectation:
     slots: Mapping[str, Any] = field(default_factory=dict)
     form: str | None | object = _NO_VALUE  # object() sentinel = not checked; None = no form active
     reply_contains: tuple[str, ...] = ()
+    reply_contains_any: tuple[str, ...] = ()
+    reply_not_contains: tuple[str, ...] = ()
+    buttons: bool | tuple[str, ...] | None = None  # True: some buttons; False: none; texts: these titles
+    understood: bool | None = None  # True: no fallback, no error, no repeat of the previous turn
 
     @property
     def checks_form(self) -> bool:
@@ -75,14 +93,29 @@ class Expectation:
             or self.slots
             or self.checks_form
             or self.reply_contains
+            or self.reply_contains_any
+            or self.reply_not_contains
+            or self.buttons is not None
+            or self.understood is not None
         )
 
 
 @dataclass(frozen=True)
 class Step:
+    """One customer turn: a typed message (`user`) or a press of a button the bot offered in its
+    previous turn (`click`: the 1-based position, or text the button's title contains)."""
+
     user: str
     expect: Expectation
     line: int
+    click: int | str | None = None
+
+    @property
+    def shown(self) -> str:
+        """How the step reads in a failure: the text, or `[clicks "title"]`."""
+        if self.click is None:
+            return self.user
+        return f"[clicks button {self.click}]" if isinstance(self.click, int) else f'[clicks "{self.click}"]'
 
 
 @dataclass(frozen=True)
@@ -252,19 +285,21 @@ class _Reader:
                 )
             else:
                 form = raw
-        reply: tuple[str, ...] = ()
-        if "reply_contains" in item:
-            raw = item["reply_contains"]
-            if isinstance(raw, str):
-                raw = [raw]
-            if not isinstance(raw, list) or not all(isinstance(r, str) and r for r in raw):
-                self.problem(
-                    key_line("reply_contains"),
-                    "'reply_contains' must be text or a list of texts",
-                    "write `reply_contains: order number`",
-                )
+        texts = {key: self.texts(item, key) for key in ("reply_contains", "reply_contains_any", "reply_not_contains")}
+        buttons: bool | tuple[str, ...] | None = None
+        if "buttons" in item:
+            raw = item["buttons"]
+            if isinstance(raw, bool):
+                buttons = raw
             else:
-                reply = tuple(raw)
+                found = self.texts(item, "buttons")
+                buttons = found if found else None
+        understood: bool | None = None
+        if "understood" in item:
+            if not isinstance(item["understood"], bool):
+                self.problem(key_line("understood"), "'understood' must be true or false", "write `understood: true`")
+            else:
+                understood = item["understood"]
         expect = Expectation(
             intent=values.get("intent"),
             entities=entities,
@@ -274,7 +309,11 @@ class _Reader:
             actions_exact=actions_exact,
             slots=slots,
             form=form,
-            reply_contains=reply,
+            reply_contains=texts["reply_contains"],
+            reply_contains_any=texts["reply_contains_any"],
+            reply_not_contains=texts["reply_not_contains"],
+            buttons=buttons,
+            understood=understood,
         )
         if expect.intent is not None and expect.abstain:
             self.problem(
@@ -289,6 +328,38 @@ class _Reader:
                 f"add at least one of: {', '.join(k for k in EXPECTATION_KEYS if k in allowed)}",
             )
         return expect
+
+    def click(self, step: LineDict) -> int | str | None:
+        """The button a `click:` step presses (1-based position or title text), None for `user:` steps."""
+        if "click" not in step:
+            return None
+        line = step.key_lines.get("click", step.line)
+        if "user" in step:
+            self.problem(line, "a step has both `user:` and `click:`", "keep one: a typed message or a button press")
+            return None
+        value = step["click"]
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        self.problem(line, "'click' must be a button's position (1, 2 …) or text of its title", 'write `click: 1` or `click: "yes"`')
+        return ""
+
+    def texts(self, item: LineDict, key: str) -> tuple[str, ...]:
+        """A text or a list of texts under `key` (numbers read as text: `15:00`, `30`)."""
+        if key not in item:
+            return ()
+        raw = item[key]
+        if isinstance(raw, str | int | float) and not isinstance(raw, bool):
+            raw = [raw]
+        if not isinstance(raw, list) or not raw or not all(_is_text(r) for r in raw):
+            self.problem(
+                item.key_lines.get(key, item.line),
+                f"'{key}' must be text or a list of texts",
+                f'write `{key}: order number` or `{key}: [AN-10001, "15:00"]` (quote yes/no/on/off)',
+            )
+            return ()
+        return tuple(str(r) for r in raw)
 
     def entities(self, raw: Any, line: int) -> tuple[tuple[str, Any], ...] | None:
         pairs: list[tuple[str, Any]] = []
@@ -310,6 +381,25 @@ class _Reader:
         return tuple(pairs)
 
 
+def _with_defaults(step: LineDict, defaults: LineDict) -> LineDict:
+    """The step's expectations, plus the file's `defaults:` for keys the step does not set."""
+    if not defaults:
+        return step
+    merged = LineDict()
+    merged.line = step.line
+    for key, value in defaults.items():
+        merged[key] = value
+        merged.key_lines[key] = defaults.key_lines.get(key, defaults.line)
+    for key, value in step.items():
+        merged[key] = value
+        merged.key_lines[key] = step.key_lines.get(key, step.line)
+    return merged
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool) and str(value).strip() != ""
+
+
 def _unique(name: str, seen: dict[str, int]) -> str:
     name = " ".join(name.replace("::", ":").split())
     count = seen.get(name, 0) + 1
@@ -329,6 +419,18 @@ def parse_case_file(data: Any, path: Path, display: str) -> CaseFile:
             [Problem(display, 1, "a test file must be a mapping", "start with `cases:` or `conversations:`")]
         )
     reader.unknown_keys(data, _TOP_KEYS, "a test file")
+    defaults = data.get("defaults")
+    if defaults is None:
+        defaults = LineDict()
+    elif not isinstance(defaults, LineDict):
+        reader.problem(
+            data.key_lines.get("defaults"),
+            "'defaults' must be a mapping of expectations",
+            "write `defaults: {understood: true}`",
+        )
+        defaults = LineDict()
+    else:
+        reader.unknown_keys(defaults, EXPECTATION_KEYS[4:], "defaults")
     raw_cases = data.get("cases")
     if raw_cases is None:
         raw_cases = LineList()
@@ -381,10 +483,11 @@ def parse_case_file(data: Any, path: Path, display: str) -> CaseFile:
                 reader.problem(step_line, "a step must be a mapping", "write `- user: hello` then expectations")
                 continue
             reader.unknown_keys(step, (*_STEP_META, *EXPECTATION_KEYS), "a step")
-            user = reader.text(step, "user", "a step")
-            expect = reader.expectation(step, EXPECTATION_KEYS, f"the step '{user}'")
+            click = reader.click(step)
+            user = reader.text(step, "user", "a step") if click is None else ""
+            expect = reader.expectation(_with_defaults(step, defaults), EXPECTATION_KEYS, f"the step '{user}'")
             if user is not None:
-                steps.append(Step(user, expect, step_line))
+                steps.append(Step(user, expect, step_line, click))
         marks = reader.marks(item)
         cases.append(ConversationCase(_unique(name, seen), display, line, tuple(steps), marks))
     if reader.problems:
@@ -402,7 +505,7 @@ def load_case_file(path: Path, display: str | None = None) -> CaseFile:
 
 
 def case_files(folder: Path) -> list[Path]:
-    """The test files of one `tests/` folder."""
+    """The test files of one `tests/` folder and its subfolders (e.g. `tests/customers/heldout/`)."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
+    return sorted(p for p in folder.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())

@@ -73,6 +73,17 @@ def _forget_cached_settings() -> None:
     reset_backend_cache()
 
 
+def reset_shop_data() -> None:
+    """Re-seed the shop backend of the current settings (the isolated test database), so a
+    conversation that cancels, returns or books starts from the same demo data as every other."""
+    try:
+        from bot.actions.backend import get_backend
+        from bot.actions.backend.seed import seed
+    except ImportError:  # a project without the reference handlers
+        return
+    seed(get_backend(), reset=True)
+
+
 def build_assistant(
     project_dir: Path,
     *,
@@ -156,6 +167,12 @@ class SessionBots:
         if self._factory is not None:
             return self._factory(project_dir)
         return build_assistant(project_dir)
+
+    def reset_data(self) -> None:
+        """Fresh demo data for the next conversation (the session's temporary database only)."""
+        if self._database is not None:
+            self._database.open()
+            reset_shop_data()
 
     def close(self) -> None:
         self._bots.clear()

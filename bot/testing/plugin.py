@@ -93,8 +93,16 @@ def bots_of(config: pytest.Config) -> SessionBots:
     return bots
 
 
+def tests_folder_of(path: Path) -> Path | None:
+    """The `intents/tests` or `knowledge/tests` folder holding `path` (at any depth), or None."""
+    for folder in path.parents:
+        if folder.name == "tests" and folder.parent.name in CASE_FOLDERS:
+            return folder
+    return None
+
+
 def is_case_file(path: Path) -> bool:
-    return path.suffix in (".yml", ".yaml") and path.parent.name == "tests" and path.parent.parent.name in CASE_FOLDERS
+    return path.suffix in (".yml", ".yaml") and tests_folder_of(path) is not None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -143,13 +151,16 @@ class YamlCaseItem(pytest.Item):
 
     @property
     def project_dir(self) -> Path:
-        return self.path.parent.parent.parent  # <project>/intents/tests/x.yml
+        folder = tests_folder_of(self.path)  # <project>/intents/tests/[sub/]x.yml
+        assert folder is not None
+        return folder.parent.parent
 
     def runtest(self) -> None:
         from bot.testing.runner import run_case
 
-        assistant = bots_of(self.config).get(self.project_dir)
-        failure = run_case(assistant, self.case)
+        bots = bots_of(self.config)
+        assistant = bots.get(self.project_dir)
+        failure = run_case(assistant, self.case, before_conversation=bots.reset_data)
         if failure is not None:
             self.user_properties.extend((f"expected {m.what}", m.expected) for m in failure.mismatches)
             self.user_properties.extend((f"actual {m.what}", m.actual) for m in failure.mismatches)

@@ -8,13 +8,27 @@ what pytest prints) when it does not. The assistant is anything with `parse`, `h
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.testing.cases import ANY_VALUE, ConversationCase, Expectation, MessageCase, Step
 
 OUT_OF_SCOPE_INTENTS = frozenset({"nlu_fallback", "out_of_scope", "oos"})
+FALLBACK_ACTIONS = frozenset(
+    {
+        "utter_default",
+        "utter_default_again",
+        "utter_why_default",
+        "utter_ask_rephrase",
+        "utter_out_of_scope",
+        "utter_internal_error",
+        "action_two_stage_fallback",
+        "action_knowledge_unknown",
+        "action_knowledge_suggest",
+    }
+)
+"""Actions that mean the bot did not handle the message: fallbacks, "did you mean", errors."""
 _SHOWN_RANKING = 5
 _SKIPPED_ACTIONS = frozenset({"action_listen", "action_session_start"})
 
@@ -51,6 +65,19 @@ class TurnResult:
     slots: dict[str, Any] = field(default_factory=dict)
     form: str | None = None
     dialogue: bool = False  # False: only NLU ran
+    clicked: str | None = None  # the title of the button pressed, for a click step
+
+    @property
+    def fallback_actions(self) -> list[str]:
+        return [a for a in self.actions if a in FALLBACK_ACTIONS]
+
+    @property
+    def buttons(self) -> list[Any]:
+        return [b for r in self.replies for b in getattr(r, "buttons", ())]
+
+    @property
+    def said(self) -> str:
+        return "\n".join(str(r.text) for r in self.replies)
 
 
 @dataclass(frozen=True)
@@ -71,6 +98,10 @@ class CaseFailure(Exception):
 
 
 # -- running ---------------------------------------------------------------------------------------
+class NoSuchButton(LookupError):
+    """A `click` step named a button the bot did not offer in its previous turn."""
+
+
 class ConversationDriver:
     """Talks to an assistant as one customer and records what each turn did."""
 
@@ -78,6 +109,28 @@ class ConversationDriver:
         self.assistant = assistant
         self.sender_id = sender_id or f"test-{uuid.uuid4().hex[:12]}"
         self.transcript: list[TurnResult] = []
+
+    def button(self, which: int | str) -> Any:
+        """A button of the bot's previous turn: the N-th (1-based), or the first whose title contains
+        the text (any case). Raises `NoSuchButton` listing what was offered."""
+        offered = self.transcript[-1].buttons if self.transcript else []
+        if isinstance(which, int):
+            if 1 <= which <= len(offered):
+                return offered[which - 1]
+        else:
+            wanted = which.lower()
+            found = next((b for b in offered if wanted in str(b.title).lower()), None)
+            if found is not None:
+                return found
+        titles = "; ".join(f"{i}. {b.title}" for i, b in enumerate(offered, 1)) or "no buttons"
+        raise NoSuchButton(f"no button {which!r} in the bot's previous turn (offered: {titles})")
+
+    def click(self, which: int | str) -> TurnResult:
+        """Press a button of the previous turn: its payload is sent exactly as the web widget sends it."""
+        button = self.button(which)
+        turn = self.say(str(button.payload))
+        turn.clicked = str(button.title)
+        return turn
 
     def say(self, text: str) -> TurnResult:
         from bot.types import Message
@@ -112,12 +165,19 @@ class ConversationDriver:
 
 
 def run_step(assistant: AssistantLike, step: Step, driver: ConversationDriver | None = None) -> TurnResult:
-    if driver is None and not step.expect.needs_dialogue:
+    if driver is None and not step.expect.needs_dialogue and step.click is None:
         return TurnResult(step.user, assistant.parse(step.user))
-    return (driver or ConversationDriver(assistant)).say(step.user)
+    driver = driver or ConversationDriver(assistant)
+    return driver.click(step.click) if step.click is not None else driver.say(step.user)
 
 
-def run_case(assistant: AssistantLike, case: MessageCase | ConversationCase) -> CaseFailure | None:
+def run_case(
+    assistant: AssistantLike,
+    case: MessageCase | ConversationCase,
+    *,
+    before_conversation: Callable[[], None] | None = None,
+) -> CaseFailure | None:
+    """Run one case; `before_conversation` runs first for a conversation (e.g. re-seed the shop data)."""
     if isinstance(case, MessageCase):
         turn = run_step(assistant, case.step)
         mismatches = check(case.step.expect, turn)
@@ -125,16 +185,25 @@ def run_case(assistant: AssistantLike, case: MessageCase | ConversationCase) -> 
             return None
         header = f"{summarise(mismatches)}\n  at {case.file}:{case.line}"
         return CaseFailure(explain(header, case.step, turn, mismatches, assistant), mismatches, turn)
+    if before_conversation is not None:
+        before_conversation()
     driver = ConversationDriver(assistant)
     for number, step in enumerate(case.steps, 1):
-        turn = driver.say(step.user)
-        mismatches = check(step.expect, turn)
+        previous = driver.transcript[-1] if driver.transcript else None
+        try:
+            turn = run_step(assistant, step, driver)
+        except NoSuchButton as e:
+            turn = TurnResult(step.shown, None, dialogue=True)
+            mismatches = [Mismatch("button", str(step.click), str(e))]
+        else:
+            mismatches = check(step.expect, turn, previous)
         if mismatches:
             header = (
                 f"step {number} of {len(case.steps)}: {summarise(mismatches)}\n"
                 f"  at {case.file}:{step.line} (conversation '{case.name}')"
             )
-            text = explain(header, step, turn, mismatches, assistant, transcript=driver.transcript[:-1])
+            earlier = driver.transcript[:-1] if driver.transcript and driver.transcript[-1] is turn else driver.transcript
+            text = explain(header, step, turn, mismatches, assistant, transcript=earlier)
             return CaseFailure(text, mismatches, turn)
     return None
 
@@ -207,8 +276,13 @@ def _describe_answer(turn: TurnResult) -> str:
     return "no knowledge answer"
 
 
-def check(expect: Expectation, turn: TurnResult) -> list[Mismatch]:
-    """Every expectation the turn did not meet."""
+def is_repeat(turn: TurnResult, previous: TurnResult | None) -> bool:
+    """The bot said exactly what it said the turn before (a loop)."""
+    return previous is not None and bool(turn.replies) and turn.said.strip() == previous.said.strip()
+
+
+def check(expect: Expectation, turn: TurnResult, previous: TurnResult | None = None) -> list[Mismatch]:
+    """Every expectation the turn did not meet (`previous`: the turn before, for `understood`)."""
     found: list[Mismatch] = []
     parse = turn.parse
     if expect.intent is not None:
@@ -241,11 +315,35 @@ def check(expect: Expectation, turn: TurnResult) -> list[Mismatch]:
             found.append(Mismatch(f"slot {name}", _show(value), _show(actual)))
     if expect.checks_form and turn.form != expect.form:
         found.append(Mismatch("active form", _show(expect.form), _show(turn.form)))
-    if expect.reply_contains:
-        said = "\n".join(r.text for r in turn.replies).lower()
-        for fragment in expect.reply_contains:
-            if fragment.lower() not in said:
-                found.append(Mismatch("reply contains", repr(fragment), _quote_replies(turn) or "(no reply)"))
+    said = turn.said.lower()
+    quoted = _quote_replies(turn) or "(no reply)"
+    for fragment in expect.reply_contains:
+        if fragment.lower() not in said:
+            found.append(Mismatch("reply contains", repr(fragment), quoted))
+    if expect.reply_contains_any and not any(f.lower() in said for f in expect.reply_contains_any):
+        found.append(Mismatch("reply contains one of", ", ".join(map(repr, expect.reply_contains_any)), quoted))
+    for fragment in expect.reply_not_contains:
+        if fragment.lower() in said:
+            found.append(Mismatch("reply does not contain", repr(fragment), quoted))
+    if expect.buttons is not None:
+        titles = [str(b.title) for b in turn.buttons]
+        shown = "; ".join(titles) or "(no buttons)"
+        if expect.buttons is True and not titles:
+            found.append(Mismatch("buttons", "some buttons", shown))
+        elif expect.buttons is False and titles:
+            found.append(Mismatch("buttons", "no buttons", shown))
+        elif isinstance(expect.buttons, tuple):
+            for fragment in expect.buttons:
+                if not any(fragment.lower() in t.lower() for t in titles):
+                    found.append(Mismatch("button", repr(fragment), shown))
+    if expect.understood is not None:
+        fallbacks = turn.fallback_actions
+        repeat = is_repeat(turn, previous)
+        if expect.understood and (fallbacks or repeat):
+            why = f"fallback ({', '.join(fallbacks)})" if fallbacks else "the same replies as the turn before"
+            found.append(Mismatch("understood", "handled (no fallback, no repeat)", f"{why}: {quoted}"))
+        elif expect.understood is False and not fallbacks:
+            found.append(Mismatch("understood", "a fallback or 'I don't know'", quoted))
     return found
 
 
@@ -289,7 +387,10 @@ def _knowledge_lines(assistant: AssistantLike, turn: TurnResult, expected: str |
     if answer is None or encoder is None:
         return []
     try:
-        outcome = answer(encoder.encode([turn.text])[0], turn.text, False)
+        from bot.types import KnowledgeQuery
+
+        query = KnowledgeQuery.from_parse(turn.parse, encoder.encode([turn.text])[0], record=False)
+        outcome = answer(query) if turn.parse is not None else None
     except Exception as e:  # diagnostics must never hide the real failure
         return [f"  knowledge ranking unavailable: {type(e).__name__}: {e}"]
     hits = list(getattr(outcome, "hits", ()) or ())
@@ -320,7 +421,7 @@ def explain(
     transcript: Sequence[TurnResult] = (),
 ) -> str:
     width = max(len(m.what) for m in mismatches) + len("expected ")
-    lines = [header, f"  user: {step.user}", ""]
+    lines = [header, f"  user: {step.shown}", ""]
     for m in mismatches:
         lines.append(f"  {'expected ' + m.what:<{width}}  {m.expected}")
         lines.append(f"  {'actual ' + m.what:<{width}}  {m.actual}")
@@ -341,14 +442,20 @@ def explain(
         if slots:
             lines.append(f"  slots: {', '.join(f'{k}={_show(v)}' for k, v in sorted(slots.items()))}")
         for reply in turn.replies:
-            lines.append(f"  bot: {_one_line(reply.text)}")
+            lines.append(f"  bot: {_one_line(reply.text)}{_buttons_line(reply)}")
     if transcript:
         lines.extend(["", "  conversation so far:"])
         for earlier in transcript:
-            lines.append(f"    user: {earlier.text}")
+            said = earlier.text if earlier.clicked is None else f'[clicks "{earlier.clicked}"] {earlier.text}'
+            lines.append(f"    user: {said}")
             for reply in earlier.replies:
-                lines.append(f"      bot: {_one_line(reply.text, 100)}")
+                lines.append(f"      bot: {_one_line(reply.text, 100)}{_buttons_line(reply)}")
     return "\n".join(lines).rstrip()
+
+
+def _buttons_line(reply: Any) -> str:
+    titles = [str(b.title) for b in getattr(reply, "buttons", ())]
+    return f"  [buttons: {' | '.join(titles)}]" if titles else ""
 
 
 def summarise(mismatches: Sequence[Mismatch]) -> str:

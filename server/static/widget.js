@@ -31,6 +31,8 @@
     greeting: "",
     placeholder: "Type your message…",
     inputLabel: "Message",
+    counterText: "{count} / {max} characters",
+    tooLongText: "Your message is too long to send ({count} / {max} characters). Please shorten it.",
     launcherLabel: "Open chat",
     closeLabel: "Close chat",
     sendLabel: "Send",
@@ -63,15 +65,23 @@
     open: "false", // open the panel on first load
     storageKey: "supportbot", // localStorage/sessionStorage key prefix
     position: "right", // right | left
-    maxLength: "2000", // characters per message
+    maxLength: "2000", // characters per message; keep it equal to the server's max_message_chars
   };
 
   const BACKOFF_BASE_MS = 500;
   const BACKOFF_MAX_MS = 30000;
   const WS_FAILURES_BEFORE_HTTP = 2; // sockets that never opened, while online, before using POST /chat
+  const COUNTER_FROM = 0.8; // show the character counter from this share of data-max-length
+  const REVEAL_GAP_PX = 8; // space above a long new message scrolled to the top of the log
 
   // -- small helpers -----------------------------------------------------------------------------------
   const camelToKebab = (name) => name.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+
+  /** Characters as the server counts them (code points: an emoji is one, not two UTF-16 units). */
+  const charCount = (text) => [...text].length;
+
+  /** A strings-table text with its {placeholders} filled in. */
+  const fill = (template, values) => template.replace(/\{(\w+)\}/g, (all, key) => (key in values ? String(values[key]) : all));
 
   function h(tag, attrs = {}, ...children) {
     const el = document.createElement(tag);
@@ -134,30 +144,42 @@
     };
   }
 
-  // -- safe Markdown: paragraphs, line breaks, **bold**, *italic*, `code`, lists, [links](http…) -----
-  /** An href we are willing to put in a link: http(s) or relative. Returns the absolute URL or null. */
+  // -- safe Markdown: paragraphs, line breaks, **bold**, *italic*, `code`, lists, [links](http…), -------
+  // -- and bare web addresses, email addresses and international phone numbers as links -------------
+  /** An href we are willing to put in a link: http(s), mailto:, tel: or relative. The absolute URL or null. */
   function safeHref(href, base) {
     const raw = String(href || "").trim();
     if (!raw) return null;
-    if (/^[a-z][a-z0-9+.-]*:/i.test(raw) && !/^https?:/i.test(raw)) return null; // javascript:, data:, …
+    if (/^[a-z][a-z0-9+.-]*:/i.test(raw) && !/^(https?|mailto|tel):/i.test(raw)) return null; // javascript:, data:, …
     try {
       const url = new URL(raw, base);
-      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+      return ["http:", "https:", "mailto:", "tel:"].includes(url.protocol) ? url.href : null;
     } catch {
       return null;
     }
   }
 
+  /** A link: web pages open in a new tab; mailto: and tel: open the mail or phone app. */
   function externalLink(href, text) {
+    if (/^(mailto|tel):/i.test(href)) return h("a", { href, text });
     return h("a", { href, target: "_blank", rel: "noopener noreferrer", text });
   }
 
-  // Alternatives, in order: **bold**/__bold__, *italic*/_italic_, `code`, [text](href), and a bare
-  // http(s) URL (trailing punctuation stays outside the link).
+  // Alternatives, in order: **bold**/__bold__, *italic*/_italic_, `code`, [text](href), a bare http(s)
+  // URL (trailing punctuation stays outside the link), an email address, and a phone number written
+  // in international form (+33 1 00 00 00 00, +44 (0)20 0000 0000). Only numbers starting with "+" are
+  // phone numbers, so order numbers, dates, times and prices stay text.
   const INLINE =
-    /(\*\*|__)(?=\S)([\s\S]+?)(?<=\S)\1|\*(?=\S)([\s\S]+?)(?<=\S)\*|(?<![\w])_(?=\S)([\s\S]+?)(?<=\S)_(?![\w])|`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)|(https?:\/\/[^\s<>()[\]]*[^\s<>()[\].,;:!?'"])/;
+    /(\*\*|__)(?=\S)([\s\S]+?)(?<=\S)\1|\*(?=\S)([\s\S]+?)(?<=\S)\*|(?<![\w])_(?=\S)([\s\S]+?)(?<=\S)_(?![\w])|`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)|(https?:\/\/[^\s<>()[\]]*[^\s<>()[\].,;:!?'"])|(?<email>(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}(?![\w-]))|(?<phone>(?<![\w+])\+\d{1,3}(?:[ .-]?(?:\(\d{1,4}\)|\d{1,5}))+(?!\w))/;
 
-  function renderInline(text, parent, base) {
+  /** `tel:` address of a phone number as written, or null when it has too few or too many digits. */
+  function telHref(number) {
+    const digits = number.replace(/\(0\)/g, "").replace(/\D/g, "");
+    return digits.length >= 8 && digits.length <= 15 ? `tel:+${digits}` : null;
+  }
+
+  /** Inline Markdown into `parent`. `links` is false inside a link's words (links never nest). */
+  function renderInline(text, parent, base, links = true) {
     let rest = text;
     while (rest) {
       const m = INLINE.exec(rest);
@@ -166,17 +188,18 @@
         break;
       }
       if (m.index) parent.append(document.createTextNode(rest.slice(0, m.index)));
-      if (m[2] !== undefined) renderInline(m[2], parent.appendChild(h("strong")), base);
+      const linkOrText = (href, words) => parent.append(links && href ? externalLink(href, words) : document.createTextNode(words));
+      if (m[2] !== undefined) renderInline(m[2], parent.appendChild(h("strong")), base, links);
       else if (m[3] !== undefined || m[4] !== undefined) {
-        renderInline(m[3] ?? m[4], parent.appendChild(h("em")), base);
+        renderInline(m[3] ?? m[4], parent.appendChild(h("em")), base, links);
       } else if (m[5] !== undefined) parent.append(h("code", { text: m[5] }));
-      else if (m[8] !== undefined) {
-        const href = safeHref(m[8], base);
-        parent.append(href ? externalLink(href, m[8]) : document.createTextNode(m[8]));
-      } else {
-        const href = safeHref(m[7], base);
-        if (href) renderInline(m[6], parent.appendChild(externalLink(href, "")), base);
-        else parent.append(document.createTextNode(m[6])); // unsafe link: keep its words, drop the target
+      else if (m[8] !== undefined) linkOrText(safeHref(m[8], base), m[8]);
+      else if (m.groups.email !== undefined) linkOrText(`mailto:${m.groups.email}`, m.groups.email);
+      else if (m.groups.phone !== undefined) linkOrText(telHref(m.groups.phone), m.groups.phone);
+      else {
+        const href = links ? safeHref(m[7], base) : null;
+        if (href) renderInline(m[6], parent.appendChild(externalLink(href, "")), base, false);
+        else renderInline(m[6], parent, base, false); // unsafe link (or inside a link): keep its words, drop the target
       }
       rest = rest.slice(m.index + m[0].length);
     }
@@ -251,6 +274,7 @@
   --sb-focus: #1a5fb4;
   --sb-notice-background: #fff4d6;
   --sb-notice-text: #4a3800;
+  --sb-error: #a3231a;
   --sb-font: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
   --sb-font-size: 15px;
   --sb-radius: 16px;
@@ -324,12 +348,13 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
 .status-line button { border: 0; background: none; padding: 0 2px; text-decoration: underline; color: var(--sb-link); }
 .sources { margin-top: 6px; font-size: 0.85em; color: var(--sb-muted); }
 .sources ul { margin: 2px 0 0; padding-left: 1.1em; }
-.feedback { display: flex; align-items: center; gap: 2px; margin-top: 4px; color: var(--sb-muted); }
-.feedback button { width: 32px; height: 32px; border: 1px solid transparent; border-radius: 50%; background: none;
-  color: var(--sb-muted); display: grid; place-items: center; }
-.feedback button:hover { border-color: var(--sb-border); }
-.feedback button[aria-pressed="true"] { color: var(--sb-accent-text); background: var(--sb-accent); }
-.feedback svg { width: 16px; height: 16px; }
+.feedback { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; margin-top: 6px; color: var(--sb-muted); }
+.feedback button { min-width: 36px; min-height: 36px; padding: 4px 12px 4px 10px; border: 1px solid var(--sb-input-border);
+  border-radius: 999px; background: var(--sb-background); color: var(--sb-text); display: inline-flex;
+  align-items: center; gap: 6px; font-size: 0.85em; }
+.feedback button:hover { background: var(--sb-bot-background); }
+.feedback button[aria-pressed="true"] { color: var(--sb-accent-text); background: var(--sb-accent); border-color: var(--sb-accent); }
+.feedback svg { flex: none; width: 16px; height: 16px; }
 .feedback-thanks { font-size: 0.8em; margin-left: 4px; }
 .quick { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; }
 .quick button { border: 1.5px solid var(--sb-accent); color: var(--sb-accent); background: var(--sb-background);
@@ -345,11 +370,14 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
 .typing .dot:nth-child(3) { animation-delay: 0.3s; }
 @keyframes sb-blink { 0%, 80%, 100% { opacity: 0.3; } 40% { opacity: 1; } }
 
-.composer { display: flex; gap: 8px; padding: 10px 12px; border-top: 1px solid var(--sb-border); }
+.composer { display: flex; flex-wrap: wrap; gap: 8px; padding: 10px 12px; border-top: 1px solid var(--sb-border); }
 .composer input { flex: 1; min-width: 0; padding: 10px 14px; border: 1.5px solid var(--sb-input-border); border-radius: 999px;
   background: var(--sb-background); color: var(--sb-text); }
 .composer input::placeholder { color: var(--sb-muted); opacity: 1; }
 .composer input:focus-visible { outline-offset: 0; border-color: var(--sb-focus); }
+.composer input[aria-invalid="true"] { border-color: var(--sb-error); }
+.limit { flex: 1 0 100%; margin: -2px 0 0; padding: 0 14px; font-size: 0.8em; color: var(--sb-muted); }
+.limit.over { color: var(--sb-error); font-weight: 600; }
 .send { flex: none; width: 44px; height: 44px; border: 0; border-radius: 50%; background: var(--sb-accent);
   color: var(--sb-accent-text); display: grid; place-items: center; }
 
@@ -364,7 +392,7 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
   .messages { scroll-behavior: auto; }
 }
 @media (forced-colors: active) {
-  .launcher, .send, .bubble, .quick button { border: 1px solid CanvasText; }
+  .launcher, .send, .bubble, .quick button, .feedback button { border: 1px solid CanvasText; }
 }
 `;
 
@@ -388,6 +416,7 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       this.historyState = "none"; // none | loading | loaded
       this.sentThisPage = false;
       this.started = false;
+      this.revealTarget = null; // the first of the latest bot messages, shown from its top when long
     }
 
     // -- configuration ---------------------------------------------------------------------------------
@@ -398,6 +427,11 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
     text(name) {
       const value = this.dataset[name];
       return value !== undefined ? value : STRINGS[name];
+    }
+    /** Characters per message (data-max-length); no limit when it is not a positive number. */
+    get maxLength() {
+      const value = Number.parseInt(this.option("maxLength"), 10);
+      return value > 0 ? value : Infinity;
     }
     get serverBase() {
       const configured = (this.option("server") || "").trim();
@@ -483,16 +517,20 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
         h("span", { class: "bubble" }, h("span", { class: "dot" }), h("span", { class: "dot" }),
           h("span", { class: "dot" }), h("span", { class: "visually-hidden", text: this.text("typingLabel") })),
       );
+      // No maxlength attribute, which would cut a long paste silently. The counter below says when a
+      // message is over data-max-length, and such a message is not sent until it is shortened.
       this.input = h("input", {
-        id: "input", type: "text", autocomplete: "off", enterkeyhint: "send",
-        maxlength: this.option("maxLength"), placeholder: this.text("placeholder"),
+        id: "input", type: "text", autocomplete: "off", enterkeyhint: "send", placeholder: this.text("placeholder"),
       });
+      this.limit = h("p", { class: "limit", id: "limit", hidden: true });
+      this.limitState = "ok";
       this.form = h(
         "form",
         { class: "composer", novalidate: true },
         h("label", { class: "visually-hidden", for: "input", text: this.text("inputLabel") }),
         this.input,
         h("button", { class: "send", type: "submit", "aria-label": this.text("sendLabel") }, icon(ICONS.send)),
+        this.limit,
       );
       // Screen readers hear new bot messages from here (the list itself is not live, so restoring
       // history does not read the whole conversation out).
@@ -519,11 +557,19 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
           this.close();
         }
       });
+      this.input.addEventListener("input", () => this.updateLimit());
       this.form.addEventListener("submit", (event) => {
         event.preventDefault();
         const text = this.input.value.trim();
         if (!text) return;
+        if (this.updateLimit() === "over") {
+          // Not sent and nothing lost: the customer shortens it. Say why again.
+          this.announce(this.limit.textContent);
+          this.input.focus();
+          return;
+        }
         this.input.value = "";
+        this.updateLimit();
         this.send(text);
       });
     }
@@ -535,7 +581,8 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       this.launcher.setAttribute("aria-expanded", "true");
       this.session.set(`${this.option("storageKey")}:open`, "1");
       this.connect();
-      this.scrollToEnd();
+      if (this.revealTarget && this.revealTarget.isConnected) this.reveal(this.revealTarget);
+      else this.scrollToEnd();
       if (focus) this.input.focus();
     }
 
@@ -755,8 +802,13 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       } else if (frame.type === "replies") {
         if (frame.in_reply_to) this.inflight.delete(frame.in_reply_to);
         this.updateTyping();
-        for (const reply of frame.replies || []) this.addMessage({ role: "bot", ...reply }, { announce: true });
-        this.scrollToEnd();
+        let first = null;
+        for (const reply of frame.replies || []) {
+          const item = this.addMessage({ role: "bot", ...reply }, { announce: true, scroll: false });
+          first ||= item;
+        }
+        if (first) this.reveal(first);
+        else this.scrollToEnd();
       } else if (frame.type === "history") {
         this.showHistory(frame.messages || []);
       } else if (frame.type === "error") {
@@ -798,12 +850,12 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       }
     }
 
-    addMessage(message, { announce = false } = {}) {
+    addMessage(message, { announce = false, scroll = true } = {}) {
       const item = this.messageItem(message, { buttons: true });
       this.list.insertBefore(item, this.typing);
       // The rendered text (with its "Assistant:" prefix), not the Markdown source.
       if (announce && message.text) this.announce(item.querySelector(".bubble").textContent);
-      this.scrollToEnd();
+      if (scroll) this.scrollToEnd();
       return item;
     }
 
@@ -846,11 +898,13 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
     feedbackBlock(replyId, current) {
       const group = h("div", { class: "feedback", role: "group", "aria-label": this.text("feedbackLabel") });
       const thanks = h("span", { class: "feedback-thanks", role: "status" });
+      // The visible words are the buttons' names (no separate aria-label that could disagree with them).
       const make = (value, label, paths) => {
         const button = h(
           "button",
-          { type: "button", "aria-label": label, title: label, "aria-pressed": String(current === value), "data-value": value },
+          { type: "button", "aria-pressed": String(current === value), "data-value": value },
           icon(paths),
+          h("span", { text: label }),
         );
         button.addEventListener("click", () => this.sendFeedback(replyId, value, group, thanks));
         return button;
@@ -922,6 +976,24 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       if (this.notice.textContent !== text) this.notice.textContent = text;
     }
 
+    /** The counter under the message box, from COUNTER_FROM of the limit; over it, a clear message. */
+    updateLimit() {
+      const max = this.maxLength;
+      const count = charCount(this.input.value.trim());
+      const state = count > max ? "over" : count >= max * COUNTER_FROM ? "near" : "ok";
+      const text = state === "ok" ? "" : fill(this.text(state === "over" ? "tooLongText" : "counterText"), { count, max });
+      if (this.limit.textContent !== text) this.limit.textContent = text;
+      this.limit.hidden = state === "ok";
+      this.limit.classList.toggle("over", state === "over");
+      const set = (name, value) => (value ? this.input.setAttribute(name, value) : this.input.removeAttribute(name));
+      set("aria-describedby", state === "ok" ? null : "limit");
+      set("aria-invalid", state === "over" ? "true" : null);
+      set("aria-errormessage", state === "over" ? "limit" : null);
+      if (state === "over" && this.limitState !== "over") this.announce(text);
+      this.limitState = state;
+      return state;
+    }
+
     announce(text) {
       const line = h("p", { text });
       this.live.append(line);
@@ -929,8 +1001,19 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
     }
 
     scrollToEnd() {
+      this.revealTarget = null;
       if (this.panel.hidden) return;
       this.list.scrollTop = this.list.scrollHeight;
+    }
+
+    /** Show new bot messages starting at `item`: scrolled to the end when they fit in the log, else
+     * with the top of `item` at the top of the log, so a long answer is read from its beginning. */
+    reveal(item) {
+      this.revealTarget = item; // a panel opened later starts there too
+      if (this.panel.hidden) return;
+      const list = this.list;
+      const top = list.scrollTop + item.getBoundingClientRect().top - list.getBoundingClientRect().top - REVEAL_GAP_PX;
+      list.scrollTop = Math.min(top, list.scrollHeight - list.clientHeight);
     }
   }
 

@@ -35,10 +35,33 @@ def ask_time(
     return run_action(ValidateAppointmentForm(**deps), tracker, domain)
 
 
-def test_a_free_slot_is_accepted(deps: dict[str, Any], domain: dict[str, Any]) -> None:
+def test_a_free_slot_is_accepted_and_said_back(deps: dict[str, Any], domain: dict[str, Any]) -> None:
     result = ask_time(deps, domain, "tuesday at 11am", "2026-12-22T11:00:00+01:00")
-    assert result.messages == []
+    assert [m["response"] for m in result.messages] == ["utter_appointment_time_free"]
+    assert result.messages[0]["time"] == "11:00" and "22" in result.messages[0]["date"]
     assert result.slots["appointment_time"] == "2026-12-22T11:00:00+01:00"
+
+
+def test_a_button_payload_is_read_from_its_entity_not_its_characters(deps: dict[str, Any], domain: dict[str, Any]) -> None:
+    """The widget sends `/inform{"time": "…T10:00:00+01:00"}`: its ":00:00" once read as 00:00."""
+    payload = '/inform{"time": "2026-12-22T10:00:00+01:00"}'
+    tracker = make_tracker(
+        text=payload,
+        entities=[{"entity": "time", "value": "2026-12-22T10:00:00+01:00", "start": 0, "end": 0}],
+        candidates={"appointment_time": "2026-12-22T10:00:00+01:00"},
+        slots={"appointment_shop": "paris", "appointment_day": "2026-12-22"},
+        active_loop="appointment_form",
+    )
+    result = run_action(ValidateAppointmentForm(**deps), tracker, domain)
+    assert result.slots["appointment_time"] == "2026-12-22T10:00:00+01:00"
+    assert all(m["response"] != "utter_appointment_outside_hours" for m in result.messages)
+
+
+def test_a_part_of_the_day_keeps_the_chosen_day(deps: dict[str, Any], domain: dict[str, Any]) -> None:
+    result = ask_time(deps, domain, "afternoon please", appointment_day="2026-12-22")
+    assert result.slots["appointment_time"] is None
+    assert result.slots["appointment_day"] == "2026-12-22"
+    assert result.slots["appointment_part"] == "afternoon"
 
 
 def test_london_times_are_london_wall_clock(deps: dict[str, Any], domain: dict[str, Any]) -> None:

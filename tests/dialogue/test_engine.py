@@ -141,7 +141,8 @@ class FakeKnowledge:
         self.decision_value = decision
         self.asked: list[str] = []
 
-    def __call__(self, embedding: Any, text: str, record: bool) -> Any:
+    def __call__(self, query: Any) -> Any:
+        text = query.text
         self.asked.append(text)
         outer = self
 

@@ -54,7 +54,9 @@ def test_answer_with_source_related_and_template(kb: Path, make_service: Service
     (reply,) = result.replies  # type: ignore[attr-defined]
     assert reply.kind == "knowledge"
     assert reply.text.startswith("We take cards and PayPal. Returns within 30 days.")
-    assert "_Source: [Payments](https://shop.example/help/payments) (payment-methods)_" in reply.text
+    # customers see the file's title (linked to its url), never the entry's internal id
+    assert reply.text.endswith("\n\n_Source: [Payments](https://shop.example/help/payments)_")
+    assert "payment-methods" not in reply.text
     assert [s.as_dict() for s in reply.sources] == [
         {
             "id": "payment-methods",

@@ -56,14 +56,15 @@ def test_render_answers_fills_variables_and_uses_the_cache() -> None:
 
 def test_warnings_long_answers_links_and_near_duplicates(tmp_path: Path) -> None:
     (tmp_path / "knowledge").mkdir()
-    (tmp_path / "knowledge" / "b.md").write_text("x")
+    (tmp_path / "knowledge" / "b.pdf").write_text("x")
+    # links to other files (links to .md knowledge files have their own rules: tests/faq/test_links.py)
     entries = entries_of(
-        "## Q?\n\nSee [b](b.md), [c](c.md#top), [web](https://x.example) and [top](#top).\n\n## R?\n\n"
+        "## Q?\n\nSee [b](b.pdf), [c](c.pdf#top), [web](https://x.example) and [top](#top).\n\n## R?\n\n"
         + "x" * 1600
         + "\n"
     )
     assert [str(p) for p in check_links(entries, tmp_path)] == [
-        "knowledge/a.md:3: broken link: 'c.md#top' does not exist — fix the file name (links are relative to this "
+        "knowledge/a.md:3: broken link: 'c.pdf#top' does not exist — fix the file name (links are relative to this "
         "file) or use a full https:// address"
     ]
     assert [(p.severity, p.line) for p in check_long_answers(entries)] == [("warning", 5)]

@@ -322,6 +322,24 @@ def test_demo_page_embeds_the_widget_with_one_script_tag(client: TestClient) -> 
         assert address in html
 
 
+def test_demo_page_gives_the_widget_the_servers_message_limit(tmp_path: Path) -> None:
+    settings = Settings(project_dir=ROOT, state_dir=tmp_path / "state", max_message_chars=500)
+    html = TestClient(create_app(settings)).get("/").text
+    assert 'data-max-length="500"' in html
+
+
+def test_widget_never_cuts_a_message_silently() -> None:
+    source = (ROOT / "server" / "static" / "widget.js").read_text()
+    # a `maxlength` attribute on the message box would cut a long paste without a word
+    assert not re.search(r"\bmaxlength\s*:|[\"']maxlength[\"']", source)
+
+
+def test_widget_feedback_wording_lives_in_the_strings_table_only() -> None:
+    source = (ROOT / "server" / "static" / "widget.js").read_text()
+    for words in ("Helpful", "Not helpful", "Was this answer helpful?"):
+        assert source.count(f'"{words}"') == 1, words
+
+
 @pytest.mark.parametrize("name", ["widget.js", "shop.css", "favicon.svg"])
 def test_static_files_are_served(client: TestClient, name: str) -> None:
     response = client.get(f"/static/{name}")
