@@ -67,6 +67,9 @@ class Assistant:
         """Load the model and extractors now, so the first customer does not wait."""
         self.parse("hello")
         self.nlu.entities.warm_up()
+        warm = getattr(self.nlu.language, "warm_up", None)
+        if warm is not None:
+            warm()
 
     # -- NLU -------------------------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> Encoded:

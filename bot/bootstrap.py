@@ -21,6 +21,7 @@ from bot.errors import NotTrainedError, TrainingDataError
 from bot.intents_loader import IntentsProject, load_intents, require_valid
 from bot.nlu.classifier import ClassifierConfig
 from bot.nlu.entities import EntityPipeline, annotation_synonyms, build_entity_pipeline
+from bot.nlu.language import LanguageDetector
 from bot.nlu.model import NluModel, TrainResult, find_model, model_fingerprint, train_nlu
 from bot.nlu.training_data import TrainingData
 from bot.responses import ResponseRenderer
@@ -71,6 +72,15 @@ def make_entities(data: TrainingData, settings: Settings) -> EntityPipeline:
         timezone=settings.timezone,
         languages=settings.date_languages,
     )
+
+
+def make_language_detector(settings: Settings) -> LanguageDetector | None:
+    """lingua over `detect_languages` (None when there is nothing else than the bot's own languages)."""
+    if not set(settings.detect_languages) - set(settings.languages):
+        return None
+    from bot.nlu.language import LinguaLanguageDetector
+
+    return LinguaLanguageDetector(tuple(settings.detect_languages), settings.language_min_confidence)
 
 
 # -- snapshot of the last valid data: serving keeps working when a file is broken ------------------
@@ -229,7 +239,7 @@ def load_assistant(
                 raise NotTrainedError("the model is out of date — run `supportbot train`")
             path = train(settings, encoder, project=project).path
         domain, data = project.domain, project.data
-    nlu = NluModel.load(path, make_entities(data, settings))
+    nlu = NluModel.load(path, make_entities(data, settings), make_language_detector(settings))
     renderer = ResponseRenderer(domain.responses)
     engine = DialogueEngine(
         domain,
@@ -238,6 +248,7 @@ def load_assistant(
         intents=nlu.intents,
         entities=sorted(nlu.entities.entity_names),
         knowledge=knowledge,
+        languages=settings.languages,
     )
     store = tracker_store or make_tracker_store(settings)
     options = AssistantOptions(

@@ -96,6 +96,18 @@ class Settings(BaseSettings):
     )
 
     # Conversation
+    languages: list[str] = Field(
+        default_factory=lambda: ["en"],
+        description="Languages the bot answers in (ISO 639-1). A message in another recognised language gets "
+        "`utter_language_notice_<code>` once, in that language, then the bot carries on.",
+    )
+    detect_languages: list[str] = Field(
+        default_factory=lambda: ["en", "fr", "de", "es", "it"],
+        description="Languages recognised in messages (ISO 639-1, lingua's models; [] = no detection).",
+    )
+    language_min_confidence: float = Field(
+        0.8, ge=0, le=1, description="Confidence from which a message counts as written in another language."
+    )
     max_message_chars: int = Field(2000, ge=1, description="Longer messages get a polite refusal.")
     session_expiration_minutes: int = Field(60, ge=0, description="Idle minutes before a new session.")
     carry_over_slots: bool = Field(False, description="Keep slots when a session expires.")

@@ -127,6 +127,7 @@ class Parse:
     intent_ranking: tuple[IntentScore, ...] = ()
     abstained: bool = False
     fallback_reason: str | None = None  # "ambiguous" (two intents too close) or "out_of_scope" (low score)
+    language: str | None = None  # ISO 639-1 code when the message is confidently in a recognised language
 
     @property
     def top_intent(self) -> str:
@@ -145,6 +146,7 @@ class Parse:
             "intent": self.intent.as_dict(),
             "entities": [e.as_dict() for e in self.entities],
             "intent_ranking": [s.as_dict() for s in self.intent_ranking],
+            **({"language": self.language} if self.language else {}),
         }
 
 

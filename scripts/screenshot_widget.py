@@ -68,7 +68,11 @@ def show_conversation(page: Page, base: str) -> None:
     box.fill("How long do I have to return something?")
     box.press("Enter")
     # the answer cites its source as a link (a separate list appears only for sources the text does not cite)
-    expect(chat.locator(".msg.bot a", has_text="Returns, exchanges and refunds").last).to_be_visible(timeout=20_000)
+    source = chat.locator(".msg.bot a", has_text="Returns, exchanges and refunds").last
+    expect(source).to_be_attached(timeout=20_000)
+    # a long answer is shown from its top; the picture is what the customer sees after reading on
+    chat.locator(".messages").evaluate("el => { el.scrollTop = el.scrollHeight; }")
+    expect(source).to_be_visible()
     box.evaluate("el => el.blur()")
 
 

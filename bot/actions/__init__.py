@@ -28,6 +28,7 @@ from bot.actions.orders import (
 from bot.actions.returns import (
     ActionAskReturnConfirmed,
     ActionAskReturnItems,
+    ActionAskReturnReason,
     ActionSubmitReturn,
     ValidateReturnForm,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "ActionAskCancelOrderConfirmed",
     "ActionAskReturnConfirmed",
     "ActionAskReturnItems",
+    "ActionAskReturnReason",
     "ActionHumanHandoff",
     "ActionOrderStatus",
     "ActionStoreHours",

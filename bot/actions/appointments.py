@@ -43,7 +43,7 @@ from bot.actions.slots import (
 )
 from bot.actions.stores import Shop
 from bot.actions.verification import end_form
-from bot.actions.when import read_when
+from bot.actions.when import in_part, read_when
 
 BOOK_SLOTS = ("appointment_shop", "appointment_time", "appointment_day", "appointment_part", "appointment_time_text",
               "appointment_email", "appointment_confirmed")  # fmt: skip
@@ -67,7 +67,8 @@ def appointment_values(appointment: Appointment, shop: Shop, wording: Wording) -
     }
 
 
-def _time_payload(intent: str, moment: datetime, shop: str | None = None) -> str:
+def _time_payload(intent: str, moment: datetime | date, shop: str | None = None) -> str:
+    """A button payload: a slot's start (ISO datetime) or a whole day (ISO date: its times come next)."""
     entities = {"time": moment.isoformat()} if shop is None else {"shop": shop, "time": moment.isoformat()}
     body = ", ".join(f'"{k}": "{v}"' for k, v in entities.items())
     return f"/{intent}{{{body}}}"
@@ -214,8 +215,8 @@ class _ExistingAppointmentValidation(_AppointmentValidation):
         found = self.deps.backend.find_appointment(str(reference), str(email))
         if found is None:
             utter(dispatcher, "utter_appointment_not_found")
-            tracker.slots.update({"appointment_reference": None, "appointment_email": None})
-            return reset_slots("appointment_reference", "appointment_email")
+            tracker.slots["appointment_email"] = None  # the reference stays; a new one replaces it
+            return reset_slots("appointment_email")
         if found.starts_at <= self.deps.now():
             shop = self.deps.stores.shop(found.shop)
             utter(dispatcher, "utter_appointment_already_past", **appointment_values(found, shop, Wording(domain)))
@@ -287,11 +288,9 @@ class ActionAskAppointmentTime(ShopAction):
         if not days:
             utter(dispatcher, "utter_appointment_fully_booked", shop_name=shop.name)
             return end_form(*BOOK_SLOTS)
-        firsts = [(d, times_in_part(ts, part)[0]) for d, ts in days]
-        buttons = [
-            (wording.title("slot_day_time", date=wording.date(d), time=wording.time(t)), _time_payload("inform", t))
-            for d, t in firsts
-        ]
+        if part is not None:  # "afternoon": the days that still have afternoon times
+            days = [(d, ts) for d, ts in days if any(in_part(t.time(), part) for t in ts)] or days
+        buttons = [(wording.title("slot_day", date=wording.date(d)), _time_payload("inform", d)) for d, _ in days]
         utter_buttons(dispatcher, "utter_ask_appointment_time", buttons, shop_name=shop.name)
         return []
 

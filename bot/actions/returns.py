@@ -156,7 +156,13 @@ class ValidateReturnForm(OrderFormValidation):
             if refusal is None:
                 accepted.append(str(item.id))
             else:
-                utter(dispatcher, f"utter_return_item_refused_{refusal.value}", item=item.name, category=item.category)
+                utter(
+                    dispatcher,
+                    f"utter_return_item_refused_{refusal.value}",
+                    item=item.name,
+                    category=item.category,
+                    rma=item.return_rma or "",
+                )
         return {"return_items": accepted or None}
 
     def validate_return_reason(
@@ -209,7 +215,21 @@ class ActionAskReturnItems(_ReturnAction):
         buttons = [(i.name, '/inform{"item": "' + i.name + '"}') for i in returnable]
         if len(returnable) > 1:
             buttons.append((wording.title("return_all_items"), '/inform{"item": "' + ALL_ITEMS + '"}'))
-        utter_buttons(dispatcher, "utter_ask_return_items", buttons, **_values(order, wording))
+        names = wording.join([i.name for i in returnable])
+        utter_buttons(dispatcher, "utter_ask_return_items", buttons, **_values(order, wording), returnable=names)
+        return []
+
+
+class ActionAskReturnReason(_ReturnAction):
+    """Asks why, naming the items chosen (the reason buttons come from the response)."""
+
+    def name(self) -> str:
+        return "action_ask_return_reason"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
+        order = self.order(tracker)
+        items = self.chosen(order, tracker) if order is not None else []
+        utter(dispatcher, "utter_ask_return_reason", return_items=Wording(domain).join([i.name for i in items]))
         return []
 
 

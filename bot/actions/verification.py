@@ -7,6 +7,7 @@ the same answer (`utter_order_not_found`), so orders cannot be enumerated.
 from __future__ import annotations
 
 from abc import abstractmethod
+import re
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -29,6 +30,9 @@ from bot.config import get_settings
 ORDER_SLOTS = ("order_number", "order_email")
 VERIFIED_EMAIL = "verified_email"
 """The email of an order already verified in this conversation: "and AN-10006 too" tries it first."""
+VERIFIED_ORDER = "verified_order"
+"""The last order verified in this conversation: "can I still cancel it?" is about this one."""
+_BACK_REFERENCE = re.compile(r"\b(it|that|this|them|that one|this one|the order|that order|this order|same order)\b", re.I)
 
 
 def end_form(*slots: str) -> Events:
@@ -63,9 +67,22 @@ class OrderFormValidation(ShopFormValidation):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
         events: Events = await super().run(dispatcher, tracker, domain)
+        events += self.reuse_verified_order(dispatcher, tracker)
         events += self.reuse_verified_email(tracker)
         changed = {e.get("name") for e in events if e.get("event") == "slot"}
         return events + await self.cross_check(dispatcher, tracker, domain, changed)
+
+    def reuse_verified_order(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Events:
+        """A task that starts by pointing back ("can I still cancel it?", "let's return it then") is
+        about the order verified a moment ago: it is used, and the customer told so."""
+        known, email = tracker.get_slot(VERIFIED_ORDER), tracker.get_slot(VERIFIED_EMAIL)
+        if tracker.get_slot("order_number") or not known or not email:
+            return []
+        if not _BACK_REFERENCE.search(latest_text(tracker)):
+            return []
+        utter(dispatcher, "utter_using_verified_order", order_number=str(known))
+        tracker.slots.update({"order_number": known, "order_email": email})
+        return [SlotSet("order_number", known), SlotSet("order_email", email)]
 
     def reuse_verified_email(self, tracker: Tracker) -> Events:
         """A new order number in a conversation that already verified an email: when that email goes
@@ -87,9 +104,10 @@ class OrderFormValidation(ShopFormValidation):
         if order is None:
             if changed & set(ORDER_SLOTS):
                 utter(dispatcher, "utter_order_not_found")
-            tracker.slots.update(dict.fromkeys(ORDER_SLOTS))
-            return reset_slots(*ORDER_SLOTS)
-        verified = [] if tracker.get_slot(VERIFIED_EMAIL) == email else [SlotSet(VERIFIED_EMAIL, email)]
+            # the number stays: "sorry, it's ben@example.com" completes it; a new number replaces it
+            tracker.slots["order_email"] = None
+            return reset_slots("order_email")
+        verified = [SlotSet(VERIFIED_EMAIL, order.email), SlotSet(VERIFIED_ORDER, order.number)]
         return verified + self.check_order(order, dispatcher, tracker, domain, changed)
 
     def check_order(

@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 FAQ_INTENT = "faq"
 FORM_FILLING_INTENTS = frozenset({"inform", "affirm", "deny"})
 WHY_INTENT = "ask_why"
+LANGUAGE_NOTICE = "utter_language_notice"
+QUIET_RESPONSES = frozenset(
+    {"utter_default", "utter_default_again", "utter_ask_rephrase", "utter_out_of_scope", "utter_ask_affirmation"}
+)
+"""Fallback responses left out after a language notice (it already said what the bot can do)."""
 _FOLLOW_UP_INTENTS = frozenset({"inform", "faq", "nlu_fallback", "out_of_scope"})
 TASK_HINT = 0.2
 """A task intent ranked at least this high is a candidate for a message that only gives facts."""
@@ -62,6 +67,7 @@ class Turn:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     replies: list[Reply] = field(default_factory=list)
     extracted: dict[str, Any] = field(default_factory=dict)  # slots set from this message
+    quiet_fallback: bool = False  # the language notice already answered: no "I didn't understand" on top
 
 
 class DialogueEngine:
@@ -74,11 +80,13 @@ class DialogueEngine:
         intents: Sequence[str],
         entities: Sequence[str],
         knowledge: KnowledgeAnswerer | None = None,
+        languages: Sequence[str] = ("en",),
     ) -> None:
         self.domain = domain
         self.renderer = renderer
         self.runner = runner
         self.knowledge = knowledge
+        self.languages = frozenset(languages)
         self.intents = list(intents)
         self.entities = list(entities)
         self._domain_dict = domain.as_rasa_dict(self.intents, self.entities)
@@ -101,6 +109,7 @@ class DialogueEngine:
         if state.paused:
             self.utter(state, turn, "utter_conversation_paused")
             return turn.replies
+        self._language_notice(state, turn)
         if state.active_loop:
             self._form_turn(state, turn)
         else:
@@ -109,7 +118,23 @@ class DialogueEngine:
         state.add(event("action", name="action_listen", policy=None, confidence=None))
         return turn.replies
 
+    def _language_notice(self, state: ConversationState, turn: Turn) -> None:
+        """A message in a language the bot does not answer in: once per conversation, say in that
+        language which languages it speaks and how to reach a person who speaks theirs, then carry on
+        (order numbers, emails and dates work in any language) without adding "I didn't understand"."""
+        language = turn.parse.language
+        if not language or language in self.languages:
+            return
+        turn.quiet_fallback = True
+        said = {(e.get("metadata") or {}).get("response") for e in state.events if e.get("event") == "bot"}
+        if any(str(name).startswith(LANGUAGE_NOTICE) for name in said if name):
+            return
+        if not self.utter(state, turn, f"{LANGUAGE_NOTICE}_{language}"):
+            self.utter(state, turn, LANGUAGE_NOTICE)
+
     def utter(self, state: ConversationState, turn: Turn, name: str, values: Mapping[str, Any] | None = None) -> bool:
+        if turn.quiet_fallback and name in QUIET_RESPONSES:
+            return True
         try:
             reply = self.renderer.render(name, state.slots, values, channel=turn.input_channel)
         except TemplateError:
@@ -196,6 +221,10 @@ class DialogueEngine:
         parse = turn.parse
         names = [e.entity for e in parse.entities]
         rule = self.domain.action_for_intent(parse.intent.name, state.latest_action_name, names)
+        if parse.intent.name in _FOLLOW_UP_INTENTS - FORM_FILLING_INTENTS and names:
+            # "what happened to my order AN-10008", taken for a question: the facts' own rule
+            facts = self.domain.action_for_intent("inform", None, names)
+            return facts if facts is not None and facts.entities else rule
         if parse.intent.name not in FORM_FILLING_INTENTS or not names:
             return rule
         if rule is not None and (rule.after_action is not None or not rule.entities):
@@ -243,6 +272,8 @@ class DialogueEngine:
             self.utter(state, turn, "utter_default")
 
     def _ask_affirmation(self, state: ConversationState, turn: Turn) -> bool:
+        if turn.quiet_fallback:
+            return True
         candidates = [
             s.name
             for s in turn.parse.intent_ranking
@@ -288,6 +319,8 @@ class DialogueEngine:
         return None
 
     def _emit_knowledge(self, state: ConversationState, turn: Turn, outcome: KnowledgeOutcome) -> None:
+        if turn.quiet_fallback and outcome.decision != "answer":
+            return
         state.run_action(f"action_knowledge_{outcome.decision}")
         for reply in outcome.replies:
             self.emit(state, turn, reply)
@@ -454,7 +487,7 @@ class DialogueEngine:
             mapping_types = {m.get("type") for m in self.domain.slots.get(slot, {}).get("mappings") or []}
             if values and "from_entity" in mapping_types:
                 candidates[slot] = values[0]
-        self._form_step(state, turn, form, candidates)
+        self._form_step(state, turn, form, candidates, activating=True)
 
     def _form_turn(self, state: ConversationState, turn: Turn) -> None:
         form = state.active_loop
@@ -560,12 +593,16 @@ class DialogueEngine:
         if state.slots.get("requested_slot") is not None:
             state.set_slot("requested_slot", None)
 
-    def _form_step(self, state: ConversationState, turn: Turn, form: str, candidates: dict[str, Any]) -> None:
+    def _form_step(
+        self, state: ConversationState, turn: Turn, form: str, candidates: dict[str, Any], *, activating: bool = False
+    ) -> None:
+        """Set the candidates, validate (on every turn with candidates, and when the form starts, so a
+        validator can use the conversation's context), then ask the next question or submit."""
         for slot, value in candidates.items():
             state.set_slot(slot, value)
         requested: Any = ...
         validator = f"validate_{form}"
-        if self.runner is not None and candidates and validator in self._runner_actions():
+        if self.runner is not None and (candidates or activating) and validator in self._runner_actions():
             try:
                 result = self.runner.run(
                     validator, state.sender_id, state.as_tracker(input_channel=turn.input_channel), self._domain_dict

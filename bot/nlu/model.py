@@ -19,6 +19,7 @@ from bot.errors import ModelError, NotTrainedError, TrainingDataError
 from bot.layer_features import Encoded
 from bot.nlu.classifier import ClassifierConfig, EmbeddingIntentClassifier, IntentPrediction
 from bot.nlu.entities import EntityPipeline
+from bot.nlu.language import LanguageDetector
 from bot.nlu.training_data import TrainingData
 from bot.types import FALLBACK_INTENT, IntentScore, Parse
 
@@ -146,19 +147,26 @@ def find_model(models_dir: Path, fingerprint: str | None = None) -> Path:
 class NluModel:
     """Parses one message from its text and its (already computed) embedding."""
 
-    def __init__(self, classifier: EmbeddingIntentClassifier, entities: EntityPipeline, meta: Mapping[str, Any]):
+    def __init__(
+        self,
+        classifier: EmbeddingIntentClassifier,
+        entities: EntityPipeline,
+        meta: Mapping[str, Any],
+        language: LanguageDetector | None = None,
+    ):
         self.classifier = classifier
         self.entities = entities
         self.meta = dict(meta)
+        self.language = language
 
     @classmethod
-    def load(cls, path: Path, entities: EntityPipeline) -> NluModel:
+    def load(cls, path: Path, entities: EntityPipeline, language: LanguageDetector | None = None) -> NluModel:
         try:
             meta = json.loads((path / "meta.json").read_text())
             classifier = EmbeddingIntentClassifier.load(path / "classifier")
         except (OSError, ValueError, KeyError) as e:
             raise ModelError(f"the model in {path} cannot be loaded ({e}) — run `supportbot train --force`") from e
-        return cls(classifier, entities, meta)
+        return cls(classifier, entities, meta, language)
 
     @property
     def intents(self) -> list[str]:
@@ -177,6 +185,8 @@ class NluModel:
 
     def to_parse(self, text: str, prediction: IntentPrediction) -> Parse:
         entities = tuple(self.entities.extract(text))
+        detected = self.language.detect(text) if self.language is not None else None
+        language = detected[0] if detected else None
         ranking = tuple(IntentScore(name, float(conf)) for name, conf in prediction.ranking[:10])
         if prediction.abstain:
             report = self.meta.get("report", {})
@@ -188,8 +198,10 @@ class NluModel:
             # Rasa reports the threshold as the fallback's confidence; ours may be on a score scale
             confidence = threshold if 0.0 <= threshold <= 1.0 else top
             fallback = IntentScore(FALLBACK_INTENT, confidence)
-            return Parse(text, fallback, entities, (fallback, *ranking), abstained=True, fallback_reason=reason)
-        return Parse(text, ranking[0], entities, ranking)
+            return Parse(
+                text, fallback, entities, (fallback, *ranking), abstained=True, fallback_reason=reason, language=language
+            )
+        return Parse(text, ranking[0], entities, ranking, language=language)
 
 
 def parse_intent_payload(text: str, known_intents: Sequence[str]) -> Parse | None:

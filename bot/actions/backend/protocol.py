@@ -67,6 +67,8 @@ class OrderItem:
     """False for categories excluded from returns (earrings, underwear, personalised items)."""
     returned: bool = False
     """True once a return (RMA) covers this item."""
+    return_rma: str | None = None
+    """The RMA number of the return that covers this item."""
 
 
 @dataclass(frozen=True)

@@ -169,7 +169,7 @@ class SqlShopBackend:
                 .where(CustomerRow.email == normalise_email(email))
                 .options(
                     contains_eager(OrderRow.customer),
-                    joinedload(OrderRow.items).joinedload(OrderItemRow.return_line),
+                    joinedload(OrderRow.items).joinedload(OrderItemRow.return_line).joinedload(ReturnLineRow.ret),
                 )
             )
             .unique()
@@ -360,6 +360,7 @@ def _order(row: OrderRow) -> Order:
             price_cents=i.price_cents,
             returnable=i.returnable,
             returned=i.return_line is not None,
+            return_rma=i.return_line.ret.rma if i.return_line is not None else None,
         )
         for i in row.items
     )
