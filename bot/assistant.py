@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.dialogue.engine import DialogueEngine, Turn
+from bot.dialogue.requests import split_requests
 from bot.dialogue.state import ConversationState, event
 from bot.dialogue.tracker_store import InMemoryTrackerStore, TrackerStore
 from bot.encoder import Encoder, encode_with_layers
@@ -94,18 +95,20 @@ class Assistant:
         """Answer one customer message. Never raises for bad input; errors become polite replies."""
         return self.handle_full(message).replies
 
-    def text_to_encode(self, text: str) -> str | None:
-        """The text `handle` would send through the encoder, or None (empty, too long, a command or a
-        button payload). A server can encode it before the turn (`encode([text])`, with
+    def texts_to_encode(self, text: str) -> list[str]:
+        """The texts `handle` sends through the encoder, in one batch: the message, then its parts when
+        it may hold several requests (`split_requests`); empty for an empty or too long message, a
+        command or a button payload. A server can encode them before the turn (`encode(texts)`, with
         `nlu.layer_names`) and pass the result to `handle_full`."""
         text = text.strip()
         if not text or len(text) > self.options.max_message_chars or text.startswith("/"):
-            return None
-        return text
+            return []
+        parts = split_requests(text)
+        return [text, *parts] if len(parts) > 1 else [text]
 
     def handle_full(self, message: Message, encoded: Encoded | None = None) -> HandleResult:
         """Like `handle`, also returning the NLU result (for `supportbot ask --json` and tests).
-        `encoded` is `encode([text_to_encode(message.text)])`, when already computed."""
+        `encoded` is `encode(texts_to_encode(message.text))`, when already computed."""
         with self.tracker_store.lock(message.sender_id):
             state = self._load_state(message.sender_id)
             result = self._handle_locked(state, message, encoded)
@@ -123,17 +126,23 @@ class Assistant:
         if text in RESTART_COMMANDS:
             self._restart(state)
             return HandleResult(None, self._say(state, "utter_restart", message))
+        texts = self.texts_to_encode(text)
         try:
-            if encoded is None and self.text_to_encode(text) is not None:
-                encoded = self.encode([text])
-            parse = self.parse(text, encoded)
+            if encoded is None and texts:
+                encoded = self.encode(texts)
+            parse = self.parse(text, encoded.rows([0]) if encoded is not None else None)
+            parts = [
+                Turn(self.parse(part, encoded.rows([i])), encoded.vectors[i], message.input_channel, message.metadata)
+                for i, part in enumerate(texts[1:], 1)
+                if encoded is not None and len(encoded.vectors) == len(texts)
+            ]
         except Exception:  # the model failing must not lose the conversation
             log.exception("NLU failed")
             return HandleResult(None, self._say(state, "utter_internal_error", message))
         embedding = encoded.vectors[0] if encoded is not None else None
         turn = Turn(parse, embedding, message.input_channel, message.metadata)
         try:
-            return HandleResult(parse, self.engine.handle(state, turn))
+            return HandleResult(parse, self.engine.handle(state, turn, parts))
         except Exception:
             log.exception("dialogue failed for sender %s", state.sender_id)
             return HandleResult(parse, turn.replies + self._say(state, "utter_internal_error", message))

@@ -80,7 +80,7 @@ def make_language_detector(settings: Settings) -> LanguageDetector | None:
         return None
     from bot.nlu.language import LinguaLanguageDetector
 
-    return LinguaLanguageDetector(tuple(settings.detect_languages), settings.language_min_confidence)
+    return LinguaLanguageDetector(tuple(settings.detect_languages), min_confidence=settings.language_min_confidence)
 
 
 # -- snapshot of the last valid data: serving keeps working when a file is broken ------------------

@@ -106,7 +106,7 @@ class Settings(BaseSettings):
         description="Languages recognised in messages (ISO 639-1, lingua's models; [] = no detection).",
     )
     language_min_confidence: float = Field(
-        0.8, ge=0, le=1, description="Confidence from which a message counts as written in another language."
+        0.6, ge=0, le=1, description="Confidence from which a message of 3+ words counts as in another language."
     )
     max_message_chars: int = Field(2000, ge=1, description="Longer messages get a polite refusal.")
     session_expiration_minutes: int = Field(60, ge=0, description="Idle minutes before a new session.")

@@ -37,15 +37,15 @@ async def run_turn(app: FastAPI, assistant: Assistant, message: Message) -> Hand
 
 async def _encode(assistant: Assistant, message: Message) -> Encoded | None:
     encoder = getattr(assistant, "encoder", None)
-    text_to_encode = getattr(assistant, "text_to_encode", None)
-    if not isinstance(encoder, MicroBatchingEncoder) or text_to_encode is None:
+    texts_to_encode = getattr(assistant, "texts_to_encode", None)
+    if not isinstance(encoder, MicroBatchingEncoder) or texts_to_encode is None:
         return None
-    text = text_to_encode(message.text)
-    if text is None:
+    texts = texts_to_encode(message.text)
+    if not texts:
         return None
     try:
-        # the embedding and the layer features NLU needs, from one batched pass
-        return await encoder.encode_layers_async([text], assistant.nlu.layer_names)
+        # the embeddings and the layer features NLU needs (the message and its parts), one batched pass
+        return await encoder.encode_layers_async(texts, assistant.nlu.layer_names)
     except Exception:  # the turn encodes again and answers politely if the model really fails
         log.exception("encoding a message failed; the turn will retry")
         return None

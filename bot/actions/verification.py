@@ -6,8 +6,8 @@ the same answer (`utter_order_not_found`), so orders cannot be enumerated.
 
 from __future__ import annotations
 
-from abc import abstractmethod
 import re
+from abc import abstractmethod
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -38,6 +38,17 @@ _BACK_REFERENCE = re.compile(r"\b(it|that|this|them|that one|this one|the order|
 def end_form(*slots: str) -> Events:
     """Events that leave the active form without submitting it, clearing its slots."""
     return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_slots(*slots)]
+
+
+def _verified_last_turn(tracker: Tracker) -> bool:
+    """Was an order verified in answer to the customer's previous message (the conversation is about it)?"""
+    users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"]
+    if len(users) < 2:
+        return False
+    return any(
+        e.get("event") == "slot" and e.get("name") == VERIFIED_ORDER and e.get("value")
+        for e in tracker.events[users[-2] : users[-1]]
+    )
 
 
 class OrderFormValidation(ShopFormValidation):
@@ -78,7 +89,7 @@ class OrderFormValidation(ShopFormValidation):
         known, email = tracker.get_slot(VERIFIED_ORDER), tracker.get_slot(VERIFIED_EMAIL)
         if tracker.get_slot("order_number") or not known or not email:
             return []
-        if not _BACK_REFERENCE.search(latest_text(tracker)):
+        if not _BACK_REFERENCE.search(latest_text(tracker)) and not _verified_last_turn(tracker):
             return []
         utter(dispatcher, "utter_using_verified_order", order_number=str(known))
         tracker.slots.update({"order_number": known, "order_email": email})

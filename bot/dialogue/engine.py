@@ -19,6 +19,7 @@ import numpy as np
 
 from bot.dialogue.action_runner import ActionRejected, ActionResult, ActionRunner
 from bot.dialogue.explain import WHY_SUFFIX, previous_turn, reason_sentence
+from bot.dialogue.requests import PendingRequest
 from bot.dialogue.state import ConversationState, event
 from bot.domain import Domain, Rule
 from bot.errors import ActionError, TemplateError
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 FAQ_INTENT = "faq"
 FORM_FILLING_INTENTS = frozenset({"inform", "affirm", "deny"})
 WHY_INTENT = "ask_why"
+NOT_REQUESTS = frozenset(
+    {"affirm", "deny", "greet", "thanks", "goodbye", "stop", "ask_why", "out_of_scope", FALLBACK_INTENT}
+)
+"""Intents that are never a request of their own inside a longer message."""
 LANGUAGE_NOTICE = "utter_language_notice"
 QUIET_RESPONSES = frozenset(
     {"utter_default", "utter_default_again", "utter_ask_rephrase", "utter_out_of_scope", "utter_ask_affirmation"}
@@ -55,6 +60,7 @@ KnowledgeAnswerer = Callable[[KnowledgeQuery], KnowledgeOutcome | None]
 _FOLLOW_UP = re.compile(
     r"^\W*(and|what about|how about|same (for|with)|also|what if|and for|and to|and in|and what about)\b", re.I
 )
+_BACK_REFERENCE = re.compile(r"\b(there|it|that|them|this one|that one|same)\b", re.I)
 FOLLOW_UP_WORDS = 6
 """A message of at most this many words that starts like "and to France?" continues the previous question."""
 
@@ -92,7 +98,10 @@ class DialogueEngine:
         self._domain_dict = domain.as_rasa_dict(self.intents, self.entities)
 
     # -- public ----------------------------------------------------------------------------------
-    def handle(self, state: ConversationState, turn: Turn) -> list[Reply]:
+    def handle(self, state: ConversationState, turn: Turn, parts: Sequence[Turn] = ()) -> list[Reply]:
+        """One customer message. `parts` are the message's pieces when it may hold several requests
+        (`bot.dialogue.requests.split_requests`, parsed in the same encoder batch): the requests
+        among them are handled in order, the later ones after the task the first one starts."""
         parse = turn.parse
         parse_data = parse.as_dict()
         state.latest_message = {**parse_data, "message_id": uuid.uuid4().hex, "metadata": dict(turn.metadata)}
@@ -110,13 +119,78 @@ class DialogueEngine:
             self.utter(state, turn, "utter_conversation_paused")
             return turn.replies
         self._language_notice(state, turn)
+        requests = self._requests(state, turn, parts)
+        if len(requests) < 2:
+            self._step(state, turn)
+        else:
+            for later in requests[1:]:
+                later.replies = turn.replies
+            first = replace_turn(turn, requests[0])
+            self._step(state, first)
+            waiting = [PendingRequest(r.parse.text, r.parse, r.embedding).to_json() for r in requests[1:]]
+            state.pending_requests.extend(waiting)
+        self._resume_requests(state, turn, queued_now=len(requests) >= 2)
+        state.add(event("action", name="action_listen", policy=None, confidence=None))
+        return turn.replies
+
+    def _step(self, state: ConversationState, turn: Turn) -> None:
+        if turn.parse.text != state.latest_message.get("text"):  # a part of the message: actions read it
+            state.latest_message = {**state.latest_message, **turn.parse.as_dict()}
         if state.active_loop:
             self._form_turn(state, turn)
         else:
             self._extract_global_slots(state, turn)
             self._free_turn(state, turn)
-        state.add(event("action", name="action_listen", policy=None, confidence=None))
-        return turn.replies
+
+    def _requests(self, state: ConversationState, turn: Turn, parts: Sequence[Turn]) -> list[Turn]:
+        """The parts that are requests of their own (a task, a question, a reply of the domain), when
+        there are at least two of them; facts ("my email is …") and small talk stay with the message."""
+        if len(parts) < 2 or state.active_loop:
+            return []
+        found = [p for i, p in enumerate(parts) if self._is_request(p.parse, first=i == 0)]
+        if len(found) < 2:
+            return []
+        for index, part in enumerate(found[1:], 1):  # "… and what's the exact address?": of the Paris shop
+            found[index] = _with_context(part, found[:index])
+        intents = {(p.parse.intent.name, tuple(sorted(map(str, p.parse.entity_values("order_number"))))) for p in found}
+        if len(intents) == 1 and found[0].parse.intent.name != FAQ_INTENT:
+            return []
+        if all(p.parse.intent.name == FAQ_INTENT for p in found) and not self._distinct_answers(turn, found):
+            return []
+        return found
+
+    def _is_request(self, parse: Parse, *, first: bool) -> bool:
+        intent = parse.intent.name
+        if parse.abstained or intent in NOT_REQUESTS:
+            return False
+        if intent in FORM_FILLING_INTENTS:  # facts that start a task ("where is AN-10001?"), only up front:
+            if not first:  # later facts ("… AN-10017 anna@example.com") belong to the request before them
+                return False
+            facts = self.domain.action_for_intent(intent, None, [e.entity for e in parse.entities])
+            return facts is not None and bool(facts.entities)
+        return True
+
+    def _distinct_answers(self, turn: Turn, parts: Sequence[Turn]) -> bool:
+        """Several questions for the knowledge base are split only when each part has a confident
+        answer of its own (one entry often answers "how much is shipping and how long does it take")."""
+        whole = self._ask_knowledge(turn, record=False)
+        answers = [self._ask_knowledge(p, record=False) for p in parts]
+        tops = [_top_entry(a) for a in answers if a is not None and a.decision == "answer"]
+        if len(tops) < len(parts) or len(set(tops)) < len(tops):
+            return False
+        return whole is None or whole.decision != "answer" or _top_entry(whole) in tops
+
+    def _resume_requests(self, state: ConversationState, turn: Turn, *, queued_now: bool) -> None:
+        """Handle the waiting requests once no task is running ("Now, your other question: …"); when
+        this message queued requests behind a task, say they come next."""
+        while state.pending_requests and not state.active_loop and not state.paused:
+            pending = PendingRequest.from_json(state.pending_requests.pop(0))
+            self.utter(state, turn, "utter_request_resumed", {"request": pending.text})
+            later = Turn(pending.parse, pending.embedding, turn.input_channel, turn.metadata, replies=turn.replies)
+            self._step(state, later)
+        if queued_now and state.pending_requests and state.active_loop:
+            waiting = [PendingRequest.from_json(p).text for p in state.pending_requests]
+            self.utter(state, turn, "utter_request_queued", {"request": '", "'.join(waiting)})
 
     def _language_notice(self, state: ConversationState, turn: Turn) -> None:
         """A message in a language the bot does not answer in: once per conversation, say in that
@@ -183,6 +257,11 @@ class DialogueEngine:
                 state.fallback_count = 0
                 self._emit_knowledge(state, turn, outcome)
                 return
+        facts = self._facts_rule(turn)
+        if facts is not None:  # "Wo ist meine Bestellung AN-10001, anna@…": the facts say what to do
+            state.fallback_count = 0
+            self._run_rule(state, turn, facts)
+            return
         if intent == FALLBACK_INTENT:
             outcome = self._ask_knowledge(turn, record=True)
             if outcome is not None and outcome.decision in ("answer", "suggest"):
@@ -221,10 +300,6 @@ class DialogueEngine:
         parse = turn.parse
         names = [e.entity for e in parse.entities]
         rule = self.domain.action_for_intent(parse.intent.name, state.latest_action_name, names)
-        if parse.intent.name in _FOLLOW_UP_INTENTS - FORM_FILLING_INTENTS and names:
-            # "what happened to my order AN-10008", taken for a question: the facts' own rule
-            facts = self.domain.action_for_intent("inform", None, names)
-            return facts if facts is not None and facts.entities else rule
         if parse.intent.name not in FORM_FILLING_INTENTS or not names:
             return rule
         if rule is not None and (rule.after_action is not None or not rule.entities):
@@ -235,14 +310,26 @@ class DialogueEngine:
                 return task
         return rule
 
+    def _facts_rule(self, turn: Turn) -> Rule | None:
+        """A message the classifier took for a question or could not place, carrying facts with a rule
+        of their own ("what happened to my order AN-10008"): that rule."""
+        parse = turn.parse
+        if parse.intent.name not in _FOLLOW_UP_INTENTS - FORM_FILLING_INTENTS or not parse.entities:
+            return None
+        facts = self.domain.action_for_intent("inform", None, [e.entity for e in parse.entities])
+        return facts if facts is not None and facts.entities else None
+
     def _task_candidates(self, state: ConversationState, parse: Parse) -> list[str]:
         """Forms a message of facts may be for: the conversation's last task, then tasks the classifier
         ranks at TASK_HINT or more."""
         found: list[str] = []
-        last = next(
-            (str(e["name"]) for e in reversed(state.events) if e.get("event") == "active_loop" and e.get("name")),
-            None,
-        )
+        last: str | None = None
+        for item in reversed(state.events):  # the last task, unless the customer stopped it
+            if item.get("event") == "action" and item.get("name") == "utter_form_stopped":
+                break
+            if item.get("event") == "active_loop" and item.get("name"):
+                last = str(item["name"])
+                break
         if last is not None:
             found.append(last)
         for score in parse.intent_ranking:
@@ -649,6 +736,36 @@ class DialogueEngine:
         except ActionError:
             log.exception("cannot list actions")
             return set()
+
+
+CONTEXT_ENTITIES = frozenset({"shop", "country", "item"})
+"""What a later part of a message inherits from the parts before it when it names none itself."""
+
+
+def _with_context(part: Turn, before: Sequence[Turn]) -> Turn:
+    """A later part with the earlier parts' shop, country or product when it names none ("… and
+    what's the exact address?"), and everything they named when it points back ("… fitting there?")."""
+    have = {e.entity for e in part.parse.entities}
+    points_back = _BACK_REFERENCE.search(part.parse.text) is not None
+    inherited = [
+        e
+        for p in before
+        for e in p.parse.entities
+        if e.entity not in have and (points_back or e.entity in CONTEXT_ENTITIES)
+    ]
+    if not inherited:
+        return part
+    return replace(part, parse=replace(part.parse, entities=(*part.parse.entities, *inherited)))
+
+
+def _top_entry(outcome: KnowledgeOutcome | None) -> str | None:
+    hits = getattr(outcome, "hits", None) or ()
+    return str(hits[0].entry.id) if hits else None
+
+
+def replace_turn(turn: Turn, part: Turn) -> Turn:
+    """A part of the message as a turn that adds its replies to the message's turn."""
+    return Turn(part.parse, part.embedding, turn.input_channel, turn.metadata, turn.replies, {}, turn.quiet_fallback)
 
 
 def _message_values(message: Mapping[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ class ConversationState:
     last_activity: float = 0.0
     session_id: int = 0
     fallback_count: int = 0  # consecutive nlu_fallback turns (two-stage fallback)
+    pending_requests: list[dict[str, Any]] = field(default_factory=list)  # `PendingRequest.to_json()`s
     new_events: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def add(self, item: dict[str, Any]) -> None:
@@ -72,6 +73,7 @@ class ConversationState:
             "last_activity": self.last_activity,
             "session_id": self.session_id,
             "fallback_count": self.fallback_count,
+            "pending_requests": self.pending_requests,
         }
 
     @classmethod
@@ -87,4 +89,5 @@ class ConversationState:
             last_activity=float(data.get("last_activity", 0.0)),
             session_id=int(data.get("session_id", 0)),
             fallback_count=int(data.get("fallback_count", 0)),
+            pending_requests=list(data.get("pending_requests") or []),
         )

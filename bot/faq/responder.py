@@ -25,7 +25,7 @@ from bot.types import Button, KnowledgeQuery, Reply, Source
 
 Decision = Literal["answer", "suggest", "unknown"]
 HANDOFF_PAYLOAD = "/human_handoff"
-AGREEMENT_BONUS = 0.05
+AGREEMENT_BONUS = 0.02
 """Added to the score of an entry specifically about what the customer named (per kind matched)."""
 
 
@@ -108,12 +108,15 @@ class KnowledgeResponder:
         France?"), the entry that answered the previous question."""
         embedding = np.asarray(query.embedding, dtype=np.float32).reshape(-1)
         text = query.text
-        if query.follow_up is not None and query.follow_up in self._positions:
-            embedding = self.scorer.follow_up_query(embedding, self._positions[query.follow_up])
         named = named_values(query.entities)
-        ranked = self.scorer.score(embedding, text, self._top_k + (self._top_k if named else 0))
-        if named:
-            ranked = self._agreeing(ranked, named)
+        ranked: list[ScoredEntry] = []
+        if query.follow_up is not None and query.follow_up in self._positions:
+            previous = self._positions[query.follow_up]
+            ranked = self._ranked(self.scorer.follow_up_query(embedding, previous), text, named)
+            if ranked and ranked[0].position == previous:  # "and paypal?" after Klarna is not Klarna again
+                ranked = []
+        if not ranked:
+            ranked = self._ranked(embedding, text, named)
         record = query.record
         hits = tuple(KnowledgeHit(self.entries[s.position], s.score) for s in ranked)
         confidence = self.scorer.confidence(ranked)
@@ -133,6 +136,10 @@ class KnowledgeResponder:
                 self._recorder.record(text, [(h.entry.id, h.score) for h in hits[:3]], embedding)
             replies = (self._dont_know(text),)
         return KnowledgeResult(decision, confidence, hits, replies)
+
+    def _ranked(self, embedding: np.ndarray, text: str, named: Mapping[str, frozenset[str]]) -> list[ScoredEntry]:
+        ranked = self.scorer.score(embedding, text, self._top_k + (self._top_k if named else 0))
+        return self._agreeing(ranked, named) if named else ranked[: self._top_k]
 
     def _agreeing(self, ranked: Sequence[ScoredEntry], named: Mapping[str, frozenset[str]]) -> list[ScoredEntry]:
         """Entries that agree with what the customer named, specific matches lifted by `agreement_bonus`."""

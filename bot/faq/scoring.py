@@ -194,9 +194,9 @@ class EntryScorer:
         """The query for a follow-up ("and to France?") of the question entry `position` answered: the
         message and that entry's question, averaged and normalised (no second encoder pass)."""
         question = self._matrix[self._rows[position][0]]
-        combined = np.asarray(embedding, dtype=np.float32).reshape(-1) + question
+        combined: np.ndarray = np.asarray(embedding, dtype=np.float32).reshape(-1) + question
         norm = float(np.linalg.norm(combined))
-        return combined / norm if norm > 0 else combined
+        return combined / norm if norm > 0 else combined  # type: ignore[no-any-return]
 
     def lexical_scores(self, text: str, positions: Sequence[int]) -> np.ndarray:
         """BM25 of the given entries, divided by the best of them (0 when no word matches)."""

@@ -2,9 +2,9 @@
 
 `LinguaLanguageDetector` uses the `lingua-language-detector` package (its models ship inside the
 wheel: nothing is downloaded), restricted to the languages the bot should recognise and loaded on
-first use. A message counts as written in a language only when lingua is confident
-(`min_confidence`) and it has at least `min_words` words, so "merci", "ok" or an address such as
-"Torstraße 88" never switch anything. `FakeLanguageDetector` answers from a table for unit tests.
+first use. A message counts as written in a language only when lingua is confident enough for its
+length and it does not read as English ("is it DHL or Colissimo"); the NLU masks entities (order
+numbers, emails, shop and country names) before asking, so "Torstraße 88" never switches anything. `FakeLanguageDetector` answers from a table for unit tests.
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
+_ENGLISH = frozenset(
+    ["the", "is", "it", "my", "you", "your", "do", "does", "can", "could", "i", "what", "where", "when", "how", "or", "and", "to", "of", "for", "with", "this", "that", "my", "me", "are", "was", "will", "would", "please", "pls", "thanks", "hi", "hello"]
+)
+"""English function words: two of them in a message keep it English unless lingua is very sure."""
 
 
 class LanguageDetector(Protocol):
@@ -26,9 +30,12 @@ class LanguageDetector(Protocol):
 
 @dataclass
 class LinguaLanguageDetector:
+    """`min_confidence` for a message of three words or more; a shorter one needs `short_confidence`."""
+
     languages: Sequence[str] = ("en", "fr", "de", "es", "it")
-    min_confidence: float = 0.8
-    min_words: int = 2
+    min_confidence: float = 0.6
+    short_confidence: float = 0.85
+    sure: float = 0.9
     _detector: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -45,12 +52,17 @@ class LinguaLanguageDetector:
             return self._detector
 
     def detect(self, text: str) -> tuple[str, float] | None:
-        if len(_WORD.findall(text)) < self.min_words:
+        words = [w.lower() for w in _WORD.findall(text)]
+        if not words:
             return None
         values = self._build().compute_language_confidence_values(text)
-        if not values or values[0].value < self.min_confidence:
+        if not values:
             return None
-        return values[0].language.iso_code_639_1.name.lower(), float(values[0].value)
+        code, confidence = values[0].language.iso_code_639_1.name.lower(), float(values[0].value)
+        needed = self.min_confidence if len(words) >= 3 else self.short_confidence
+        if confidence < needed or (confidence < self.sure and sum(w in _ENGLISH for w in words) >= 2):
+            return None
+        return code, confidence
 
 
 @dataclass

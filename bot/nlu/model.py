@@ -21,7 +21,7 @@ from bot.nlu.classifier import ClassifierConfig, EmbeddingIntentClassifier, Inte
 from bot.nlu.entities import EntityPipeline
 from bot.nlu.language import LanguageDetector
 from bot.nlu.training_data import TrainingData
-from bot.types import FALLBACK_INTENT, IntentScore, Parse
+from bot.types import FALLBACK_INTENT, Entity, IntentScore, Parse
 
 MODEL_FORMAT = "nlu-1"
 CURRENT_POINTER = "current"
@@ -185,7 +185,7 @@ class NluModel:
 
     def to_parse(self, text: str, prediction: IntentPrediction) -> Parse:
         entities = tuple(self.entities.extract(text))
-        detected = self.language.detect(text) if self.language is not None else None
+        detected = self.language.detect(_without_entities(text, entities)) if self.language is not None else None
         language = detected[0] if detected else None
         ranking = tuple(IntentScore(name, float(conf)) for name, conf in prediction.ranking[:10])
         if prediction.abstain:
@@ -204,9 +204,16 @@ class NluModel:
         return Parse(text, ranking[0], entities, ranking, language=language)
 
 
+def _without_entities(text: str, entities: Sequence[Entity]) -> str:
+    """The text with its entities' spans blanked (order numbers, emails, addresses carry no language)."""
+    chars = list(text)
+    for entity in entities:
+        chars[entity.start : entity.end] = " " * (entity.end - entity.start)
+    return "".join(chars)
+
+
 def parse_intent_payload(text: str, known_intents: Sequence[str]) -> Parse | None:
     """`/intent` or `/intent{"entity": "value"}` bypasses NLU with confidence 1.0, as in Rasa."""
-    from bot.types import Entity
 
     if not text.startswith(_RASA_INTENT_PAYLOAD):
         return None
