@@ -35,6 +35,23 @@ from _common import REPO_ROOT, machine, write_result  # noqa: E402
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
+def day_asked(turn: Any, before: str | None) -> str | None:
+    """The weekday the customer asked for last: one they typed, or the day of a button they pressed."""
+    if turn.parse is None:
+        return before
+    typed = [str(e.value) for e in turn.parse.entities if e.entity == "weekday"]
+    if typed:
+        return typed[-1]
+    if turn.clicked is not None:
+        for entity in turn.parse.entities:
+            if entity.entity == "time" and isinstance(entity.value, str):
+                try:
+                    return WEEKDAYS[datetime.fromisoformat(entity.value).weekday()]
+                except ValueError:
+                    continue
+    return before
+
+
 def turn_problems(turn: Any, previous: Any, asked_day: str | None) -> tuple[bool, bool]:
     """(button loop, wrong-day booking) for one turn."""
     from bot.testing.runner import is_repeat
@@ -87,9 +104,7 @@ def run(folder: Path, only: str | None) -> dict[str, Any]:
                     except NoSuchButton as e:
                         failure = {"step": number, "user": step.shown, "problems": [str(e)], "bot": []}
                         break
-                    if turn.parse is not None:
-                        named = [e.value for e in turn.parse.entities if e.entity == "weekday"]
-                        asked_day = str(named[-1]) if named else asked_day
+                    asked_day = day_asked(turn, asked_day)
                     loop, wrong = turn_problems(turn, previous, asked_day)
                     if loop:
                         loops.append(f"{case.name} (step {number})")

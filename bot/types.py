@@ -162,14 +162,21 @@ class KnowledgeQuery:
     entities: Mapping[str, frozenset[str]] = field(default_factory=dict)
     follow_up: str | None = None
     record: bool = True
+    previous: str | None = None  # the entry that answered the previous message (not repeated when a close one fits)
 
     @classmethod
     def from_parse(
-        cls, parse: Parse, embedding: Any, *, follow_up: str | None = None, record: bool = True
+        cls,
+        parse: Parse,
+        embedding: Any,
+        *,
+        follow_up: str | None = None,
+        previous: str | None = None,
+        record: bool = True,
     ) -> KnowledgeQuery:
         named: dict[str, set[str]] = {}
         for entity in parse.entities:
             if isinstance(entity.value, str):
                 named.setdefault(entity.entity, set()).add(entity.value.lower())
         frozen = {k: frozenset(v) for k, v in named.items()}
-        return cls(parse.text, embedding, frozen, follow_up, record)
+        return cls(parse.text, embedding, frozen, follow_up, record, previous)

@@ -211,6 +211,17 @@ def latest_intent(tracker: Tracker) -> str | None:
     return str(name) if name else None
 
 
+def value_before_message(tracker: Tracker, slot: str) -> Any:
+    """The slot's value before the latest message (the tracker's slots already hold this turn's candidates)."""
+    events = list(tracker.events)
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    value = None
+    for item in events[:last_user]:
+        if item.get("event") == "slot" and item.get("name") == slot:
+            value = item.get("value")
+    return value
+
+
 def entity_text(tracker: Tracker, entity: Mapping[str, Any]) -> str:
     """The span of the message an entity was read from (empty when unknown)."""
     start, end = entity.get("start"), entity.get("end")

@@ -30,6 +30,7 @@ from bot.actions._common import (
     reset_slots,
     utter,
     utter_buttons,
+    value_before_message,
 )
 from bot.actions.backend.protocol import Appointment, AppointmentNotFoundError, SlotUnavailableError
 from bot.actions.slots import (
@@ -43,7 +44,7 @@ from bot.actions.slots import (
 )
 from bot.actions.stores import Shop
 from bot.actions.verification import end_form
-from bot.actions.when import in_part, read_when
+from bot.actions.when import When, in_part, read_when
 
 BOOK_SLOTS = ("appointment_shop", "appointment_time", "appointment_day", "appointment_part", "appointment_time_text",
               "appointment_email", "appointment_confirmed")  # fmt: skip
@@ -119,8 +120,10 @@ class _AppointmentValidation(ShopFormValidation):
         use_entities: bool,
     ) -> dict[str, Any]:
         times = latest_entities(tracker, "time") if use_entities else []
-        value = times[0].get("value") if times else None
-        span = entity_text(tracker, times[0]) if times else ""
+        # "now book me … wednesday 15:00": the most specific time named (the longest span) wins
+        best = max(times, key=lambda e: len(entity_text(tracker, e)), default=None)
+        value = best.get("value") if best else None
+        span = entity_text(tracker, best) if best else ""
         known = tracker.get_slot("appointment_day")
         when = read_when(
             text,
@@ -130,6 +133,9 @@ class _AppointmentValidation(ShopFormValidation):
             self.deps.now(),
             known_day=date.fromisoformat(known) if isinstance(known, str) else None,
         )
+        chosen = value_before_message(tracker, "appointment_time")
+        if isinstance(when, When) and when.at is None and when.part is None and isinstance(chosen, str):
+            when = When(when.day, datetime.fromisoformat(chosen).time())  # "no wait, wednesday": same time
         wording = Wording(domain)
         result: TimeCheck = check_time(self.deps, dispatcher, wording, shop, when, text)
         if result.time is not None and not tracker.get_slot("appointment_email"):

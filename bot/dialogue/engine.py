@@ -24,7 +24,7 @@ from bot.dialogue.state import ConversationState, event
 from bot.domain import Domain, Rule
 from bot.errors import ActionError, TemplateError
 from bot.responses import ResponseRenderer
-from bot.types import FALLBACK_INTENT, Button, KnowledgeQuery, Parse, Reply
+from bot.types import FALLBACK_INTENT, Button, Entity, KnowledgeQuery, Parse, Reply
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,9 @@ QUIET_RESPONSES = frozenset(
 )
 """Fallback responses left out after a language notice (it already said what the bot can do)."""
 _FOLLOW_UP_INTENTS = frozenset({"inform", "faq", "nlu_fallback", "out_of_scope"})
-TASK_HINT = 0.2
+CORRECTION_INTENTS = frozenset({"inform", "affirm", "deny", FALLBACK_INTENT, "faq", "out_of_scope"})
+"""In a form, the entities of a message with one of these intents are read as answers (corrections)."""
+TASK_HINT = 0.12
 """A task intent ranked at least this high is a candidate for a message that only gives facts."""
 _STANDARD_MESSAGE_KEYS = {"text", "buttons", "elements", "custom", "template", "response", "image", "attachment"}
 
@@ -250,9 +252,8 @@ class DialogueEngine:
     def _free_turn(self, state: ConversationState, turn: Turn) -> None:
         parse = turn.parse
         intent = parse.intent.name
-        follow_up = self._knowledge_follow_up(state, turn) if intent in _FOLLOW_UP_INTENTS else None
-        if follow_up is not None:
-            outcome = self._ask_knowledge(turn, record=False, follow_up=follow_up)
+        if intent in _FOLLOW_UP_INTENTS and self._previous_answer(state) and self._is_follow_up(turn):
+            outcome = self._knowledge(state, turn, record=False)  # "and to France?" after delivery to Germany
             if outcome is not None and outcome.decision == "answer":
                 state.fallback_count = 0
                 self._emit_knowledge(state, turn, outcome)
@@ -263,7 +264,7 @@ class DialogueEngine:
             self._run_rule(state, turn, facts)
             return
         if intent == FALLBACK_INTENT:
-            outcome = self._ask_knowledge(turn, record=True)
+            outcome = self._knowledge(state, turn, record=True)
             if outcome is not None and outcome.decision in ("answer", "suggest"):
                 state.fallback_count = 0
                 self._emit_knowledge(state, turn, outcome)
@@ -272,7 +273,7 @@ class DialogueEngine:
             return
         state.fallback_count = 0
         if intent == FAQ_INTENT:
-            outcome = self._ask_knowledge(turn, record=True)
+            outcome = self._knowledge(state, turn, record=True)
             if outcome is not None:
                 self._emit_knowledge(state, turn, outcome)
             else:
@@ -285,7 +286,7 @@ class DialogueEngine:
             self._run_rule(state, turn, rule)
             return
         if intent == "out_of_scope":
-            outcome = self._ask_knowledge(turn, record=True)
+            outcome = self._knowledge(state, turn, record=True)
             if outcome is not None and outcome.decision == "answer":
                 self._emit_knowledge(state, turn, outcome)
                 return
@@ -383,27 +384,65 @@ class DialogueEngine:
         return True
 
     def _ask_knowledge(
-        self, turn: Turn, *, record: bool, follow_up: str | None = None
+        self, turn: Turn, *, record: bool, follow_up: str | None = None, previous: str | None = None
     ) -> KnowledgeOutcome | None:
         if self.knowledge is None:
             return None
-        query = KnowledgeQuery.from_parse(turn.parse, turn.embedding, follow_up=follow_up, record=record)
+        query = KnowledgeQuery.from_parse(
+            turn.parse, turn.embedding, follow_up=follow_up, previous=previous, record=record
+        )
         return self.knowledge(query)
 
-    def _knowledge_follow_up(self, state: ConversationState, turn: Turn) -> str | None:
-        """The entry that answered the previous message, when this one only continues it ("and to
-        France?", "what about cashmere?"): its question then guides the knowledge base."""
+    def _knowledge(self, state: ConversationState, turn: Turn, *, record: bool) -> KnowledgeOutcome | None:
+        """The knowledge base's reply, in the conversation's context. A message that continues the
+        previous answer ("and to France?") is asked with it; one the knowledge base is unsure about
+        right after an answer ("how long will you hold it for me?") is asked again with that answer's
+        entry and the shop, country or product named then, and the better of the two is kept."""
+        previous = self._previous_answer(state)
+        if previous is None:
+            return self._ask_knowledge(turn, record=record)
+        follow_up = previous if self._is_follow_up(turn) else None
+        outcome = self._ask_knowledge(turn, record=False, follow_up=follow_up, previous=previous)
+        if outcome is not None and outcome.decision != "answer":
+            context = replace(turn, parse=self._with_previous_context(state, turn.parse))
+            retry = self._ask_knowledge(context, record=False, follow_up=previous, previous=previous)
+            if retry is not None and retry.decision == "answer":
+                return retry
+            if record:  # nothing better: now it counts as unanswered for the staff's review list
+                outcome = self._ask_knowledge(turn, record=True, previous=previous)
+        return outcome
+
+    @staticmethod
+    def _is_follow_up(turn: Turn) -> bool:
         text = turn.parse.text.strip()
-        if not _FOLLOW_UP.match(text) or len(text.split()) > FOLLOW_UP_WORDS:
-            return None
+        return bool(_FOLLOW_UP.match(text)) and len(text.split()) <= FOLLOW_UP_WORDS
+
+    @staticmethod
+    def _previous_answer(state: ConversationState) -> str | None:
+        """The entry the knowledge base answered the customer's previous message with, if it did."""
         users = [i for i, item in enumerate(state.events) if item.get("event") == "user"]
         if len(users) < 2:
             return None
-        for item in reversed(state.events[users[-2] : users[-1]]):  # the bot's answer to the previous message
+        for item in reversed(state.events[users[-2] : users[-1]]):
             sources = (item.get("data") or {}).get("sources") or []
             if item.get("event") == "bot" and (item.get("metadata") or {}).get("kind") == "knowledge" and sources:
                 return str(sources[0].get("id"))
         return None
+
+    @staticmethod
+    def _with_previous_context(state: ConversationState, parse: Parse) -> Parse:
+        """The parse plus the shop, country or product the previous message named, for kinds it lacks."""
+        users = [item for item in state.events if item.get("event") == "user"]
+        if len(users) < 2:
+            return parse
+        have = {e.entity for e in parse.entities}
+        earlier = (users[-2].get("parse_data") or {}).get("entities") or []
+        inherited = [
+            Entity(str(e["entity"]), e.get("value"), 0, 0, "context", str(e.get("value")))
+            for e in earlier
+            if isinstance(e, dict) and e.get("entity") in CONTEXT_ENTITIES and e.get("entity") not in have
+        ]
+        return replace(parse, entities=(*parse.entities, *inherited)) if inherited else parse
 
     def _emit_knowledge(self, state: ConversationState, turn: Turn, outcome: KnowledgeOutcome) -> None:
         if turn.quiet_fallback and outcome.decision != "answer":
@@ -612,8 +651,9 @@ class DialogueEngine:
         as "cashmere sweater" or "31st of February", and for corrections of an earlier answer such as
         "actually make it London instead" (free text still only fills the slot being asked)."""
         candidates: dict[str, Any] = {}
+        corrective = relaxed or turn.parse.intent.name in CORRECTION_INTENTS  # "no wait, wednesday"
         for slot in self._required_slots(form):
-            values = self._mapping_values(slot, turn, form, requested, as_inform=relaxed, entities_only=True)
+            values = self._mapping_values(slot, turn, form, requested, as_inform=corrective, entities_only=True)
             if values:
                 candidates[slot] = values[0]
         if not candidates and isinstance(requested, str):  # the whole text answers the question asked

@@ -25,8 +25,10 @@ from bot.types import Button, KnowledgeQuery, Reply, Source
 
 Decision = Literal["answer", "suggest", "unknown"]
 HANDOFF_PAYLOAD = "/human_handoff"
-AGREEMENT_BONUS = 0.02
+AGREEMENT_BONUS = 0.05
 """Added to the score of an entry specifically about what the customer named (per kind matched)."""
+REPEAT_MARGIN = 0.03
+"""The entry that answered the previous message gives way to a runner-up this close to it."""
 
 
 @dataclass(frozen=True)
@@ -118,8 +120,11 @@ class KnowledgeResponder:
         if not ranked:
             ranked = self._ranked(embedding, text, named)
         record = query.record
-        hits = tuple(KnowledgeHit(self.entries[s.position], s.score) for s in ranked)
         confidence = self.scorer.confidence(ranked)
+        repeated = self._positions.get(query.previous or "")
+        if len(ranked) > 1 and ranked[0].position == repeated and ranked[1].score >= ranked[0].score - REPEAT_MARGIN:
+            ranked = [ranked[1], ranked[0], *ranked[2:]]  # a close runner-up rather than the same answer again
+        hits = tuple(KnowledgeHit(self.entries[s.position], s.score) for s in ranked)
         decision: Decision = "unknown"
         if hits:
             decision = (
