@@ -163,6 +163,7 @@ class KnowledgeQuery:
     follow_up: str | None = None
     record: bool = True
     previous: str | None = None  # the entry that answered the previous message (not repeated when a close one fits)
+    continues: bool = False  # the message continues the previous question ("and to France?"): another entry
 
     @classmethod
     def from_parse(
@@ -173,10 +174,11 @@ class KnowledgeQuery:
         follow_up: str | None = None,
         previous: str | None = None,
         record: bool = True,
+        continues: bool = False,
     ) -> KnowledgeQuery:
         named: dict[str, set[str]] = {}
         for entity in parse.entities:
             if isinstance(entity.value, str):
                 named.setdefault(entity.entity, set()).add(entity.value.lower())
         frozen = {k: frozenset(v) for k, v in named.items()}
-        return cls(parse.text, embedding, frozen, follow_up, record, previous)
+        return cls(parse.text, embedding, frozen, follow_up, record, previous, continues)

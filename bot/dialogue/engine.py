@@ -388,8 +388,9 @@ class DialogueEngine:
     ) -> KnowledgeOutcome | None:
         if self.knowledge is None:
             return None
+        continues = follow_up is not None and self._is_follow_up(turn)
         query = KnowledgeQuery.from_parse(
-            turn.parse, turn.embedding, follow_up=follow_up, previous=previous, record=record
+            turn.parse, turn.embedding, follow_up=follow_up, previous=previous, record=record, continues=continues
         )
         return self.knowledge(query)
 

@@ -115,8 +115,8 @@ class KnowledgeResponder:
         if query.follow_up is not None and query.follow_up in self._positions:
             previous = self._positions[query.follow_up]
             ranked = self._ranked(self.scorer.follow_up_query(embedding, previous), text, named)
-            if ranked and ranked[0].position == previous:  # "and paypal?" after Klarna is not Klarna again
-                ranked = []
+            if query.continues:  # "and paypal?" after Klarna: another entry than the one just given
+                ranked = [s for s in ranked if s.position != previous]
         if not ranked:
             ranked = self._ranked(embedding, text, named)
         record = query.record
