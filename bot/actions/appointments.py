@@ -43,7 +43,7 @@ from bot.actions.slots import (
     times_in_part,
 )
 from bot.actions.stores import Shop
-from bot.actions.verification import end_form
+from bot.actions.verification import TRIED_EMAIL, end_form
 from bot.actions.when import When, in_part, read_when
 
 BOOK_SLOTS = ("appointment_shop", "appointment_time", "appointment_day", "appointment_part", "appointment_time_text",
@@ -216,13 +216,17 @@ class _ExistingAppointmentValidation(_AppointmentValidation):
 
     def cross_check(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
         reference, email = tracker.get_slot("appointment_reference"), tracker.get_slot("appointment_email")
+        tried = tracker.get_slot(TRIED_EMAIL)
+        if reference and not email and tried and self.deps.backend.find_appointment(str(reference), str(tried)):
+            tracker.slots["appointment_email"] = tried  # "oh, it's FT-DEMO1" after a reference that matched nothing
+            return [SlotSet("appointment_email", tried), *self.cross_check(dispatcher, tracker, domain)]
         if not reference or not email:
             return []
         found = self.deps.backend.find_appointment(str(reference), str(email))
         if found is None:
             utter(dispatcher, "utter_appointment_not_found")
-            tracker.slots["appointment_email"] = None  # the reference stays; a new one replaces it
-            return reset_slots("appointment_email")
+            tracker.slots["appointment_email"] = None  # the reference stays; a new one is tried with this email
+            return [*reset_slots("appointment_email"), SlotSet(TRIED_EMAIL, email)]
         if found.starts_at <= self.deps.now():
             shop = self.deps.stores.shop(found.shop)
             utter(dispatcher, "utter_appointment_already_past", **appointment_values(found, shop, Wording(domain)))

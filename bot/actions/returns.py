@@ -92,6 +92,16 @@ def match_items(order: Order, wanted: list[str]) -> list[OrderItem]:
     return chosen
 
 
+_PHRASES = re.compile(r",|;|\band\b|\bor\b|\bplus\b", re.I)
+_NOT_ITEM_WORDS = frozenset({"want", "like", "send", "back", "from", "order", "please", "can", "could", "would"})
+
+
+def mentioned_items(order: Order, text: str) -> list[str]:
+    """The phrases of a message that name items of the order ("the briefs and the tote bag")."""
+    names = {t for i in order.items for t in _tokens(i.name) | {i.category}} - _NOT_ITEM_WORDS
+    return [p.strip() for p in _PHRASES.split(text) if _tokens(p) & names]
+
+
 def _values(order: Order, wording: Wording) -> dict[str, str]:
     deadline = return_deadline(order, RETURN_WINDOW_DAYS)
     return {
@@ -125,6 +135,8 @@ class ValidateReturnForm(OrderFormValidation):
             utter(dispatcher, "utter_return_nothing_returnable", **_values(order, wording))
             return end_form(*RETURN_SLOTS)
         pending = tracker.get_slot("return_items")
+        if not pending and "return_items" not in changed:  # "return the briefs and the tote bag from AN-10012"
+            pending = mentioned_items(order, latest_text(tracker))
         if "return_items" in changed or not pending or all(str(p).isdigit() for p in pending):
             return []
         # items named before the order was verified: check them now

@@ -30,6 +30,8 @@ from bot.config import get_settings
 ORDER_SLOTS = ("order_number", "order_email")
 VERIFIED_EMAIL = "verified_email"
 """The email of an order already verified in this conversation: "and AN-10006 too" tries it first."""
+TRIED_EMAIL = "tried_email"
+"""An email that matched no order with the number given: tried again with the next number given."""
 VERIFIED_ORDER = "verified_order"
 """The last order verified in this conversation: "can I still cancel it?" is about this one."""
 _BACK_REFERENCE = re.compile(r"\b(it|that|this|them|that one|this one|the order|that order|this order|same order)\b", re.I)
@@ -99,11 +101,13 @@ class OrderFormValidation(ShopFormValidation):
         """A new order number in a conversation that already verified an email: when that email goes
         with the number, the customer is not asked again; when it does not, they are simply asked."""
         number, email = tracker.get_slot("order_number"), tracker.get_slot("order_email")
-        known = tracker.get_slot(VERIFIED_EMAIL)
-        if not number or email or not known or self.deps.backend.find_order(str(number), str(known)) is None:
+        if not number or email:
             return []
-        tracker.slots["order_email"] = known
-        return [SlotSet("order_email", known)]
+        for known in (tracker.get_slot(VERIFIED_EMAIL), tracker.get_slot(TRIED_EMAIL)):
+            if known and self.deps.backend.find_order(str(number), str(known)) is not None:
+                tracker.slots["order_email"] = known
+                return [SlotSet("order_email", known)]
+        return []
 
     async def cross_check(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, changed: set[Any]
@@ -115,9 +119,10 @@ class OrderFormValidation(ShopFormValidation):
         if order is None:
             if changed & set(ORDER_SLOTS):
                 utter(dispatcher, "utter_order_not_found")
-            # the number stays: "sorry, it's ben@example.com" completes it; a new number replaces it
+            # the number stays: "sorry, it's ben@example.com" completes it; a new number is tried
+            # with the email just given ("oh, it's AN-10005")
             tracker.slots["order_email"] = None
-            return reset_slots("order_email")
+            return [*reset_slots("order_email"), SlotSet(TRIED_EMAIL, email)]
         verified = [SlotSet(VERIFIED_EMAIL, order.email), SlotSet(VERIFIED_ORDER, order.number)]
         return verified + self.check_order(order, dispatcher, tracker, domain, changed)
 

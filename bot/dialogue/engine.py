@@ -43,7 +43,7 @@ QUIET_RESPONSES = frozenset(
 _FOLLOW_UP_INTENTS = frozenset({"inform", "faq", "nlu_fallback", "out_of_scope"})
 CORRECTION_INTENTS = frozenset({"inform", "affirm", "deny", FALLBACK_INTENT, "faq", "out_of_scope"})
 """In a form, the entities of a message with one of these intents are read as answers (corrections)."""
-TASK_HINT = 0.12
+TASK_HINT = 0.2
 """A task intent ranked at least this high is a candidate for a message that only gives facts."""
 _STANDARD_MESSAGE_KEYS = {"text", "buttons", "elements", "custom", "template", "response", "image", "attachment"}
 
@@ -62,6 +62,9 @@ KnowledgeAnswerer = Callable[[KnowledgeQuery], KnowledgeOutcome | None]
 _FOLLOW_UP = re.compile(
     r"^\W*(and|what about|how about|same (for|with)|also|what if|and for|and to|and in|and what about)\b", re.I
 )
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+MIN_REQUEST_WORDS = 3
+"""A later part of a message needs this many words besides its entities to be a request of its own."""
 _BACK_REFERENCE = re.compile(r"\b(there|it|that|them|this one|that one|same)\b", re.I)
 FOLLOW_UP_WORDS = 6
 """A message of at most this many words that starts like "and to France?" continues the previous question."""
@@ -149,9 +152,19 @@ class DialogueEngine:
         there are at least two of them; facts ("my email is …") and small talk stay with the message."""
         if len(parts) < 2 or state.active_loop:
             return []
-        found = [p for i, p in enumerate(parts) if self._is_request(p.parse, first=i == 0)]
+        found: list[Turn] = []
+        facts: list[Entity] = []  # entities of parts that only give facts ("… ref FT DEMO1")
+        for index, part in enumerate(parts):
+            if self._is_request(part.parse, first=index == 0):
+                found.append(part)
+            elif found:
+                found[-1] = replace(found[-1], parse=_plus_entities(found[-1].parse, part.parse.entities))
+            else:
+                facts.extend(part.parse.entities)
         if len(found) < 2:
             return []
+        if facts:
+            found[0] = replace(found[0], parse=_plus_entities(found[0].parse, facts))
         for index, part in enumerate(found[1:], 1):  # "… and what's the exact address?": of the Paris shop
             found[index] = _with_context(part, found[:index])
         intents = {(p.parse.intent.name, tuple(sorted(map(str, p.parse.entity_values("order_number"))))) for p in found}
@@ -165,6 +178,8 @@ class DialogueEngine:
         intent = parse.intent.name
         if parse.abstained or intent in NOT_REQUESTS:
             return False
+        if not first and len(_WORDS.findall(_masked(parse))) < MIN_REQUEST_WORDS:
+            return False  # "ref FT DEMO1", "email anna@example.com": facts for the request before
         if intent in FORM_FILLING_INTENTS:  # facts that start a task ("where is AN-10001?"), only up front:
             if not first:  # later facts ("… AN-10017 anna@example.com") belong to the request before them
                 return False
@@ -797,6 +812,21 @@ def _with_context(part: Turn, before: Sequence[Turn]) -> Turn:
     if not inherited:
         return part
     return replace(part, parse=replace(part.parse, entities=(*part.parse.entities, *inherited)))
+
+
+def _plus_entities(parse: Parse, entities: Sequence[Entity]) -> Parse:
+    have = {(e.entity, str(e.value)) for e in parse.entities}
+    extra = tuple(e for e in entities if (e.entity, str(e.value)) not in have)
+    return replace(parse, entities=(*parse.entities, *extra)) if extra else parse
+
+
+def _masked(parse: Parse) -> str:
+    """The text without its entities' spans (what is left besides the facts)."""
+    chars = list(parse.text)
+    for entity in parse.entities:
+        if 0 <= entity.start < entity.end <= len(chars):
+            chars[entity.start : entity.end] = " " * (entity.end - entity.start)
+    return "".join(chars)
 
 
 def _top_entry(outcome: KnowledgeOutcome | None) -> str | None:
