@@ -164,6 +164,7 @@ class KnowledgeQuery:
     record: bool = True
     previous: str | None = None  # the entry that answered the previous message (not repeated when a close one fits)
     continues: bool = False  # the message continues the previous question ("and to France?"): another entry
+    context: Mapping[str, frozenset[str]] = field(default_factory=dict)  # named earlier: filter only, no bonus
 
     @classmethod
     def from_parse(

@@ -159,6 +159,8 @@ class ValidateReturnForm(OrderFormValidation):
         self, order: Order, wanted: list[str], dispatcher: CollectingDispatcher, wording: Wording
     ) -> dict[str, Any]:
         chosen = match_items(order, wanted)
+        if any(w == ALL_ITEMS or _ALL_WORDS.search(w) for w in wanted):  # "all of them": what can go back
+            chosen = [i for i in chosen if item_refusal(i) is None] or chosen
         if not chosen:
             utter(dispatcher, "utter_return_item_unknown", given=wording.join(wanted), **_values(order, wording))
             return {"return_items": None}

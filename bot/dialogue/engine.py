@@ -24,7 +24,7 @@ from bot.dialogue.state import ConversationState, event
 from bot.domain import Domain, Rule
 from bot.errors import ActionError, TemplateError
 from bot.responses import ResponseRenderer
-from bot.types import FALLBACK_INTENT, Button, Entity, KnowledgeQuery, Parse, Reply
+from bot.types import FALLBACK_INTENT, Button, Entity, IntentScore, KnowledgeQuery, Parse, Reply
 
 log = logging.getLogger(__name__)
 
@@ -399,14 +399,22 @@ class DialogueEngine:
         return True
 
     def _ask_knowledge(
-        self, turn: Turn, *, record: bool, follow_up: str | None = None, previous: str | None = None
+        self,
+        turn: Turn,
+        *,
+        record: bool,
+        follow_up: str | None = None,
+        previous: str | None = None,
+        context: Parse | None = None,
     ) -> KnowledgeOutcome | None:
         if self.knowledge is None:
             return None
-        continues = follow_up is not None and self._is_follow_up(turn)
+        continues = follow_up is not None and (context is not None or self._is_follow_up(turn))
         query = KnowledgeQuery.from_parse(
             turn.parse, turn.embedding, follow_up=follow_up, previous=previous, record=record, continues=continues
         )
+        if context is not None:
+            query = replace(query, context=KnowledgeQuery.from_parse(context, None).entities)
         return self.knowledge(query)
 
     def _knowledge(self, state: ConversationState, turn: Turn, *, record: bool) -> KnowledgeOutcome | None:
@@ -420,8 +428,8 @@ class DialogueEngine:
         follow_up = previous if self._is_follow_up(turn) else None
         outcome = self._ask_knowledge(turn, record=False, follow_up=follow_up, previous=previous)
         if outcome is not None and outcome.decision != "answer":
-            context = replace(turn, parse=self._with_previous_context(state, turn.parse))
-            retry = self._ask_knowledge(context, record=False, follow_up=previous, previous=previous)
+            earlier = self._previous_parse(state)
+            retry = self._ask_knowledge(turn, record=False, follow_up=previous, previous=previous, context=earlier)
             if retry is not None and retry.decision == "answer":
                 return retry
             if record:  # nothing better: now it counts as unanswered for the staff's review list
@@ -446,19 +454,16 @@ class DialogueEngine:
         return None
 
     @staticmethod
-    def _with_previous_context(state: ConversationState, parse: Parse) -> Parse:
-        """The parse plus the shop, country or product the previous message named, for kinds it lacks."""
+    def _previous_parse(state: ConversationState) -> Parse:
+        """The shop, country or product the customer's previous message named, as a parse."""
         users = [item for item in state.events if item.get("event") == "user"]
-        if len(users) < 2:
-            return parse
-        have = {e.entity for e in parse.entities}
-        earlier = (users[-2].get("parse_data") or {}).get("entities") or []
-        inherited = [
+        earlier = (users[-2].get("parse_data") or {}).get("entities") or [] if len(users) >= 2 else []
+        named = tuple(
             Entity(str(e["entity"]), e.get("value"), 0, 0, "context", str(e.get("value")))
             for e in earlier
-            if isinstance(e, dict) and e.get("entity") in CONTEXT_ENTITIES and e.get("entity") not in have
-        ]
-        return replace(parse, entities=(*parse.entities, *inherited)) if inherited else parse
+            if isinstance(e, dict) and e.get("entity") in CONTEXT_ENTITIES
+        )
+        return Parse("", IntentScore("", 0.0), named)
 
     def _emit_knowledge(self, state: ConversationState, turn: Turn, outcome: KnowledgeOutcome) -> None:
         if turn.quiet_fallback and outcome.decision != "answer":

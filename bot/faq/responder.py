@@ -111,14 +111,15 @@ class KnowledgeResponder:
         embedding = np.asarray(query.embedding, dtype=np.float32).reshape(-1)
         text = query.text
         named = named_values(query.entities)
+        context = {k: v for k, v in named_values(query.context).items() if k not in named}
         ranked: list[ScoredEntry] = []
         if query.follow_up is not None and query.follow_up in self._positions:
             previous = self._positions[query.follow_up]
-            ranked = self._ranked(self.scorer.follow_up_query(embedding, previous), text, named)
+            ranked = self._ranked(self.scorer.follow_up_query(embedding, previous), text, named, context)
             if query.continues:  # "and paypal?" after Klarna: another entry than the one just given
                 ranked = [s for s in ranked if s.position != previous]
         if not ranked:
-            ranked = self._ranked(embedding, text, named)
+            ranked = self._ranked(embedding, text, named, context)
         record = query.record
         confidence = self.scorer.confidence(ranked)
         repeated = self._positions.get(query.previous or "")
@@ -142,16 +143,30 @@ class KnowledgeResponder:
             replies = (self._dont_know(text),)
         return KnowledgeResult(decision, confidence, hits, replies)
 
-    def _ranked(self, embedding: np.ndarray, text: str, named: Mapping[str, frozenset[str]]) -> list[ScoredEntry]:
-        ranked = self.scorer.score(embedding, text, self._top_k + (self._top_k if named else 0))
-        return self._agreeing(ranked, named) if named else ranked[: self._top_k]
+    def _ranked(
+        self,
+        embedding: np.ndarray,
+        text: str,
+        named: Mapping[str, frozenset[str]],
+        context: Mapping[str, frozenset[str]] | None = None,
+    ) -> list[ScoredEntry]:
+        filtered = bool(named or context)
+        ranked = self.scorer.score(embedding, text, self._top_k + (self._top_k if filtered else 0))
+        return self._agreeing(ranked, named, context or {}) if filtered else ranked[: self._top_k]
 
-    def _agreeing(self, ranked: Sequence[ScoredEntry], named: Mapping[str, frozenset[str]]) -> list[ScoredEntry]:
-        """Entries that agree with what the customer named, specific matches lifted by `agreement_bonus`."""
+    def _agreeing(
+        self,
+        ranked: Sequence[ScoredEntry],
+        named: Mapping[str, frozenset[str]],
+        context: Mapping[str, frozenset[str]],
+    ) -> list[ScoredEntry]:
+        """Entries that agree with what the customer named (now or earlier, `context`); specific matches
+        of what this message names are lifted by `agreement_bonus`."""
         kept: list[ScoredEntry] = []
         for scored in ranked:
-            matched = agreement(self.entries[scored.position], named)
-            if matched is None:
+            entry = self.entries[scored.position]
+            matched = agreement(entry, named)
+            if matched is None or agreement(entry, context) is None:
                 continue
             kept.append(replace(scored, score=scored.score + self.agreement_bonus * matched) if matched else scored)
         kept.sort(key=lambda s: -s.score)

@@ -24,6 +24,7 @@ that reply can carry right after a fallback.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import traceback
 from collections.abc import Callable, Iterator
@@ -36,7 +37,7 @@ import pytest
 import yaml
 
 from bot.testing.fixtures import reset_shop_data
-from bot.testing.runner import ConversationDriver, TurnResult, is_repeat
+from bot.testing.runner import ConversationDriver, TurnResult, answered_entry, is_repeat
 
 pytestmark = pytest.mark.integration
 
@@ -283,12 +284,23 @@ def _same_button(a: Any, b: Any) -> bool:
 _PAYLOAD_INTENT = re.compile(r"^/([A-Za-z0-9_]+)")
 
 
+@functools.cache
+def knowledge_questions() -> dict[str, str]:
+    """The entry id of each knowledge question (the payload of "related" and "did you mean" buttons)."""
+    from bot.faq.loader import load_knowledge
+
+    return {str(e.question): str(e.id) for e in load_knowledge(ROOT / "knowledge", ROOT).entries}
+
+
 def problems_after_click(turn: TurnResult, previous: TurnResult, payload: str) -> list[str]:
     """What is wrong with the turn after a button press (empty: the button worked)."""
     problems = []
     sent_intent = _PAYLOAD_INTENT.match(payload)
     if sent_intent and turn.parse is not None and turn.parse.intent.name != sent_intent.group(1):
         problems.append(f"payload read as intent {turn.parse.intent.name}, not {sent_intent.group(1)}")
+    entry = knowledge_questions().get(payload)
+    if entry is not None and answered_entry(turn) != entry:
+        problems.append(f"the question {payload!r} was answered by {answered_entry(turn)}, not its entry {entry}")
     if turn.fallback_actions:
         problems.append(f"fallback: {', '.join(turn.fallback_actions)}")
     if is_repeat(turn, previous):
