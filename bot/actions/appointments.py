@@ -285,13 +285,12 @@ class ActionAskAppointmentTime(ShopAction):
             times = times_in_part(free_times(self.deps.backend, shop, date.fromisoformat(day), now), part)
             times = times[:MAX_TIME_BUTTONS]
             buttons = [(wording.title("slot_time", time=wording.time(t)), _time_payload("inform", t)) for t in times]
-            utter_buttons(
-                dispatcher,
-                "utter_ask_appointment_time_on_day",
-                buttons,
-                shop_name=shop.name,
-                date=wording.date(date.fromisoformat(day)),
-            )
+            on_day = {"shop_name": shop.name, "date": wording.date(date.fromisoformat(day))}
+            if part is not None:  # "afternoon": say which times these are
+                part_name = str(wording.get("parts_of_day").get(part, part))
+                utter_buttons(dispatcher, "utter_ask_appointment_time_on_day_part", buttons, part=part_name, **on_day)
+            else:
+                utter_buttons(dispatcher, "utter_ask_appointment_time_on_day", buttons, **on_day)
             return []
         today = now.astimezone(shop.timezone).date()
         days = next_free_days(self.deps.backend, shop, today, now, limit=MAX_TIME_BUTTONS)

@@ -259,6 +259,7 @@ def book_move_and_cancel(chat: Conversation) -> None:
     booking = book_a_fitting(chat, f"buttons-{uuid.uuid4().hex[:8]}@example.com")
     moved = reschedule(chat, booking)
     cancel(chat, moved)
+    print("\n".join(chat.transcript))  # shown with `pytest -rP`
 
 
 def exact(title: str) -> re.Pattern[str]:

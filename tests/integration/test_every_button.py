@@ -56,6 +56,7 @@ DYNAMIC_SOURCES = {
     "utter_ask_return_items": "returns.py: one button per returnable item, plus 'All of them'",
     "utter_ask_appointment_time": "appointments.py: the next free days of the chosen shop",
     "utter_ask_appointment_time_on_day": "appointments.py: the free times of the chosen day",
+    "utter_ask_appointment_time_on_day_part": "appointments.py: the chosen day's times in the part asked for",
     "utter_appointment_slot_just_taken": "appointments.py: the times still free when the chosen one was just taken",
     **KNOWLEDGE_SOURCES,
 }
@@ -137,6 +138,7 @@ ROUTES: dict[str, list[tuple[Step, ...]]] = {
     "utter_ask_return_items": [RETURN, ("return", "AN-10009", "elena@example.com")],
     "utter_ask_appointment_time": [BOOK_PARIS, ("book a fitting", "London"), RESCHEDULE],
     "utter_ask_appointment_time_on_day": [(*BOOK_PARIS, Click(2)), (*RESCHEDULE, Click(2))],
+    "utter_ask_appointment_time_on_day_part": [(*BOOK_PARIS, Click(2), "afternoon please")],
     "utter_appointment_slot_just_taken": [(*BOOK_PARIS_TIME, "ben@example.com", SOMEONE_TAKES_THE_TIME, "yes")],
     # buttons added by the knowledge base (bot/faq/responder.py, knowledge/templates/)
     "action_knowledge_answer": [("how long is a gift card valid",), ("how do I wash cashmere",)],
