@@ -27,6 +27,7 @@ def main() -> None:
         ["retrieval.py", "--dataset", "stackfaq", "--alternates-from-group", "1"],
         ["retrieval.py", "--dataset", "stackfaq", "--abstention"],
         ["retrieval.py", "--perf"],
+        ["conversations.py"],
         ["latency.py"],
         ["load.py", "--seconds", "10" if args.quick else "30"],
     ]

@@ -154,8 +154,8 @@ class DialogueEngine:
             return []
         found: list[Turn] = []
         facts: list[Entity] = []  # entities of parts that only give facts ("… ref FT DEMO1")
-        for index, part in enumerate(parts):
-            if self._is_request(part.parse, first=index == 0):
+        for part in parts:
+            if self._is_request(part.parse, first=not found):
                 found.append(part)
             elif found:
                 found[-1] = replace(found[-1], parse=_plus_entities(found[-1].parse, part.parse.entities))
@@ -216,10 +216,10 @@ class DialogueEngine:
         language = turn.parse.language
         if not language or language in self.languages:
             return
-        turn.quiet_fallback = True
         said = {(e.get("metadata") or {}).get("response") for e in state.events if e.get("event") == "bot"}
         if any(str(name).startswith(LANGUAGE_NOTICE) for name in said if name):
-            return
+            return  # said once; later messages get the bot's usual replies
+        turn.quiet_fallback = True
         if not self.utter(state, turn, f"{LANGUAGE_NOTICE}_{language}"):
             self.utter(state, turn, LANGUAGE_NOTICE)
 
@@ -330,9 +330,10 @@ class DialogueEngine:
         """A message the classifier took for a question or could not place, carrying facts with a rule
         of their own ("what happened to my order AN-10008"): that rule."""
         parse = turn.parse
-        if parse.intent.name not in _FOLLOW_UP_INTENTS - FORM_FILLING_INTENTS or not parse.entities:
+        own = [e.entity for e in parse.entities if e.extractor != INHERITED]  # not facts of an earlier part
+        if parse.intent.name not in _FOLLOW_UP_INTENTS - FORM_FILLING_INTENTS or not own:
             return None
-        facts = self.domain.action_for_intent("inform", None, [e.entity for e in parse.entities])
+        facts = self.domain.action_for_intent("inform", None, own)
         return facts if facts is not None and facts.entities else None
 
     def _task_candidates(self, state: ConversationState, parse: Parse) -> list[str]:
@@ -800,6 +801,8 @@ class DialogueEngine:
 
 
 CONTEXT_ENTITIES = frozenset({"shop", "country", "item"})
+INHERITED = "inherited"
+"""The extractor name of an entity a part of a message took from the parts before it."""
 """What a later part of a message inherits from the parts before it when it names none itself."""
 
 
@@ -809,7 +812,7 @@ def _with_context(part: Turn, before: Sequence[Turn]) -> Turn:
     have = {e.entity for e in part.parse.entities}
     points_back = _BACK_REFERENCE.search(part.parse.text) is not None
     inherited = [
-        e
+        replace(e, extractor=INHERITED)
         for p in before
         for e in p.parse.entities
         if e.entity not in have and (points_back or e.entity in CONTEXT_ENTITIES)

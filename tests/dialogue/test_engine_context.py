@@ -514,11 +514,6 @@ def test_the_languages_the_bot_speaks_get_no_notice(engine: DialogueEngine) -> N
     assert say(engine, state, parse("greet", "hello")) == ["HELLO"]
 
 
-@pytest.mark.xfail(
-    reason="_language_notice sets quiet_fallback on every turn in another language, so after the notice was "
-    "given once, a later message in that language the bot cannot place gets no reply at all",
-    strict=True,
-)
 def test_a_later_message_in_that_language_is_not_met_with_silence(engine: DialogueEngine) -> None:
     state = ConversationState("u1")
     assert say(engine, state, unsure("bonjour, blorp", language="fr")) == ["ANGLAIS SEULEMENT"]

@@ -18,7 +18,7 @@ from bot.faq.agreement import ENTITIES_OF, agreement, named_values
 from bot.faq.entry import KnowledgeEntry
 from bot.faq.index import NumpyIndex
 from bot.faq.markdown_loader import parse_markdown
-from bot.faq.responder import REPEAT_MARGIN, KnowledgeResponder, KnowledgeResult
+from bot.faq.responder import AGREEMENT_BONUS, REPEAT_MARGIN, KnowledgeResponder, KnowledgeResult
 from bot.faq.scoring import EntryScorer, ScoringConfig
 from bot.faq.templates import ReplyTemplates
 from bot.faq.thresholds import Thresholds
@@ -203,7 +203,9 @@ def at_cosine(cosine: float, rest: int) -> np.ndarray:
     return mix((0, cosine), (rest, math.sqrt(1 - cosine * cosine)))
 
 
-def responder(items: Sequence[tuple[KnowledgeEntry, np.ndarray]], **kwargs: float) -> KnowledgeResponder:
+def responder(
+    items: Sequence[tuple[KnowledgeEntry, np.ndarray]], agreement_bonus: float = AGREEMENT_BONUS
+) -> KnowledgeResponder:
     entries = [e for e, _ in items]
     config = ScoringConfig(context_weight=0.0, bm25_weight=0.0, confidence="margin", margin_weight=0.0)
     index = NumpyIndex(DIM)
@@ -211,7 +213,7 @@ def responder(items: Sequence[tuple[KnowledgeEntry, np.ndarray]], **kwargs: floa
     index.add(scorer.vector_ids(), scorer.matrix())
     answers = {e.id: e.answer for e in entries}
     return KnowledgeResponder(
-        entries, answers, scorer, Thresholds(answer=0.5, suggest=0.2), ReplyTemplates(), **kwargs
+        entries, answers, scorer, Thresholds(answer=0.5, suggest=0.2), ReplyTemplates(), agreement_bonus=agreement_bonus
     )
 
 
@@ -490,6 +492,8 @@ def test_entities_without_known_values_take_every_synonym() -> None:
 )
 def test_a_country_from_a_lookup_table_is_not_the_berlin_shop() -> None:
     """The reference bot's countries are a lookup table (intents/nlu/entities.yml)."""
-    data = TrainingData(examples=[GERMANY_SHOP], lookups={"shop": ["Paris", "Berlin"], "country": ["france", "germany"]})
+    data = TrainingData(
+        examples=[GERMANY_SHOP], lookups={"shop": ["Paris", "Berlin"], "country": ["france", "germany"]}
+    )
     assert entity_values(data)["country"] == {"france", "germany"}
     assert ("country", "germany") in found(pipeline_of(data), "is shipping to Germany free?")
