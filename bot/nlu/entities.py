@@ -340,15 +340,20 @@ def learned_lookups(data: TrainingData) -> dict[str, list[str]]:
 def entity_values(data: TrainingData) -> dict[str, set[str]]:
     """Each lookup-or-annotated entity's canonical values, lower case (see `EntityPipeline`)."""
     synonyms = {**annotation_synonyms(data), **data.synonyms}
-    found: dict[str, set[str]] = {}
-    for entity, values in data.lookups.items():
-        for value in values:
-            key = re.sub(r"\s+", " ", value.strip().lower())
-            found.setdefault(entity, set()).add(synonyms.get(key, key).lower())
+    annotated: dict[str, set[str]] = {}
     for example in data.examples:
         for annotation in example.entities:
             if isinstance(annotation.value, str):
-                found.setdefault(annotation.entity, set()).add(annotation.value.lower())
+                annotated.setdefault(annotation.entity, set()).add(annotation.value.lower())
+    written = {e: {re.sub(r"\s+", " ", v.strip().lower()) for v in vs} for e, vs in data.lookups.items()}
+    owner = {e: written.get(e, set()) | annotated.get(e, set()) for e in {*written, *annotated}}
+    found: dict[str, set[str]] = {k: set(v) for k, v in annotated.items()}
+    for entity, keys in written.items():
+        for key in keys:
+            canonical = synonyms.get(key, key).lower()
+            # a synonym of another entity's value ("germany" → the Berlin shop) does not make a country a shop
+            elsewhere = any(canonical in values for other, values in owner.items() if other != entity)
+            found.setdefault(entity, set()).add(key if elsewhere and canonical not in owner[entity] else canonical)
     return found
 
 

@@ -431,6 +431,11 @@ def parse_case_file(data: Any, path: Path, display: str) -> CaseFile:
         defaults = LineDict()
     else:
         reader.unknown_keys(defaults, EXPECTATION_KEYS[4:], "defaults")
+        if defaults:  # checked once here; the steps they are merged into do not report them again
+            checked = len(reader.problems)
+            reader.expectation(defaults, EXPECTATION_KEYS, "defaults")
+            reader.problems[checked:] = [p for p in reader.problems[checked:] if "expects nothing" not in p.message]
+    default_lines = set(defaults.key_lines.values())
     raw_cases = data.get("cases")
     if raw_cases is None:
         raw_cases = LineList()
@@ -485,7 +490,9 @@ def parse_case_file(data: Any, path: Path, display: str) -> CaseFile:
             reader.unknown_keys(step, (*_STEP_META, *EXPECTATION_KEYS), "a step")
             click = reader.click(step)
             user = reader.text(step, "user", "a step") if click is None else ""
+            checked = len(reader.problems)
             expect = reader.expectation(_with_defaults(step, defaults), EXPECTATION_KEYS, f"the step '{user}'")
+            reader.problems[checked:] = [p for p in reader.problems[checked:] if p.line not in default_lines]
             if user is not None:
                 steps.append(Step(user, expect, step_line, click))
         marks = reader.marks(item)

@@ -485,11 +485,6 @@ def test_entities_without_known_values_take_every_synonym() -> None:
     assert {(e.entity, e.value) for e in unscoped.extract("Germany")} == {("country", "berlin"), ("place", "berlin")}
 
 
-@pytest.mark.xfail(
-    reason="entity_values maps a lookup value through every entity's synonyms: the country lookup value "
-    "'germany' becomes 'berlin' (the shop annotation's synonym), so the country takes the shop's synonym",
-    strict=True,
-)
 def test_a_country_from_a_lookup_table_is_not_the_berlin_shop() -> None:
     """The reference bot's countries are a lookup table (intents/nlu/entities.yml)."""
     data = TrainingData(

@@ -278,9 +278,6 @@ def test_a_bad_default_names_the_defaults_line(tmp_path: Path) -> None:
     assert problems == [f"{SHOWN}:2: 'understood' must be true or false — write `understood: true`"]
 
 
-@pytest.mark.xfail(
-    reason="a bad value under `defaults:` is reported again for every step it is merged into", strict=True
-)
 def test_a_bad_default_is_reported_once(tmp_path: Path) -> None:
     problems = problems_of(
         tmp_path,
@@ -289,11 +286,6 @@ def test_a_bad_default_is_reported_once(tmp_path: Path) -> None:
     assert problems == [f"{SHOWN}:2: 'understood' must be true or false — write `understood: true`"]
 
 
-@pytest.mark.xfail(
-    reason="`defaults:` values are checked only when merged into a conversation step: in a file with no "
-    "steps a bad value loads silently",
-    strict=True,
-)
 def test_a_bad_default_is_an_error_without_conversations(tmp_path: Path) -> None:
     problems = problems_of(tmp_path, "defaults:\n  understood: sometimes\ncases:\n- text: hi\n  intent: greet\n")
     assert problems == [f"{SHOWN}:2: 'understood' must be true or false — write `understood: true`"]
