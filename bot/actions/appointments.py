@@ -46,10 +46,15 @@ from bot.actions.stores import Shop
 from bot.actions.verification import TRIED_EMAIL, end_form
 from bot.actions.when import When, in_part, read_when
 
-BOOK_SLOTS = ("appointment_shop", "appointment_time", "appointment_day", "appointment_part", "appointment_time_text",
-              "appointment_email", "appointment_confirmed")  # fmt: skip
-RESCHEDULE_SLOTS = ("appointment_reference", "appointment_email", "appointment_shop", "appointment_time",
-                    "appointment_day", "appointment_part", "appointment_time_text", "appointment_confirmed")  # fmt: skip
+_TIME_SLOTS = ("appointment_time", "appointment_day", "appointment_part", "appointment_time_text")
+BOOK_SLOTS = ("appointment_shop", *_TIME_SLOTS, "appointment_email", "appointment_confirmed")
+RESCHEDULE_SLOTS = (
+    "appointment_reference",
+    "appointment_email",
+    "appointment_shop",
+    *_TIME_SLOTS,
+    "appointment_confirmed",
+)
 CANCEL_SLOTS = ("appointment_reference", "appointment_email", "cancel_appointment_confirmed")
 MAX_TIME_BUTTONS = 8
 _REFERENCE = re.compile(r"\bFT[- ]?([A-Z0-9]{4,6})\b", re.I)

@@ -34,7 +34,9 @@ TRIED_EMAIL = "tried_email"
 """An email that matched no order with the number given: tried again with the next number given."""
 VERIFIED_ORDER = "verified_order"
 """The last order verified in this conversation: "can I still cancel it?" is about this one."""
-_BACK_REFERENCE = re.compile(r"\b(it|that|this|them|that one|this one|the order|that order|this order|same order)\b", re.I)
+_BACK_REFERENCE = re.compile(
+    r"\b(it|that|this|them|that one|this one|the order|that order|this order|same order)\b", re.I
+)
 
 
 def end_form(*slots: str) -> Events:

@@ -231,7 +231,8 @@ def _parse_entry(
                     file,
                     i + 1,
                     f"'{about_match.group(1)}:' names nothing",
-                    f"list what the answer is about, e.g. '{about_match.group(1)}: Austria, Belgium', or remove the line",
+                    f"list what the answer is about, e.g. '{about_match.group(1)}: Austria, Belgium', "
+                    "or remove the line",
                 )
             )
         elif key in about:

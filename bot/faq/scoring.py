@@ -196,7 +196,7 @@ class EntryScorer:
         question = self._matrix[self._rows[position][0]]
         combined: np.ndarray = np.asarray(embedding, dtype=np.float32).reshape(-1) + question
         norm = float(np.linalg.norm(combined))
-        return combined / norm if norm > 0 else combined  # type: ignore[no-any-return]
+        return combined / norm if norm > 0 else combined
 
     def lexical_scores(self, text: str, positions: Sequence[int]) -> np.ndarray:
         """BM25 of the given entries, divided by the best of them (0 when no word matches)."""

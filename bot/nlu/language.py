@@ -4,7 +4,8 @@
 wheel: nothing is downloaded), restricted to the languages the bot should recognise and loaded on
 first use. A message counts as written in a language only when lingua is confident enough for its
 length and it does not read as English ("is it DHL or Colissimo"); the NLU masks entities (order
-numbers, emails, shop and country names) before asking, so "Torstraße 88" never switches anything. `FakeLanguageDetector` answers from a table for unit tests.
+numbers, emails, shop and country names) before asking, so "Torstraße 88" never switches anything.
+`FakeLanguageDetector` answers from a table for unit tests.
 """
 
 from __future__ import annotations
@@ -17,7 +18,42 @@ from typing import Any, Protocol
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _ENGLISH = frozenset(
-    ["the", "is", "it", "my", "you", "your", "do", "does", "can", "could", "i", "what", "where", "when", "how", "or", "and", "to", "of", "for", "with", "this", "that", "my", "me", "are", "was", "will", "would", "please", "pls", "thanks", "hi", "hello"]
+    [
+        "the",
+        "is",
+        "it",
+        "my",
+        "you",
+        "your",
+        "do",
+        "does",
+        "can",
+        "could",
+        "i",
+        "what",
+        "where",
+        "when",
+        "how",
+        "or",
+        "and",
+        "to",
+        "of",
+        "for",
+        "with",
+        "this",
+        "that",
+        "my",
+        "me",
+        "are",
+        "was",
+        "will",
+        "would",
+        "please",
+        "pls",
+        "thanks",
+        "hi",
+        "hello",
+    ]
 )
 """English function words: two of them in a message keep it English unless lingua is very sure."""
 
@@ -48,7 +84,9 @@ class LinguaLanguageDetector:
                 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
                 chosen = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in self.languages]
-                self._detector = LanguageDetectorBuilder.from_languages(*chosen).with_preloaded_language_models().build()
+                self._detector = (
+                    LanguageDetectorBuilder.from_languages(*chosen).with_preloaded_language_models().build()
+                )
             return self._detector
 
     def detect(self, text: str) -> tuple[str, float] | None:

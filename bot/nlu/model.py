@@ -199,7 +199,13 @@ class NluModel:
             confidence = threshold if 0.0 <= threshold <= 1.0 else top
             fallback = IntentScore(FALLBACK_INTENT, confidence)
             return Parse(
-                text, fallback, entities, (fallback, *ranking), abstained=True, fallback_reason=reason, language=language
+                text,
+                fallback,
+                entities,
+                (fallback, *ranking),
+                abstained=True,
+                fallback_reason=reason,
+                language=language,
             )
         return Parse(text, ranking[0], entities, ranking, language=language)
 

@@ -342,7 +342,11 @@ class _Reader:
             return value
         if isinstance(value, str) and value.strip():
             return value.strip()
-        self.problem(line, "'click' must be a button's position (1, 2 …) or text of its title", 'write `click: 1` or `click: "yes"`')
+        self.problem(
+            line,
+            "'click' must be a button's position (1, 2 …) or text of its title",
+            'write `click: 1` or `click: "yes"`',
+        )
         return ""
 
     def texts(self, item: LineDict, key: str) -> tuple[str, ...]:

@@ -202,7 +202,9 @@ def run_case(
                 f"step {number} of {len(case.steps)}: {summarise(mismatches)}\n"
                 f"  at {case.file}:{step.line} (conversation '{case.name}')"
             )
-            earlier = driver.transcript[:-1] if driver.transcript and driver.transcript[-1] is turn else driver.transcript
+            earlier = (
+                driver.transcript[:-1] if driver.transcript and driver.transcript[-1] is turn else driver.transcript
+            )
             text = explain(header, step, turn, mismatches, assistant, transcript=earlier)
             return CaseFailure(text, mismatches, turn)
     return None

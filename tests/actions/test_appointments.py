@@ -42,7 +42,9 @@ def test_a_free_slot_is_accepted_and_said_back(deps: dict[str, Any], domain: dic
     assert result.slots["appointment_time"] == "2026-12-22T11:00:00+01:00"
 
 
-def test_a_button_payload_is_read_from_its_entity_not_its_characters(deps: dict[str, Any], domain: dict[str, Any]) -> None:
+def test_a_button_payload_is_read_from_its_entity_not_its_characters(
+    deps: dict[str, Any], domain: dict[str, Any]
+) -> None:
     """The widget sends `/inform{"time": "…T10:00:00+01:00"}`: its ":00:00" once read as 00:00."""
     payload = '/inform{"time": "2026-12-22T10:00:00+01:00"}'
     tracker = make_tracker(
