@@ -63,7 +63,8 @@ def read_query(tracker: Tracker, stores: Stores, now: datetime) -> HoursQuery:
     asked = _asked_time(tracker, text, stores, now)
     previous = HoursQuery.from_slot(tracker.get_slot("hours_query"))
     follow_up = previous is not None and (
-        latest_intent(tracker) == "inform" or (asked is None and shop is not None and _FOLLOW_UP.match(text))
+        latest_intent(tracker) == "inform"
+        or (_FOLLOW_UP.match(text) is not None and (asked is None or shop is None))  # "and on sundays?"
     )
     if follow_up and previous is not None:
         base = asked or previous

@@ -20,7 +20,8 @@ from bot.types import Entity, IntentScore, Parse
 
 _STARTERS = (
     r"what|where|when|how|why|which|who|is|are|do|does|did|can|could|would|will|should|may|i|i'd|i'm|i'll|"
-    r"please|pls|cancel|book|return|tell|check|show|give|send|change|move|reschedule|track|let me|"
+    r"please|pls|cancel|book|return|tell|check|show|give|send|change|move|reschedule|track|let me|remind|"
+    r"explain|help|"
     r"let's|what's|where's|when's|how's"
 )
 _SPLIT = re.compile(

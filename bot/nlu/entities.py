@@ -43,14 +43,32 @@ class RegexEntityExtractor:
         return found
 
 
+_TOKEN = re.compile(r"[^\W\d_]+")
+FUZZY_MIN_LENGTH = 6
+"""Lookup values of one word at least this long also match a word one typo away ("Berln", "Londn")."""
+
+
+def one_typo_apart(a: str, b: str) -> bool:
+    """One letter missing, added, changed, or two neighbours swapped (Damerau, distance 1)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return a == b
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]])
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
 @dataclass
 class LookupEntityExtractor:
     """Lookup tables (and annotated example values) as one case-insensitive, word-bounded regex
-    per entity, longest alternatives first."""
+    per entity, longest alternatives first; a one-word value of `FUZZY_MIN_LENGTH` letters or more
+    also matches a word one typo away that starts with the same letter."""
 
     tables: dict[str, list[str]]
     name: str = "LookupEntityExtractor"
     _compiled: list[tuple[str, re.Pattern[str]]] = field(init=False, default_factory=list)
+    _fuzzy: list[tuple[str, str]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         for entity, values in self.tables.items():
@@ -58,12 +76,21 @@ class LookupEntityExtractor:
             if words:
                 alternation = "|".join(re.escape(w) for w in words)
                 self._compiled.append((entity, re.compile(rf"(?<!\w)(?:{alternation})(?!\w)", re.IGNORECASE)))
+            self._fuzzy.extend((entity, w.lower()) for w in words if len(w) >= FUZZY_MIN_LENGTH and _TOKEN.fullmatch(w))
 
     def extract(self, text: str) -> list[Entity]:
         found = []
         for entity, pattern in self._compiled:
             for m in pattern.finditer(text):
                 found.append(Entity(entity, m.group(0), m.start(), m.end(), self.name, m.group(0)))
+        for m in _TOKEN.finditer(text):  # "Berln", "Londn": a typo of a one-word value
+            word = m.group(0).lower()
+            if len(word) < FUZZY_MIN_LENGTH - 1 or any(e.start <= m.start() < e.end for e in found):
+                continue
+            for entity, value in self._fuzzy:
+                if word[0] == value[0] and word != value and one_typo_apart(word, value):
+                    found.append(Entity(entity, value, m.start(), m.end(), self.name, m.group(0)))
+                    break
         return found
 
 
