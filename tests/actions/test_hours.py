@@ -76,6 +76,20 @@ def test_and_in_london_reuses_the_previous_question(deps: dict[str, Any], domain
     assert result.slots["hours_query"]["shop"] == "london"
 
 
+def test_and_on_sundays_keeps_the_shop_asked_about(deps: dict[str, Any], domain: dict[str, Any]) -> None:
+    previous = {"kind": "weekday", "shop": "berlin", "day": None, "weekday": 5}
+    text = "and on sundays?"
+    tracker = make_tracker(
+        text=text,
+        intent="ask_hours",  # classified as a new hours question, yet it continues the last one
+        entities=[entity("weekday", "sunday", "sundays", text)],
+        slots={"hours_query": previous},
+    )
+    result = run_action(ActionStoreHours(**deps), tracker, domain)
+    assert result.responses[0] == "utter_hours_weekday"
+    assert result.messages[0]["shop_name"] == "Atelier Nord Berlin" and result.messages[0]["hours"] == "closed"
+
+
 def test_week_groups_days_and_lists_special_days(deps: dict[str, Any], domain: dict[str, Any]) -> None:
     result = ask(deps, domain, "what are your opening hours?")
     assert result.responses == ["utter_hours_week_all", "utter_hours_specials"]
