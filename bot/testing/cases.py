@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.errors import DataError, Problem
 from bot.yamlfile import LineDict, LineList, read_yaml_file
@@ -59,6 +59,7 @@ _CONVERSATION_META = ("name", "steps", "marks", "xfail")
 _STEP_META = ("user", "click")
 _TOP_KEYS = ("cases", "conversations", "version", "defaults")
 _NO_VALUE = object()
+_Section = TypeVar("_Section", LineDict, LineList)
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,15 @@ class _Reader:
             )
         return expect
 
+    def section(self, data: LineDict, key: str, kind: type[_Section], message: str, fix: str) -> _Section:
+        """A top-level part of the file (`cases`, `conversations`, `defaults`): empty when absent or wrong."""
+        value = data.get(key)
+        if isinstance(value, kind):
+            return value
+        if value is not None:
+            self.problem(data.key_lines.get(key), message, fix)
+        return kind()
+
     def click(self, step: LineDict) -> int | str | None:
         """The button a `click:` step presses (1-based position or title text), None for `user:` steps."""
         if "click" not in step:
@@ -423,29 +433,20 @@ def parse_case_file(data: Any, path: Path, display: str) -> CaseFile:
             [Problem(display, 1, "a test file must be a mapping", "start with `cases:` or `conversations:`")]
         )
     reader.unknown_keys(data, _TOP_KEYS, "a test file")
-    defaults = data.get("defaults")
-    if defaults is None:
-        defaults = LineDict()
-    elif not isinstance(defaults, LineDict):
-        reader.problem(
-            data.key_lines.get("defaults"),
-            "'defaults' must be a mapping of expectations",
-            "write `defaults: {understood: true}`",
-        )
-        defaults = LineDict()
-    else:
+    defaults = reader.section(
+        data,
+        "defaults",
+        LineDict,
+        "'defaults' must be a mapping of expectations",
+        "write `defaults: {understood: true}`",
+    )
+    if defaults:  # checked once here; the steps they are merged into do not report them again
         reader.unknown_keys(defaults, EXPECTATION_KEYS[4:], "defaults")
-        if defaults:  # checked once here; the steps they are merged into do not report them again
-            checked = len(reader.problems)
-            reader.expectation(defaults, EXPECTATION_KEYS, "defaults")
-            reader.problems[checked:] = [p for p in reader.problems[checked:] if "expects nothing" not in p.message]
+        checked = len(reader.problems)
+        reader.expectation(defaults, EXPECTATION_KEYS, "defaults")
+        reader.problems[checked:] = [p for p in reader.problems[checked:] if "expects nothing" not in p.message]
     default_lines = set(defaults.key_lines.values())
-    raw_cases = data.get("cases")
-    if raw_cases is None:
-        raw_cases = LineList()
-    elif not isinstance(raw_cases, LineList):
-        reader.problem(data.key_lines.get("cases"), "'cases' must be a list", "write `- text: ...` items under it")
-        raw_cases = LineList()
+    raw_cases = reader.section(data, "cases", LineList, "'cases' must be a list", "write `- text: ...` items under it")
     for item, line in zip(raw_cases, raw_cases.item_lines, strict=True):
         if not isinstance(item, LineDict):
             reader.problem(line, "a case must be a mapping", "write `- text: where is my parcel` then `intent: ...`")
@@ -459,16 +460,13 @@ def parse_case_file(data: Any, path: Path, display: str) -> CaseFile:
             continue
         name = str(item.get("name") or text)
         cases.append(MessageCase(_unique(name, seen), display, line, Step(text, expect, line), marks))
-    raw_conversations = data.get("conversations")
-    if raw_conversations is None:
-        raw_conversations = LineList()
-    elif not isinstance(raw_conversations, LineList):
-        reader.problem(
-            data.key_lines.get("conversations"),
-            "'conversations' must be a list",
-            "write `- name: ...` items with `steps:` under it",
-        )
-        raw_conversations = LineList()
+    raw_conversations = reader.section(
+        data,
+        "conversations",
+        LineList,
+        "'conversations' must be a list",
+        "write `- name: ...` items with `steps:` under it",
+    )
     for item, line in zip(raw_conversations, raw_conversations.item_lines, strict=True):
         if not isinstance(item, LineDict):
             reader.problem(line, "a conversation must be a mapping", "write `- name: ...` then `steps:`")
