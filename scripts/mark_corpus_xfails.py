@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -28,7 +30,7 @@ _XFAIL = re.compile(r"^  xfail:")
 
 
 def reason(failure: dict[str, Any]) -> str:
-    first = failure["problems"][0] if failure["problems"] else "failed"
+    first = failure["problems"][0].split("; got ")[0] if failure["problems"] else "failed"  # stable: no reply text
     text = f"step {failure['step']} ({failure['user']}): {first}"
     text = " ".join(text.split())
     return text if len(text) <= 200 else text[:199] + "…"
@@ -47,7 +49,9 @@ def sync(path: Path, failing: dict[str, str]) -> tuple[str, int]:
         match = _NAME.match(line)
         if match is None:
             continue
-        name = match.group(1).strip().strip("\"'")
+        raw = match.group(1).strip()
+        parsed = yaml.safe_load(raw) if raw[:1] in "\"'" else raw  # a quoted name is YAML; a plain one is itself
+        name = " ".join(str(parsed).split())
         had = index < len(lines) and _XFAIL.match(lines[index]) is not None
         if had:
             old = lines[index]
