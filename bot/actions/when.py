@@ -209,8 +209,9 @@ def _read_when(
     typed_time = time_in_text(words) or time_in_text(text)
     entity_day = _iso_day(entity_value)
     bare_time = typed_time is not None and not has_date_cue(words) and not has_date_cue(text)
-    if bare_time and typed_time is not None and entity_day in (None, now_local.date()):
-        return When(known_day or now_local.date(), typed_time)  # "3pm": the day chosen before, or today
+    if bare_time and typed_time is not None:
+        # "3pm": the day chosen before, else the day dateparser picked (tomorrow once 3pm has passed), else today
+        return When(known_day or entity_day or now_local.date(), typed_time)
     ordinal = _ordinal_day(text, now_local.date())
     if ordinal is not None and not entity_value:
         return When(ordinal, typed_time)

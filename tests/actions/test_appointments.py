@@ -228,3 +228,11 @@ def test_cancel_appointment(deps: dict[str, Any], domain: dict[str, Any], backen
 
 def test_clock_is_the_fixed_one() -> None:
     assert NOW.isoformat() == "2026-12-21T09:00:00+00:00"
+
+
+def test_a_bare_time_stays_on_the_chosen_day_even_when_dateparser_moved_it(
+    deps: dict[str, Any], domain: dict[str, Any]
+) -> None:
+    """Once 11:00 has passed today, dateparser reads "11:00" as tomorrow; the chosen day still wins."""
+    result = ask_time(deps, domain, "11:00 please", "2026-12-24T11:00:00+01:00", appointment_day="2026-12-22")
+    assert result.slots["appointment_time"] == "2026-12-22T11:00:00+01:00"
