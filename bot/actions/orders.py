@@ -41,6 +41,24 @@ def order_values(order: Order, wording: Wording) -> dict[str, str]:
     }
 
 
+def numbers_asked(tracker: Tracker) -> list[str]:
+    """The order numbers in the customer's messages since the order status form started."""
+    events = list(tracker.events)
+    start = max(
+        (i for i, e in enumerate(events) if e.get("event") == "active_loop" and e.get("name") == "order_status_form"),
+        default=len(events),
+    )
+    start = max((i for i, e in enumerate(events[:start]) if e.get("event") == "user"), default=start)  # its message
+    found: list[str] = []
+    for item in events[start:]:
+        if item.get("event") != "user":
+            continue
+        for entity in (item.get("parse_data") or {}).get("entities") or []:
+            if isinstance(entity, dict) and entity.get("entity") == "order_number" and entity.get("value"):
+                found.append(str(entity["value"]))
+    return found
+
+
 class ValidateOrderStatusForm(OrderFormValidation):
     def name(self) -> str:
         return "validate_order_status_form"
@@ -55,12 +73,14 @@ class ActionOrderStatus(ShopAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
         number, email = tracker.get_slot("order_number"), tracker.get_slot("order_email")
         if number and email:
-            order = self.deps.backend.find_order(str(number), str(email))
-            if order is None:
-                utter(dispatcher, "utter_order_not_found")
-            else:
-                response, values = self.status_response(order, Wording(domain))
-                utter(dispatcher, response, **values)
+            # "can you check AN-10004 and AN-10003?": every order number the customer gave for this question
+            for wanted in dict.fromkeys([str(number), *numbers_asked(tracker)]):
+                order = self.deps.backend.find_order(wanted, str(email))
+                if order is None:
+                    utter(dispatcher, "utter_order_not_found")
+                else:
+                    response, values = self.status_response(order, Wording(domain))
+                    utter(dispatcher, response, **values)
         return reset_slots(*ORDER_SLOTS)
 
     def status_response(self, order: Order, wording: Wording) -> tuple[str, dict[str, str]]:

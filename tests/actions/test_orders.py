@@ -119,3 +119,32 @@ def test_a_packed_order_cannot_be_cancelled_and_the_form_ends(deps: dict[str, An
     assert result.responses == ["utter_order_not_cancellable"]
     assert result.message("utter_order_not_cancellable")["status"] == "packed"
     assert {"event": "active_loop", "name": None, "timestamp": None} in result.events
+
+
+def test_every_order_number_asked_about_gets_its_status(deps: dict[str, Any], domain: dict[str, Any]) -> None:
+    text = "can you check AN-10004 and AN-10003 for me?"
+    asked = {
+        "event": "user",
+        "text": text,
+        "parse_data": {
+            "entities": [
+                entity("order_number", "AN-10004", "AN-10004", text),
+                entity("order_number", "AN-10003", "AN-10003", text),
+            ]
+        },
+    }
+    tracker = make_tracker(
+        text="ben@example.com",
+        events=[asked, {"event": "active_loop", "name": "order_status_form"}],
+        slots={"order_number": "AN-10004", "order_email": "ben@example.com"},
+    )
+    status = run_action(ActionOrderStatus(**deps), tracker, domain)
+    assert status.responses == ["utter_order_status_placed", "utter_order_status_delivered_window_closed"]
+    assert [m["order_number"] for m in status.messages] == ["AN-10004", "AN-10003"]
+    other = make_tracker(
+        text="anna@example.com",
+        events=[asked, {"event": "active_loop", "name": "order_status_form"}],
+        slots={"order_number": "AN-10004", "order_email": "anna@example.com"},
+    )
+    result = run_action(ActionOrderStatus(**deps), other, domain)
+    assert result.responses == ["utter_order_not_found", "utter_order_not_found"]  # another customer's orders
