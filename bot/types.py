@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import intent_names
+
 
 @dataclass(frozen=True)
 class Message:
@@ -110,7 +112,7 @@ class IntentScore:
         return {"name": self.name, "confidence": round(float(self.confidence), 6)}
 
 
-FALLBACK_INTENT = "nlu_fallback"
+FALLBACK_INTENT = intent_names.FALLBACK
 
 
 @dataclass(frozen=True)

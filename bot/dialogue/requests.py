@@ -10,12 +10,16 @@ the customer is told so, and each is handled as soon as the form is done.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from bot import intent_names
+from bot.dialogue.knowledge_context import CONTEXT_ENTITIES, KnowledgeContext, top_entry
+from bot.dialogue.turn import Turn
+from bot.domain import Domain
 from bot.types import Entity, IntentScore, Parse
 
 _STARTERS = (
@@ -99,3 +103,114 @@ def _parse_from_json(data: Mapping[str, Any]) -> Parse:
         fallback_reason=data.get("fallback_reason"),
         language=data.get("language"),
     )
+
+
+INHERITED = "inherited"
+"""The extractor name of an entity a part of a message took from the parts before it."""
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+MIN_REQUEST_WORDS = 3
+"""A later part of a message needs this many words besides its entities to be a request of its own."""
+_BACK_REFERENCE = re.compile(r"\b(there|it|that|them|this one|that one|same)\b", re.I)
+NOT_REQUESTS = frozenset(
+    {
+        intent_names.AFFIRM,
+        intent_names.DENY,
+        intent_names.GREET,
+        intent_names.THANKS,
+        intent_names.GOODBYE,
+        intent_names.STOP,
+        intent_names.ASK_WHY,
+        intent_names.OUT_OF_SCOPE,
+        intent_names.FALLBACK,
+    }
+)
+"""Intents that are never a request of their own inside a longer message."""
+
+
+class RequestSplitter:
+    """Which parts of a message are requests of their own (`split_requests` gives the parts)."""
+
+    def __init__(self, domain: Domain, knowledge: KnowledgeContext) -> None:
+        self.domain = domain
+        self.knowledge = knowledge
+
+    def requests(self, active_loop: str | None, turn: Turn, parts: Sequence[Turn]) -> list[Turn]:
+        """The parts that are requests of their own (a task, a question, a reply of the domain), when
+        there are at least two of them; facts ("my email is …") and small talk stay with the message."""
+        if len(parts) < 2 or active_loop:
+            return []
+        found: list[Turn] = []
+        facts: list[Entity] = []  # entities of parts that only give facts ("… ref FT DEMO1")
+        for part in parts:
+            if self.is_request(part.parse, first=not found):
+                found.append(part)
+            elif found:
+                found[-1] = replace(found[-1], parse=_plus_entities(found[-1].parse, part.parse.entities))
+            else:
+                facts.extend(part.parse.entities)
+        if len(found) < 2:
+            return []
+        if facts:
+            found[0] = replace(found[0], parse=_plus_entities(found[0].parse, facts))
+        for index, part in enumerate(found[1:], 1):  # "… and what's the exact address?": of the Paris shop
+            found[index] = _with_context(part, found[:index])
+        intents = {(p.parse.intent.name, tuple(sorted(map(str, p.parse.entity_values("order_number"))))) for p in found}
+        if len(intents) == 1 and found[0].parse.intent.name != intent_names.FAQ:
+            return []
+        if all(p.parse.intent.name == intent_names.FAQ for p in found) and not self._distinct_answers(turn, found):
+            return []
+        return found
+
+    def is_request(self, parse: Parse, *, first: bool) -> bool:
+        intent = parse.intent.name
+        if parse.abstained or intent in NOT_REQUESTS:
+            return False
+        if not first and len(_WORDS.findall(_masked(parse))) < MIN_REQUEST_WORDS:
+            return False  # "ref FT DEMO1", "email anna@example.com": facts for the request before
+        if intent in intent_names.FORM_FILLING:  # facts that start a task ("where is AN-10001?"), only up front:
+            if not first:  # later facts ("… AN-10017 anna@example.com") belong to the request before them
+                return False
+            facts = self.domain.action_for_intent(intent, None, [e.entity for e in parse.entities])
+            return facts is not None and bool(facts.entities)
+        return True
+
+    def _distinct_answers(self, turn: Turn, parts: Sequence[Turn]) -> bool:
+        """Several questions for the knowledge base are split only when each part has a confident
+        answer of its own (one entry often answers "how much is shipping and how long does it take")."""
+        whole = self.knowledge.ask(turn, record=False)
+        answers = [self.knowledge.ask(p, record=False) for p in parts]
+        tops = [top_entry(a) for a in answers if a is not None and a.decision == "answer"]
+        if len(tops) < len(parts) or len(set(tops)) < len(tops):
+            return False
+        return whole is None or whole.decision != "answer" or top_entry(whole) in tops
+
+
+def _with_context(part: Turn, before: Sequence[Turn]) -> Turn:
+    """A later part with the earlier parts' shop, country or product when it names none ("… and
+    what's the exact address?"), and everything they named when it points back ("… fitting there?")."""
+    have = {e.entity for e in part.parse.entities}
+    points_back = _BACK_REFERENCE.search(part.parse.text) is not None
+    inherited = [
+        replace(e, extractor=INHERITED)
+        for p in before
+        for e in p.parse.entities
+        if e.entity not in have and (points_back or e.entity in CONTEXT_ENTITIES)
+    ]
+    if not inherited:
+        return part
+    return replace(part, parse=replace(part.parse, entities=(*part.parse.entities, *inherited)))
+
+
+def _plus_entities(parse: Parse, entities: Sequence[Entity]) -> Parse:
+    have = {(e.entity, str(e.value)) for e in parse.entities}
+    extra = tuple(e for e in entities if (e.entity, str(e.value)) not in have)
+    return replace(parse, entities=(*parse.entities, *extra)) if extra else parse
+
+
+def _masked(parse: Parse) -> str:
+    """The text without its entities' spans (what is left besides the facts)."""
+    chars = list(parse.text)
+    for entity in parse.entities:
+        if 0 <= entity.start < entity.end <= len(chars):
+            chars[entity.start : entity.end] = " " * (entity.end - entity.start)
+    return "".join(chars)

@@ -14,11 +14,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot import intent_names
 from bot.errors import DataError, Problem
 from bot.nlu.training_data import TrainingData, parse_nlu_section
 from bot.yamlfile import LineDict, read_yaml_file
 
-OOS_LABELS = frozenset({"oos", "out_of_scope"})
+OOS_LABELS = intent_names.OUT_OF_SCOPE_LABELS
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 YAML_SUFFIXES = (".yml", ".yaml")
 
@@ -121,4 +122,4 @@ def _read_rasa_yaml(path: Path) -> list[LabelledText]:
 
 def has_out_of_scope(labels: list[str]) -> str | None:
     """The out-of-scope label used in `labels` (`oos` or `out_of_scope`), if any."""
-    return next((label for label in ("oos", "out_of_scope") if label in labels), None)
+    return next((label for label in sorted(intent_names.OUT_OF_SCOPE_LABELS) if label in labels), None)

@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot import intent_names
 from bot.testing.cases import ANY_VALUE, ConversationCase, Expectation, MessageCase, Step
 
-OUT_OF_SCOPE_INTENTS = frozenset({"nlu_fallback", "out_of_scope", "oos"})
+OUT_OF_SCOPE_INTENTS = intent_names.ABSTENTIONS
 FALLBACK_ACTIONS = frozenset(
     {
         "utter_default",

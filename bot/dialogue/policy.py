@@ -1,0 +1,210 @@
+"""The policy: what the bot does with a message when no form is active, and with a digression in one.
+
+Order of precedence, Rasa-style: a follow-up of the previous knowledge answer; facts with a rule of
+their own; the two-stage fallback for abstentions (after the knowledge base had its say); `faq` for the
+knowledge base; "why?"; the rule for the intent (facts outside a task continue the last task); the
+knowledge base for `out_of_scope`; the intent's response; `utter_default`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from bot import intent_names
+from bot.dialogue.knowledge_context import is_follow_up, previous_answer
+from bot.dialogue.requests import INHERITED
+from bot.dialogue.state import ConversationState
+from bot.dialogue.turn import KnowledgeOutcome, Turn
+from bot.domain import Rule
+from bot.types import Button, Parse
+
+if TYPE_CHECKING:
+    from bot.dialogue.engine import DialogueEngine
+
+FOLLOW_UP_INTENTS = frozenset({intent_names.INFORM, intent_names.FAQ, intent_names.FALLBACK, intent_names.OUT_OF_SCOPE})
+"""Intents a follow-up of a knowledge answer ("and to France?") or a message of facts may come with."""
+TASK_HINT = 0.2
+"""A task intent ranked at least this high is a candidate for a message that only gives facts."""
+
+
+class Policy:
+    def __init__(self, engine: DialogueEngine) -> None:
+        self.engine = engine
+        self.domain = engine.domain
+
+    def free_turn(self, state: ConversationState, turn: Turn) -> None:
+        engine = self.engine
+        intent = turn.parse.intent.name
+        if intent in FOLLOW_UP_INTENTS and previous_answer(state) and is_follow_up(turn):
+            outcome = engine.knowledge_context.in_context(state, turn, record=False)  # "and to France?" after Germany
+            if outcome is not None and outcome.decision == "answer":
+                state.fallback_count = 0
+                engine.speech.knowledge(state, turn, outcome)
+                return
+        facts = self.facts_rule(turn)
+        if facts is not None:  # "Wo ist meine Bestellung AN-10001, anna@…": the facts say what to do
+            state.fallback_count = 0
+            self.run_rule(state, turn, facts)
+            return
+        if intent == intent_names.FALLBACK:
+            outcome = engine.knowledge_context.in_context(state, turn, record=True)
+            if outcome is not None and outcome.decision in ("answer", "suggest"):
+                state.fallback_count = 0
+                engine.speech.knowledge(state, turn, outcome)
+                return
+            self.two_stage_fallback(state, turn)
+            return
+        state.fallback_count = 0
+        if intent == intent_names.FAQ:
+            outcome = engine.knowledge_context.in_context(state, turn, record=True)
+            if outcome is not None:
+                engine.speech.knowledge(state, turn, outcome)
+            else:
+                engine.speech.utter(state, turn, "utter_default")
+            return
+        if intent == intent_names.ASK_WHY and engine.speech.explain(state, turn):
+            return
+        self._answer_intent(state, turn)
+
+    def _answer_intent(self, state: ConversationState, turn: Turn) -> None:
+        engine = self.engine
+        intent = turn.parse.intent.name
+        rule = self.rule_for(state, turn)
+        if rule is not None:
+            self.run_rule(state, turn, rule)
+            return
+        if intent == intent_names.OUT_OF_SCOPE:
+            outcome = engine.knowledge_context.in_context(state, turn, record=True)
+            if outcome is not None and outcome.decision == "answer":
+                engine.speech.knowledge(state, turn, outcome)
+                return
+        if not engine.speech.utter(state, turn, f"utter_{intent}"):
+            engine.speech.utter(state, turn, "utter_default")
+
+    def rule_for(self, state: ConversationState, turn: Turn) -> Rule | None:
+        """The rule for this message. Facts given outside a task ("AN-10007 david@example.com",
+        "and AN-10006 too", "what about AN-10001?") continue the conversation's last task when they
+        fill one of its questions, else the task the classifier ranks next, else the domain's rule
+        for `inform` with those entities."""
+        parse = turn.parse
+        names = [e.entity for e in parse.entities]
+        rule = self.domain.action_for_intent(parse.intent.name, state.latest_action_name, names)
+        if parse.intent.name not in intent_names.FORM_FILLING or not names:
+            return rule
+        if rule is not None and (rule.after_action is not None or not rule.entities):
+            return rule  # a follow-up rule ("and in London?" after the hours) or an explicit one
+        forms = self.engine.forms
+        for form in self.task_candidates(state, parse):
+            task = self.domain.rule_activating(form)
+            if task is not None and any(forms.has_entity_for(slot, parse) for slot in forms.required_slots(form)):
+                return task
+        return rule
+
+    def facts_rule(self, turn: Turn) -> Rule | None:
+        """A message the classifier took for a question or could not place, carrying facts with a rule
+        of their own ("what happened to my order AN-10008"): that rule."""
+        parse = turn.parse
+        own = [e.entity for e in parse.entities if e.extractor != INHERITED]  # not facts of an earlier part
+        if parse.intent.name not in FOLLOW_UP_INTENTS - intent_names.FORM_FILLING or not own:
+            return None
+        facts = self.domain.action_for_intent(intent_names.INFORM, None, own)
+        return facts if facts is not None and facts.entities else None
+
+    def task_candidates(self, state: ConversationState, parse: Parse) -> list[str]:
+        """Forms a message of facts may be for: the conversation's last task, then tasks the classifier
+        ranks at TASK_HINT or more."""
+        found: list[str] = []
+        for item in reversed(state.events):  # the last task, unless the customer stopped it
+            if item.get("event") == "action" and item.get("name") == "utter_form_stopped":
+                break
+            if item.get("event") == "active_loop" and item.get("name"):
+                found.append(str(item["name"]))
+                break
+        for score in parse.intent_ranking:
+            if score.confidence < TASK_HINT:
+                continue
+            rule = self.domain.action_for_intent(score.name)
+            if rule is not None and rule.activates_form and rule.activates_form not in found:
+                found.append(rule.activates_form)
+        return found
+
+    def run_rule(self, state: ConversationState, turn: Turn, rule: Rule) -> None:
+        for action in rule.actions:
+            self.engine.run_action(state, turn, action)
+        if rule.activates_form:
+            self.engine.forms.activate(state, turn, rule.activates_form)
+
+    # -- fallback --------------------------------------------------------------------------------
+    def two_stage_fallback(self, state: ConversationState, turn: Turn) -> None:
+        """Rasa's two-stage fallback: clarify (top two intents as buttons), ask to rephrase, then offer a
+        human. A message that is simply out of scope (not torn between two intents) gets the
+        out-of-scope answer first instead of a confusing "did you mean"."""
+        speech = self.engine.speech
+        state.fallback_count += 1
+        out_of_scope = turn.parse.fallback_reason == intent_names.OUT_OF_SCOPE
+        if state.fallback_count == 1 and out_of_scope and speech.utter(state, turn, "utter_out_of_scope"):
+            return
+        if state.fallback_count == 1 and self.ask_affirmation(state, turn):
+            return
+        if state.fallback_count <= 2:
+            state.fallback_count = 2
+            speech.utter(state, turn, "utter_ask_rephrase")
+            return
+        state.fallback_count = 0
+        if not speech.utter(state, turn, "utter_default_again"):
+            speech.utter(state, turn, "utter_default")
+
+    def ask_affirmation(self, state: ConversationState, turn: Turn) -> bool:
+        if turn.quiet_fallback:
+            return True
+        titles = self.domain.intent_titles
+        candidates = [
+            s.name for s in turn.parse.intent_ranking if s.name in titles and s.name != intent_names.FALLBACK
+        ][:2]
+        if not candidates:
+            return False
+        buttons = tuple(Button(titles[name], f"/{name}") for name in candidates)
+        values = {"intent_1_title": titles[candidates[0]], "intent_2_title": titles[candidates[-1]]}
+        reply = self.engine.renderer.render(
+            "utter_ask_affirmation", state.slots, values, kind="clarify", channel=turn.input_channel
+        )
+        if reply is None:
+            return False
+        state.run_action("action_two_stage_fallback")
+        self.engine.speech.emit(state, turn, replace(reply, buttons=buttons + reply.buttons))
+        return True
+
+    # -- digressions in a form -------------------------------------------------------------------
+    def digress(
+        self, state: ConversationState, turn: Turn, form: str, requested: Any, outcome: KnowledgeOutcome | None = None
+    ) -> None:
+        """Something else than an answer while a form is active: answer it, then back to the question
+        (another task switches to it; "why?" explains)."""
+        engine = self.engine
+        intent = turn.parse.intent.name
+        rule = self.domain.action_for_intent(intent, None, [e.entity for e in turn.parse.entities])
+        if intent == intent_names.ASK_WHY:
+            engine.speech.explain(state, turn)
+        elif rule is not None and rule.activates_form and rule.activates_form != form:
+            engine.forms.deactivate(state)  # the customer switched task: say so (when the bot has words for it)
+            if engine.renderer.has("utter_switch_task"):
+                engine.speech.utter(state, turn, "utter_switch_task")
+            self.run_rule(state, turn, rule)
+            return
+        elif rule is not None and rule.activates_form == form:
+            pass  # asking for the same thing again: just repeat the question
+        elif intent in (intent_names.FALLBACK, intent_names.FAQ, intent_names.OUT_OF_SCOPE):
+            outcome = outcome or engine.knowledge_context.ask(turn, record=intent != intent_names.FALLBACK)
+            if outcome is not None and (outcome.decision != "unknown" or intent == intent_names.FAQ):
+                engine.speech.knowledge(state, turn, outcome)
+            else:
+                engine.speech.utter(state, turn, "utter_ask_rephrase")
+        elif rule is not None:
+            self.run_rule(state, turn, rule)
+        elif not engine.speech.utter(state, turn, f"utter_{intent}"):
+            engine.speech.utter(state, turn, "utter_ask_rephrase")
+        if state.active_loop == form:
+            engine.speech.utter(state, turn, "utter_form_reminder")
+            if isinstance(requested, str):
+                engine.forms.ask(state, turn, form, requested)
