@@ -5,7 +5,7 @@ Customer wording lives here (responses), never in Python.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,63 @@ class Rule:
     entities: tuple[str, ...] = ()  # the intent step's `entities:`: the message must carry all of them
 
 
+_ANY_SLOT: Any = object()
+
+
+@dataclass(frozen=True)
+class MappingCondition:
+    """`conditions:` of a slot mapping: the form that must be active and, optionally, the slot it asks."""
+
+    active_loop: str | None
+    requested_slot: str | None = _ANY_SLOT
+
+    def holds(self, form: str | None, requested: str | None) -> bool:
+        return self.active_loop == form and (self.requested_slot is _ANY_SLOT or self.requested_slot == requested)
+
+
+@dataclass(frozen=True)
+class SlotMapping:
+    """One of a slot's `mappings:` (Rasa 3.1): where the slot's value comes from in a message."""
+
+    type: str
+    entity: str | None = None
+    role: str | None = None
+    intents: tuple[str, ...] = ()
+    not_intents: tuple[str, ...] = ()
+    value: Any = None
+    conditions: tuple[MappingCondition, ...] = ()
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> SlotMapping:
+        conditions = tuple(
+            MappingCondition(c.get("active_loop"), c.get("requested_slot", _ANY_SLOT))
+            for c in raw.get("conditions") or []
+            if isinstance(c, Mapping)
+        )
+        return cls(
+            str(raw.get("type")),
+            raw.get("entity"),
+            raw.get("role"),
+            _names(raw.get("intent")),
+            _names(raw.get("not_intent")),
+            raw.get("value"),
+            conditions,
+        )
+
+    def applies(self, form: str | None, requested: str | None) -> bool:
+        """No conditions, or one of them holds for the active form and the slot it asks."""
+        return not self.conditions or any(c.holds(form, requested) for c in self.conditions)
+
+    def listens_to(self, intent: str) -> bool:
+        return (not self.intents or intent in self.intents) and intent not in self.not_intents
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
+
+
 @dataclass
 class Domain:
     responses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -39,6 +96,7 @@ class Domain:
     session_config: dict[str, Any] = field(default_factory=dict)
     declared_actions: list[str] = field(default_factory=list)
     response_lines: dict[str, tuple[str, int]] = field(default_factory=dict)
+    _mappings: dict[str, tuple[SlotMapping, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def action_for_intent(
         self, intent: str, previous_action: str | None = None, entities: Iterable[str] = ()
@@ -67,6 +125,17 @@ class Domain:
             ),
             None,
         )
+
+    def mappings(self, slot: str) -> tuple[SlotMapping, ...]:
+        """The slot's mappings, typed (read from the YAML's `slots:` once)."""
+        cached = self._mappings.get(slot)
+        if cached is None:
+            raw = self.slots.get(slot, {}).get("mappings") or []
+            cached = self._mappings[slot] = tuple(SlotMapping.from_dict(m) for m in raw if isinstance(m, Mapping))
+        return cached
+
+    def required_slots(self, form: str) -> list[str]:
+        return [str(s) for s in self.forms.get(form, {}).get("required_slots") or []]
 
     def submit_actions(self, form: str) -> tuple[str, ...]:
         for rule in self.rules:

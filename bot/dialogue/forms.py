@@ -51,37 +51,32 @@ class FormLoop:
         `from_text` and `from_intent` mappings."""
         parse = turn.parse
         intent = intent_names.INFORM if as_inform else parse.intent.name
-        for mapping in self.domain.slots.get(slot, {}).get("mappings") or []:
-            conditions = mapping.get("conditions") or []
-            if conditions and not any(
-                c.get("active_loop") == form and c.get("requested_slot", requested) == requested for c in conditions
-            ):
+        for mapping in self.domain.mappings(slot):
+            if not mapping.applies(form, requested) or not mapping.listens_to(intent):
                 continue
-            mapped_intents = _as_list(mapping.get("intent"))
-            if (mapped_intents and intent not in mapped_intents) or intent in _as_list(mapping.get("not_intent")):
-                continue
-            kind = mapping.get("type")
-            if kind == "from_entity":
+            asked = bool(mapping.conditions) or requested == slot
+            if mapping.type == "from_entity":
                 for entity in parse.entities:
-                    if entity.entity != mapping.get("entity"):
-                        continue
-                    if mapping.get("role") and entity.role != mapping.get("role"):
-                        continue
-                    return [entity.value]
+                    if entity.entity == mapping.entity and (not mapping.role or entity.role == mapping.role):
+                        return [entity.value]
             elif entities_only:
                 continue
-            elif kind == "from_text" and (conditions or requested == slot):
+            elif mapping.type == "from_text" and asked:
                 if intent != intent_names.STOP and not parse.text.startswith("/"):
                     return [parse.text]
-            elif kind == "from_intent" and (conditions or requested == slot) and mapped_intents:
-                return [mapping.get("value")]
+            elif mapping.type == "from_intent" and asked and mapping.intents:
+                return [mapping.value]
         return []
+
+    def listens_everywhere(self, slot: str) -> bool:
+        """A slot with an unconditional from_entity mapping is set from every message."""
+        mappings = self.domain.mappings(slot)
+        return not any(m.conditions for m in mappings) and any(m.type == "from_entity" for m in mappings)
 
     def extract_global_slots(self, state: ConversationState, turn: Turn) -> None:
         """Slots whose mappings have no conditions are set from every message."""
-        for slot, spec in self.domain.slots.items():
-            mappings = spec.get("mappings") or []
-            if any(m.get("conditions") for m in mappings) or not any(m.get("type") == "from_entity" for m in mappings):
+        for slot in self.domain.slots:
+            if not self.listens_everywhere(slot):
                 continue
             values = self.mapping_values(slot, turn, None, None)
             if values:
@@ -89,15 +84,11 @@ class FormLoop:
                 state.set_slot(slot, values[0])
 
     def required_slots(self, form: str) -> list[str]:
-        return [str(s) for s in self.domain.forms.get(form, {}).get("required_slots") or []]
+        return self.domain.required_slots(form)
 
     def has_entity_for(self, slot: str, parse: Parse) -> bool:
         """Does the message carry an entity that one of the slot's from_entity mappings reads?"""
-        wanted = {
-            m.get("entity")
-            for m in self.domain.slots.get(slot, {}).get("mappings") or []
-            if m.get("type") == "from_entity"
-        }
+        wanted = {m.entity for m in self.domain.mappings(slot) if m.type == "from_entity"}
         return any(e.entity in wanted for e in parse.entities)
 
     def candidates(self, turn: Turn, form: str, requested: Any, *, relaxed: bool) -> dict[str, Any]:
@@ -127,8 +118,7 @@ class FormLoop:
             if slot in found:
                 continue
             values = self.mapping_values(slot, turn, form, None)
-            mapping_types = {m.get("type") for m in self.domain.slots.get(slot, {}).get("mappings") or []}
-            if values and "from_entity" in mapping_types:
+            if values and any(m.type == "from_entity" for m in self.domain.mappings(slot)):
                 found[slot] = values[0]
         self.step(state, turn, form, found, activating=True)
 
@@ -155,11 +145,11 @@ class FormLoop:
             if not found:
                 self.engine.policy.digress(state, turn, form, requested, outcome)
                 return
-        for slot, spec in self.domain.slots.items():  # other slots that listen to every message
-            if slot in found or any(m.get("conditions") for m in spec.get("mappings") or []):
+        for slot in self.domain.slots:  # other slots that listen to every message
+            if slot in found or not self.listens_everywhere(slot):
                 continue
             values = self.mapping_values(slot, turn, None, None)
-            if values and any(m.get("type") == "from_entity" for m in spec.get("mappings") or []):
+            if values:
                 state.set_slot(slot, values[0])
         self.step(state, turn, form, found)
 
@@ -232,11 +222,3 @@ class FormLoop:
                 return
         log.warning("form %s has no question for slot %s", form, slot)
         engine.speech.utter(state, turn, "utter_ask_rephrase")
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    return [str(value)]
