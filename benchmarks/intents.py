@@ -26,8 +26,7 @@ from _common import DATA_DIR, machine, read_jsonl, write_result  # noqa: E402
 
 from bot.bootstrap import classifier_config  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.encoder import CachedEncoder, SentenceTransformerEncoder, encode_with_layers  # noqa: E402
-from bot.layer_features import Encoded  # noqa: E402
+from bot.encoding import CachedEncoder, Encoded, SentenceTransformerEncoder, encode_with_layers  # noqa: E402
 from bot.nlu.classifier import EmbeddingIntentClassifier  # noqa: E402
 
 OOS = frozenset({"oos", "out_of_scope"})

@@ -114,7 +114,7 @@ def load_mix(root: Path = REPO_ROOT) -> Mix:
 def encoder_reference(seconds: float, threads: int) -> dict[str, Any]:
     """Raw batched throughput of the model the server uses (runs in its own process)."""
     from bot.config import Settings
-    from bot.encoder import SentenceTransformerEncoder
+    from bot.encoding import SentenceTransformerEncoder
 
     settings = Settings(project_dir=REPO_ROOT)
     encoder = SentenceTransformerEncoder(

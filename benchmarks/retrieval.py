@@ -32,7 +32,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from bot.encoder import CachedEncoder, Encoder, FakeEncoder, SentenceTransformerEncoder  # noqa: E402
+from bot.encoding import CachedEncoder, Encoder, FakeEncoder, SentenceTransformerEncoder  # noqa: E402
 from bot.faq.csv_io import import_table  # noqa: E402
 from bot.faq.scoring import ScoringConfig  # noqa: E402
 from bot.faq.service import KnowledgeService  # noqa: E402

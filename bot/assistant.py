@@ -16,8 +16,7 @@ from bot.dialogue.engine import DialogueEngine, Turn
 from bot.dialogue.requests import split_requests
 from bot.dialogue.state import ConversationState, event
 from bot.dialogue.tracker_store import InMemoryTrackerStore, TrackerStore
-from bot.encoder import Encoder, encode_with_layers
-from bot.layer_features import Encoded
+from bot.encoding import Encoded, Encoder, EncodingRequest, encode_with_layers
 from bot.nlu.model import NluModel, parse_intent_payload
 from bot.responses import ResponseRenderer
 from bot.types import IntentScore, Message, Parse, Reply
@@ -98,17 +97,25 @@ class Assistant:
     def texts_to_encode(self, text: str) -> list[str]:
         """The texts `handle` sends through the encoder, in one batch: the message, then its parts when
         it may hold several requests (`split_requests`); empty for an empty or too long message, a
-        command or a button payload. A server can encode them before the turn (`encode(texts)`, with
-        `nlu.layer_names`) and pass the result to `handle_full`."""
+        command or a button payload."""
         text = text.strip()
         if not text or len(text) > self.options.max_message_chars or text.startswith("/"):
             return []
         parts = split_requests(text)
         return [text, *parts] if len(parts) > 1 else [text]
 
+    def encoding_request(self, message: Message) -> EncodingRequest | None:
+        """What `handle_full` would encode for `message`: its `texts_to_encode` with the layer features
+        NLU reads; None when nothing is encoded (an empty or too long message, a command, a button
+        payload). A server encodes it before the turn and passes the `Encoded` to `handle_full`."""
+        texts = self.texts_to_encode(message.text)
+        if not texts:
+            return None
+        return EncodingRequest(tuple(texts), self.nlu.layer_names)
+
     def handle_full(self, message: Message, encoded: Encoded | None = None) -> HandleResult:
         """Like `handle`, also returning the NLU result (for `supportbot ask --json` and tests).
-        `encoded` is `encode(texts_to_encode(message.text))`, when already computed."""
+        `encoded` is the encoding of `encoding_request(message)`, when already computed."""
         with self.tracker_store.lock(message.sender_id):
             state = self._load_state(message.sender_id)
             result = self._handle_locked(state, message, encoded)

@@ -16,7 +16,7 @@ from bot.dialogue.action_runner import ActionRunner, InProcessActionRunner, Remo
 from bot.dialogue.engine import DialogueEngine, KnowledgeAnswerer
 from bot.dialogue.tracker_store import SqlTrackerStore, TrackerStore
 from bot.domain import Domain, Rule
-from bot.encoder import CachedEncoder, Encoder, ProgressCallback, build_encoder
+from bot.encoding import CachedEncoder, Encoder, ProgressCallback, build_encoder
 from bot.errors import NotTrainedError, TrainingDataError
 from bot.intents_loader import IntentsProject, load_intents, require_valid
 from bot.nlu.classifier import ClassifierConfig

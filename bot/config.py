@@ -20,7 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from bot.layer_features import DEFAULT_LAYER_FEATURES, parse_layer_feature
+from bot.encoding import DEFAULT_LAYER_FEATURES, parse_layer_feature
 
 
 class Settings(BaseSettings):

@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from bot.batching import MicroBatchingEncoder
 from bot.config import Settings, get_settings
+from bot.encoding import MicroBatchingEncoder
 from server.errors import install_error_handlers
 from server.limits import install_limits
 from server.observability import install_observability, metrics_of

@@ -15,8 +15,7 @@ import anyio
 from fastapi import FastAPI
 
 from bot.assistant import Assistant, HandleResult
-from bot.batching import MicroBatchingEncoder
-from bot.layer_features import Encoded
+from bot.encoding import Encoded, MicroBatchingEncoder
 from bot.types import Message
 
 log = logging.getLogger("supportbot.server")
@@ -36,16 +35,17 @@ async def run_turn(app: FastAPI, assistant: Assistant, message: Message) -> Hand
 
 
 async def _encode(assistant: Assistant, message: Message) -> Encoded | None:
-    encoder = getattr(assistant, "encoder", None)
-    texts_to_encode = getattr(assistant, "texts_to_encode", None)
-    if not isinstance(encoder, MicroBatchingEncoder) or texts_to_encode is None:
+    """The message's `encoding_request`, encoded by the micro-batcher; None when the assistant asks for
+    nothing or its encoder does not batch (the turn then encodes in its thread)."""
+    request = assistant.encoding_request(message)
+    if request is None:
         return None
-    texts = texts_to_encode(message.text)
-    if not texts:
+    encoder = assistant.encoder
+    if not isinstance(encoder, MicroBatchingEncoder):
         return None
     try:
         # the embeddings and the layer features NLU needs (the message and its parts), one batched pass
-        return await encoder.encode_layers_async(texts, assistant.nlu.layer_names)
+        return await encoder.encode_layers_async(request.texts, request.layer_names)
     except Exception:  # the turn encodes again and answers politely if the model really fails
         log.exception("encoding a message failed; the turn will retry")
         return None

@@ -25,8 +25,7 @@ from embed_cache import REPO_ROOT, read_jsonl
 
 sys.path.insert(0, str(REPO_ROOT))
 
-from bot.encoder import CachedEncoder, SentenceTransformerEncoder, encode_with_layers  # noqa: E402
-from bot.layer_features import Encoded  # noqa: E402
+from bot.encoding import CachedEncoder, Encoded, SentenceTransformerEncoder, encode_with_layers  # noqa: E402
 from bot.nlu.classifier import ClassifierConfig, EmbeddingIntentClassifier  # noqa: E402
 
 DATA = REPO_ROOT / ".." / "shared" / "data"

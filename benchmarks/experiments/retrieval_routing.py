@@ -55,12 +55,11 @@ sys.path.insert(0, str(ROOT))
 
 from bot import bootstrap  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.encoder import CachedEncoder, Encoder, SentenceTransformerEncoder, encode_with_layers  # noqa: E402
+from bot.encoding import CachedEncoder, Encoded, Encoder, SentenceTransformerEncoder, encode_with_layers  # noqa: E402
 from bot.faq.loader import load_knowledge  # noqa: E402
 from bot.faq.responder import KnowledgeResult  # noqa: E402
 from bot.faq.service import KnowledgeService  # noqa: E402
 from bot.faq.thresholds import resolve_thresholds  # noqa: E402
-from bot.layer_features import Encoded  # noqa: E402
 from bot.nlu.classifier import DEFAULT_OOS_LABELS, EmbeddingIntentClassifier, IntentPrediction  # noqa: E402
 from bot.nlu.model import training_set  # noqa: E402
 from bot.testing.cases import ConversationCase, MessageCase, case_files, load_case_file  # noqa: E402

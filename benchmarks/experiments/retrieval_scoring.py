@@ -25,7 +25,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-from bot.encoder import CachedEncoder, SentenceTransformerEncoder  # noqa: E402
+from bot.encoding import CachedEncoder, SentenceTransformerEncoder  # noqa: E402
 
 DATA = REPO_ROOT / ".." / "shared" / "data" / "stackfaq"
 TOKEN = re.compile(r"\w+")

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.encoding import Encoded
 from bot.evaluation.datasets import has_out_of_scope
 from bot.evaluation.metrics import Prediction, intent_report, make_prediction
-from bot.layer_features import Encoded
 from bot.nlu.classifier import EmbeddingIntentClassifier
 
 ClassifierFactory = Callable[[], EmbeddingIntentClassifier]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.config import Settings
-from bot.encoder import Encoder, encode_with_layers, layer_names_for
+from bot.encoding import Encoded, Encoder, encode_with_layers, layer_names_for
 from bot.errors import ConfigError, TrainingDataError
 from bot.evaluation import plots, reports
 from bot.evaluation.crossval import CrossValidation, Labelled, cross_validate, fit, holdout_split, predict
@@ -28,7 +28,6 @@ from bot.evaluation.metrics import (
     retrieval_metrics,
     top1_accuracy,
 )
-from bot.layer_features import Encoded
 
 
 class EvaluationProgress(Protocol):

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from bot.config import Settings, get_settings
-from bot.encoder import Encoder
+from bot.encoding import Encoder
 from bot.errors import Problem, display_path
 from bot.faq.csv_io import import_table, write_table
 from bot.faq.loader import load_knowledge

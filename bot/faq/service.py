@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot.encoder import Encoder
+from bot.encoding import Encoder
 from bot.errors import KnowledgeError, Problem
 from bot.faq.entry import KnowledgeEntry
 from bot.faq.index import FaissIndex, VectorIndex

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.encoder import Encoder
+from bot.encoding import Encoder
 
 
 def entry_key(fingerprint: str, texts: Sequence[str]) -> str:

@@ -21,11 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.layer_features import DEFAULT_LAYER_FEATURES, Encoded, parse_layer_feature
+from bot import intent_names
+from bot.encoding import DEFAULT_LAYER_FEATURES, Encoded, parse_layer_feature
 from bot.nlu._classifier_head import Head, HeadParams, Layers, fit_head, layer_array
 from bot.nlu._classifier_threshold import bagged_threshold, fit_abstention, held_out_splits, top_gap
 
-DEFAULT_OOS_LABELS = frozenset({"out_of_scope", "oos"})
+DEFAULT_OOS_LABELS = intent_names.OUT_OF_SCOPE_LABELS
 FALLBACK_OOS_WEIGHT = 0.05
 Embed = Callable[[Sequence[str]], Encoded]
 _CONFIG_FILE = "config.json"
@@ -67,7 +68,7 @@ class ClassifierConfig:
     joint_tfidf: train the n-gram weights jointly with the head (default); False: add
         0.3 x a naive Bayes over the n-grams instead (half the training time, less recall).
     layer_features: pooled hidden states of the encoder's same forward pass used beside the
-        embedding (`bot.layer_features`; used when the encoder can give them, () = embedding only).
+        embedding (`bot.encoding.layer_features`; used when the encoder can give them, () = embedding only).
     select_layer_features: train one head per subset of layer_features (the embedding alone
         included) and keep the one with the best held-out top-1 accuracy (val, else held-out
         folds); False: use all of layer_features.
@@ -214,7 +215,7 @@ class EmbeddingIntentClassifier:
     ) -> dict[str, float]:
         """Train the head, then fit the abstention threshold and margin. Returns a report.
 
-        `layers` are the configured layer features of the texts (`bot.layer_features`); without
+        `layers` are the configured layer features of the texts (`bot.encoding.layer_features`); without
         them the head uses the embedding only. `embed` encodes more texts (the generic negatives)
         with the same layer features.
         """

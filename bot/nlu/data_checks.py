@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.encoder import Encoder
+from bot.encoding import Encoder
 from bot.errors import Problem
 from bot.nlu.training_data import Example
 

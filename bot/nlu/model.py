@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.encoder import Encoder, ProgressCallback, encode_with_layers, layer_names_for
+from bot.encoding import Encoded, Encoder, ProgressCallback, encode_with_layers, layer_names_for
 from bot.errors import ModelError, NotTrainedError, TrainingDataError
-from bot.layer_features import Encoded
 from bot.nlu.classifier import ClassifierConfig, EmbeddingIntentClassifier, IntentPrediction
 from bot.nlu.entities import EntityPipeline
 from bot.nlu.language import LanguageDetector
@@ -174,7 +173,7 @@ class NluModel:
 
     @property
     def layer_names(self) -> tuple[str, ...]:
-        """The layer features (`bot.layer_features`) to encode a message with for `parse`."""
+        """The layer features (`bot.encoding.layer_features`) to encode a message with for `parse`."""
         return self.classifier.layer_names
 
     def parse(self, text: str, embedding: np.ndarray, layers: Mapping[str, np.ndarray] | None = None) -> Parse:

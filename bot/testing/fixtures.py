@@ -28,7 +28,7 @@ import pytest
 
 if TYPE_CHECKING:
     from bot.assistant import Assistant
-    from bot.encoder import Encoder
+    from bot.encoding import Encoder
     from bot.testing.runner import ConversationDriver
 
 DATABASE_ENV = "SUPPORTBOT_DATABASE_URL"
@@ -129,7 +129,7 @@ def build_assistant(
 
 def make_fake_assistant(project_dir: Path, state_dir: Path, *, knowledge: bool = True) -> Assistant:
     """The project's bot on the deterministic `FakeEncoder` (no model, trains in a second or two)."""
-    from bot.encoder import FakeEncoder
+    from bot.encoding import FakeEncoder
 
     return build_assistant(project_dir, encoder=FakeEncoder(), state_dir=state_dir, knowledge=knowledge)
 

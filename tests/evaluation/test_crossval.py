@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bot.config import Settings
-from bot.encoder import FakeEncoder
+from bot.encoding import FakeEncoder
 from bot.errors import DataError
 from bot.evaluation.crossval import Labelled, cross_validate, holdout_split
 from bot.evaluation.datasets import read_examples

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.encoder import FakeEncoder
+from bot.encoding import FakeEncoder
 from bot.faq.index import NumpyIndex
 from bot.faq.service import KnowledgeService
 from bot.faq.thresholds import Thresholds

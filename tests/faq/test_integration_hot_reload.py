@@ -15,7 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from bot.config import Settings
-from bot.encoder import SentenceTransformerEncoder
+from bot.encoding import SentenceTransformerEncoder
 from bot.faq.service import KnowledgeService
 from server.errors import install_error_handlers
 from server.routes.admin_knowledge import router

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.encoder import FakeEncoder
+from bot.encoding import FakeEncoder
 from bot.faq.entry import KnowledgeEntry
 from bot.faq.links import KnowledgeLinks, find_links, knowledge_file_of
 from bot.faq.markdown_loader import parse_markdown

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.encoder import FakeEncoder
+from bot.encoding import FakeEncoder
 from bot.errors import KnowledgeError
 from bot.faq.unanswered import MemoryUnansweredStore
 

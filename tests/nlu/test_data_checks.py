@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.encoder import FakeEncoder
+from bot.encoding import FakeEncoder
 from bot.intents_loader import load_intents
 from bot.nlu.data_checks import check_training_data, missing_responses, near_duplicates
 

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from bot.assistant import HandleResult
 from bot.config import Settings
 from bot.dialogue.tracker_store import InMemoryTrackerStore
-from bot.encoder import FakeEncoder
+from bot.encoding import FakeEncoder
 from bot.types import Button, IntentScore, Message, Parse, Reply, Source
 from server.app import create_app
 from server.limits import RateLimiter
@@ -31,6 +31,9 @@ class ScriptedAssistant:
         self.encoder = FakeEncoder(dim=8)
         self.nlu = SimpleNamespace(intents=["greet", "human_handoff"])
         self.tracker_store = InMemoryTrackerStore()
+
+    def encoding_request(self, message: Message) -> None:
+        return None  # nothing to encode before the turn
 
     def handle_full(self, message: Message, embedding: object = None) -> HandleResult:
         if message.text.startswith("boom"):
@@ -318,7 +321,7 @@ def test_readyz_reports_a_broken_database(tmp_path: Path) -> None:
 
 
 def test_micro_batching_counters_are_exported(tmp_path: Path) -> None:
-    from bot.batching import MicroBatchingEncoder
+    from bot.encoding import MicroBatchingEncoder
 
     app = make_app(tmp_path)
     metrics = app.state.metrics

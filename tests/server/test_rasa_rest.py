@@ -33,6 +33,9 @@ class ScriptedAssistant:
         self.messages: list[Message] = []
         self.nlu = SimpleNamespace(intents=["greet"])
 
+    def encoding_request(self, message: Message) -> None:
+        return None  # nothing to encode before the turn
+
     def handle_full(self, message: Message, embedding: object = None) -> HandleResult:
         self.messages.append(message)
         if message.text == "boom":

@@ -32,6 +32,9 @@ class ScriptedAssistant:
         self.messages: list[Message] = []
         self.nlu = SimpleNamespace(intents=["greet"])
 
+    def encoding_request(self, message: Message) -> None:
+        return None  # nothing to encode before the turn
+
     def handle_full(self, message: Message, embedding: object = None) -> HandleResult:
         self.messages.append(message)
         return HandleResult(Parse(message.text, IntentScore("greet", 0.9)), SCRIPT.get(message.text, []))

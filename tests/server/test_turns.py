@@ -9,8 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from bot.assistant import Assistant, HandleResult
-from bot.batching import MicroBatchingEncoder
-from bot.encoder import FakeEncoder
+from bot.encoding import FakeEncoder, MicroBatchingEncoder
 from bot.testing.fixtures import build_assistant
 from bot.types import Message
 from server.turns import install_turn_limiter, run_turn
@@ -59,3 +58,14 @@ def test_commands_and_button_payloads_are_not_encoded(state_dir: Path) -> None:
 
     asyncio.run(main())
     assert fake.calls == []
+
+
+def test_the_encoding_request_names_the_texts_and_the_layer_features_nlu_reads(state_dir: Path) -> None:
+    _, assistant = _assistant(state_dir)
+    for text in ("when do you open on sunday?", "where is my order and can I return a coat?"):
+        request = assistant.encoding_request(Message("u3", text))
+        assert request is not None
+        assert request.texts == tuple(assistant.texts_to_encode(text))
+        assert request.layer_names == assistant.nlu.layer_names
+    for text in ("/greet", "   ", "x" * 5000):
+        assert assistant.encoding_request(Message("u3", text)) is None

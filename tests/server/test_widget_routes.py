@@ -67,6 +67,9 @@ class FakeAssistant:
             out.append(reply)
         return out
 
+    def encoding_request(self, message: Message) -> None:
+        return None  # nothing to encode before the turn
+
     def handle_full(self, message: Message, embedding: object = None) -> HandleResult:
         return HandleResult(None, self.handle(message))
 

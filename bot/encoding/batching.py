@@ -31,14 +31,17 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot.config import Settings
-from bot.encoder import CachedEncoder, Encoder, ProgressCallback, encode_with_layers
+from bot.encoding.cache import CachedEncoder
+from bot.encoding.protocol import Encoded, Encoder, ProgressCallback, encode_with_layers
+from bot.encoding.wrapper import EncoderWrapper
 from bot.errors import ConfigError
-from bot.layer_features import Encoded
+
+if TYPE_CHECKING:  # bot.config imports bot.encoding (layer feature names): no import cycle at run time
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +73,7 @@ class BatchStats:
         return self.sentences / self.batches if self.batches else 0.0
 
 
-class MicroBatchingEncoder:
+class MicroBatchingEncoder(EncoderWrapper):
     """An `Encoder` that batches concurrent callers through one worker thread. Thread-safe.
 
     The worker thread starts on first use and is a daemon; `close()` stops it (pending calls finish).
@@ -89,7 +92,7 @@ class MicroBatchingEncoder:
             raise ConfigError(f"max_batch must be at least 1. Currently, max_batch is {max_batch}")
         if max_wait_ms < 0:
             raise ConfigError(f"max_wait_ms must be 0 or more. Currently, max_wait_ms is {max_wait_ms}")
-        self._inner = inner
+        super().__init__(inner)
         self._bulk = bulk
         self.on_batch = on_batch
         self._max_batch = max_batch
@@ -119,31 +122,16 @@ class MicroBatchingEncoder:
             on_batch=on_batch,
         )
 
-    # -- Encoder protocol ------------------------------------------------------------------------
-    @property
-    def inner(self) -> Encoder:
-        return self._inner
-
-    @property
-    def fingerprint(self) -> str:
-        return self._inner.fingerprint
-
-    @property
-    def dim(self) -> int:
-        return self._inner.dim
-
+    # -- Encoder protocol (inner, fingerprint, dim and encode from `EncoderWrapper`) ---------------
     def warm_up(self) -> Any:
         """Load the inner model now (if it loads lazily)."""
         warm_up = getattr(self._inner, "warm_up", None)
         return warm_up() if callable(warm_up) else None
 
-    def encode(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
-        return self.encode_layers(texts, (), progress=progress).vectors
-
     def encode_layers(
         self, texts: Sequence[str], names: Sequence[str], *, progress: ProgressCallback | None = None
     ) -> Encoded:
-        """Embeddings and layer features (`bot.layer_features`) from the inner encoder's one pass."""
+        """Embeddings and layer features (`bot.encoding.layer_features`) from the inner encoder's one pass."""
         if not texts:
             return Encoded.empty(names, self.dim)
         return self._submit(texts, progress, tuple(names)).result()

@@ -7,17 +7,16 @@ classifier separates intents better with a little more of the same pass: the mea
 
 A name is `<pooling>_layer<k>`: pooling `mean` (attention-masked mean, as the model's own pooling) or
 `max` (masked max over tokens), k the hidden state (0 = the embedding layer's output, 1..n = after
-transformer layer k). Values are raw (not normalised): the classifier centres and scales them.
+transformer layer k). Values are raw (not normalised): the classifier centres and scales them. An
+encoder returns them beside the embeddings in an `Encoded` (`bot.encoding.protocol`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 _NAME = re.compile(r"^(mean|max)_layer(\d+)$")
 DEFAULT_LAYER_FEATURES = ("mean_layer4", "max_layer6")
@@ -58,42 +57,3 @@ def pool(hidden: Any, mask: Any, pooling: str) -> Any:
     if pooling == "mean":
         return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
     return hidden.masked_fill(weights == 0, float("-inf")).max(1).values
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """The sentence embeddings of some texts and, from the same forward pass, their layer features.
-
-    vectors: (n, dim) float32, L2-normalised; layers: name -> (n, width) float32, row i = texts[i].
-    """
-
-    vectors: np.ndarray
-    layers: Mapping[str, np.ndarray] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return int(self.vectors.shape[0])
-
-    def rows(self, index: Sequence[int] | np.ndarray | slice) -> Encoded:
-        """The rows `index` (a slice or integer positions), embeddings and layer features alike."""
-        sel: Any = index if isinstance(index, slice) else np.asarray(index, dtype=np.int64)
-        return Encoded(self.vectors[sel], {k: v[sel] for k, v in self.layers.items()})
-
-    def only(self, names: Sequence[str]) -> Encoded:
-        """The same rows with just the layer features `names`."""
-        return Encoded(self.vectors, {k: self.layers[k] for k in names})
-
-    @classmethod
-    def empty(cls, names: Sequence[str], dim: int) -> Encoded:
-        """No rows: (0, dim) embeddings and an empty block for each layer feature `names`."""
-        return cls(np.zeros((0, dim), dtype=np.float32), {n: np.zeros((0, 0), dtype=np.float32) for n in names})
-
-    @classmethod
-    def stack(cls, parts: Sequence[Encoded], names: Sequence[str], dim: int) -> Encoded:
-        """Rows of `parts` one after another (empty parts allowed)."""
-        parts = [p for p in parts if len(p)]
-        if not parts:
-            return cls.empty(names, dim)
-        return cls(
-            np.vstack([p.vectors for p in parts]).astype(np.float32, copy=False),
-            {n: np.vstack([p.layers[n] for p in parts]).astype(np.float32, copy=False) for n in names},
-        )

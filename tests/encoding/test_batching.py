@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.batching import MicroBatchingEncoder
 from bot.config import Settings
-from bot.encoder import CachedEncoder, Encoder, FakeEncoder, ProgressCallback
+from bot.encoding import CachedEncoder, Encoder, FakeEncoder, MicroBatchingEncoder, ProgressCallback
 from bot.errors import ConfigError
 
 

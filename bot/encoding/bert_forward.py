@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from bot.layer_features import LayerFeature, pool
+from bot.encoding.layer_features import LayerFeature, pool
 
 log = logging.getLogger(__name__)
 

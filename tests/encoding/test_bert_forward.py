@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.bert_forward import BertMeanPoolForward
+from bot.encoding.bert_forward import BertMeanPoolForward
 
 TEXTS = [
     "hi",
@@ -51,7 +51,7 @@ def test_other_architectures_keep_the_library_forward(modules: list[object]) -> 
 
 @pytest.mark.integration
 def test_fused_forward_gives_the_library_vectors() -> None:
-    from bot.encoder import SentenceTransformerEncoder
+    from bot.encoding import SentenceTransformerEncoder
 
     fused = SentenceTransformerEncoder(fused=True, batch_size=4)
     library = SentenceTransformerEncoder(fused=False, batch_size=4)
@@ -74,7 +74,7 @@ def test_encoder_restores_its_threads_after_faiss_changes_the_shared_openmp_coun
     import faiss
     import torch
 
-    from bot.encoder import SentenceTransformerEncoder
+    from bot.encoding import SentenceTransformerEncoder
 
     encoder = SentenceTransformerEncoder(threads=2)
     before = encoder.encode(TEXTS[:2])

@@ -7,9 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.encoder import CachedEncoder, Encoder, FakeEncoder, LayerEncoder, encode_with_layers
+from bot.encoding import (
+    CachedEncoder,
+    Encoded,
+    Encoder,
+    FakeEncoder,
+    LayerEncoder,
+    LayerFeature,
+    check_layers,
+    encode_with_layers,
+    parse_layer_feature,
+    pool,
+)
 from bot.errors import ModelError
-from bot.layer_features import Encoded, LayerFeature, check_layers, parse_layer_feature, pool
 
 TEXTS = ["where is my order", "hello there", "can I return a coat bought in Berlin?"]
 NAMES = ("mean_layer4", "max_layer6")
@@ -114,7 +124,7 @@ def test_cache_keeps_layer_features_and_encodes_only_what_is_missing(tmp_path: P
 
 @pytest.mark.integration
 def test_real_encoder_layer_features_come_from_the_same_pass_fused_or_not() -> None:
-    from bot.encoder import SentenceTransformerEncoder
+    from bot.encoding import SentenceTransformerEncoder
 
     fused = SentenceTransformerEncoder(fused=True, batch_size=2)
     library = SentenceTransformerEncoder(fused=False, batch_size=2)
