@@ -17,7 +17,7 @@ help:
 	@echo "make run     install, train, index and serve the demo shop on http://$(HOST):$(PORT)"
 	@echo "make test    the full test suite (unit, integration, browser)"
 	@echo "make bench   accuracy, retrieval, latency and load benchmarks -> benchmarks/results/"
-	@echo "make lint    ruff and mypy --strict"
+	@echo "make lint    ruff, mypy --strict and the import contracts (lint-imports)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,7 @@ lint: install
 	$(BIN)/ruff check bot server tests benchmarks
 	$(BIN)/ruff format --check bot server tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
