@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -86,47 +84,25 @@ def in_process(n: int) -> dict[str, object]:
 def serve_rss() -> dict[str, object]:
     import httpx
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    from server.testing import ServerProcess, free_port, serve_command
+
+    port = free_port()
     env = {**os.environ, "SUPPORTBOT_PROJECT_DIR": str(REPO_ROOT), "SUPPORTBOT_WATCH_KNOWLEDGE": "false"}
     with tempfile.TemporaryDirectory() as tmp:
         env["SUPPORTBOT_DATABASE_URL"] = f"sqlite:///{tmp}/bench.db"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--port", str(port)],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(Path(tmp) / "serve.log", "w"),  # noqa: SIM115
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            started = time.perf_counter()
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None:
-                    raise RuntimeError("serve exited:\n" + (Path(tmp) / "serve.log").read_text()[-3000:])
-                time.sleep(0.2)
-            else:
-                raise RuntimeError("serve did not start:\n" + (Path(tmp) / "serve.log").read_text()[-3000:])
-            ready_seconds = time.perf_counter() - started
-            idle = peak_rss_mb(process.pid)
+        with ServerProcess(
+            serve_command(port), port=port, env=env, cwd=REPO_ROOT, log=Path(tmp) / "serve.log"
+        ) as server:
+            ready_seconds = server.wait_ready(180)
+            idle = peak_rss_mb(server.pid)
             with httpx.Client(timeout=30) as client:
                 for i, text in enumerate(MIX * 5):
-                    client.post(f"{base}/chat", json={"sender": f"rss-{i}", "message": text}).raise_for_status()
+                    client.post(f"{server.url}/chat", json={"sender": f"rss-{i}", "message": text}).raise_for_status()
             return {
                 "serve_ready_seconds": round(ready_seconds, 2),
                 "serve_peak_rss_mb_after_start": idle,
-                "serve_peak_rss_mb": peak_rss_mb(process.pid),
+                "serve_peak_rss_mb": peak_rss_mb(server.pid),
             }
-        finally:
-            process.terminate()
-            process.wait(30)
 
 
 def main() -> None:

@@ -31,7 +31,6 @@ import json
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import REPO_ROOT, RESULTS_DIR, machine, peak_rss_mb, percentile_ms, write_result  # noqa: E402
+
+from server.testing import ServerProcess, free_port, serve_command  # noqa: E402
 
 MESSAGE_SHARE = {"knowledge": 0.40, "task": 0.35, "smalltalk": 0.25}
 
@@ -164,20 +165,12 @@ def run_encoder_reference(seconds: float) -> dict[str, Any]:
 
 
 # -- the server -----------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
+class Server(ServerProcess):
     """`supportbot serve` in a subprocess, with a temporary database and no rate limits."""
 
     def __init__(self, tmp: Path, workers: int = 1) -> None:
         self.workers = workers
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = (tmp / "server.log").open("w")
+        port = free_port()
         env = {
             **os.environ,
             "SUPPORTBOT_PROJECT_DIR": str(REPO_ROOT),
@@ -186,28 +179,8 @@ class Server:
             "SUPPORTBOT_RATE_LIMIT_PER_IP_PER_MINUTE": "0",
             "SUPPORTBOT_WATCH_KNOWLEDGE": "false",
         }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--port", str(self.port), "--workers", str(workers)],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 300) -> float:
-        import httpx
-
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}; see {self.log.name}")
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
-                    return time.monotonic() - started
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"the server was not ready after {timeout} s; see {self.log.name}")
+        command = serve_command(port, workers=workers)
+        super().__init__(command, port=port, env=env, cwd=REPO_ROOT, log=tmp / "server.log")
 
     def pids(self) -> list[int]:
         """The server process and its workers (children, grandchildren…)."""
@@ -241,21 +214,12 @@ class Server:
     def encoder_stats(self) -> dict[str, float]:
         import httpx
 
-        text = httpx.get(f"{self.base}/metrics", timeout=10).text
+        text = httpx.get(f"{self.url}/metrics", timeout=10).text
         stats: dict[str, float] = {}
         for name in ("batches", "sentences", "requests"):
             match = re.search(rf"^supportbot_encoder_{name}_total (\S+)$", text, re.MULTILINE)
             stats[name] = float(match.group(1)) if match else float("nan")
         return stats
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
 
 
 # -- the customers --------------------------------------------------------------------------------------
@@ -404,7 +368,7 @@ def main() -> None:
             server = Server(Path(tmp), workers)
             measured: list[dict[str, Any]] = []
             try:
-                ready[workers] = round(server.wait_ready(), 1)
+                ready[workers] = round(server.wait_ready(300), 1)
                 for customers in levels:
                     level = measure_level(server, mix, customers, args.seconds, warmup, reference)
                     measured.append(level)
@@ -415,7 +379,7 @@ def main() -> None:
                 if any(r["errors"] for r in measured):  # keep the server's log to explain them
                     kept = RESULTS_DIR / f"load-server-{workers}w.log"
                     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-                    kept.write_text(Path(server.log.name).read_text(errors="replace")[-200_000:])
+                    kept.write_text(server.log_text()[-200_000:])
                     print(json.dumps({"server_log": str(kept.relative_to(REPO_ROOT))}), flush=True)
 
     targets = {str(w): level_targets([r for r in results if r["workers"] == w]) for w in worker_counts}
@@ -434,7 +398,7 @@ def measure_level(
     server: Server, mix: Mix, customers: int, seconds: float, warmup: float, reference: dict[str, Any]
 ) -> dict[str, Any]:
     before, cpu_before, client_before = server.encoder_stats(), server.cpu_seconds(), time.process_time()
-    level = asyncio.run(run_level(server.base, mix, customers, seconds, warmup, seed=customers))
+    level = asyncio.run(run_level(server.url, mix, customers, seconds, warmup, seed=customers))
     after, cpu_after, client_after = server.encoder_stats(), server.cpu_seconds(), time.process_time()
     handled = max(1, after["requests"] - before["requests"])
     batches = after["batches"] - before["batches"]

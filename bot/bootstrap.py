@@ -3,6 +3,7 @@ dialogue engine and `Assistant`. The CLI, the server and tests all go through he
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +18,7 @@ from bot.dialogue.engine import DialogueEngine, KnowledgeAnswerer
 from bot.dialogue.tracker_store import SqlTrackerStore, TrackerStore
 from bot.domain import Domain, Rule
 from bot.encoding import CachedEncoder, Encoder, ProgressCallback, build_encoder
-from bot.errors import NotTrainedError, TrainingDataError
+from bot.errors import ConfigError, NotTrainedError, TrainingDataError
 from bot.intents_loader import IntentsProject, load_intents, require_valid
 from bot.nlu.classifier import ClassifierConfig
 from bot.nlu.entities import EntityPipeline, annotation_synonyms, build_entity_pipeline
@@ -208,7 +209,25 @@ def make_tracker_store(settings: Settings) -> SqlTrackerStore:
 def make_runner(settings: Settings) -> ActionRunner:
     if settings.action_endpoint:
         return RemoteActionRunner(settings.action_endpoint, timeout=settings.action_timeout_seconds)
-    return InProcessActionRunner("bot.actions")
+    return InProcessActionRunner(settings.action_package)
+
+
+def prepare_actions(settings: Settings) -> None:
+    """Let the in-process action package set itself up once before several server processes start: its
+    optional `prepare(settings)` function (the reference shop creates and seeds its database there, so
+    workers never race to do it). Nothing to do for a remote action server."""
+    if settings.action_endpoint:
+        return
+    try:
+        package = importlib.import_module(settings.action_package)
+    except ImportError as e:
+        raise ConfigError(
+            f"action_package {settings.action_package!r} cannot be imported ({e}) — set SUPPORTBOT_ACTION_PACKAGE "
+            "to an importable package of rasa-sdk actions, or unset it for the reference shop's bot.actions"
+        ) from e
+    prepare = getattr(package, "prepare", None)
+    if callable(prepare):
+        prepare(settings)
 
 
 def load_assistant(

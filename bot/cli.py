@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
@@ -15,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from bot.config import Settings
-from bot.errors import DataError, Problem, SupportbotError
+from bot.errors import ConfigError, DataError, Problem, SupportbotError
 
 app = typer.Typer(
     name="supportbot",
@@ -126,7 +127,7 @@ def train(
 def validate(knowledge: KnowledgeOpt = None) -> None:
     """Check intents, responses, domain and knowledge files; exit 1 on errors."""
     from bot import bootstrap
-    from bot.nlu.data_checks import check_training_data
+    from bot.data_checks import check_training_data
 
     settings = _settings(knowledge_dir=knowledge)
     project = bootstrap.load_project(settings)
@@ -247,36 +248,20 @@ def chat(
             _say(f"      [{number}] ", button.title, "bold")
 
 
-@app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
-    knowledge: KnowledgeOpt = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Server processes (default 1; one per core for heavy traffic).", min=1)
-    ] = None,
-) -> None:
-    """Serve the HTTP API, channels and the web chat widget."""
-    import uvicorn
-
-    settings = _settings(host=host, port=port, knowledge_dir=knowledge, workers=workers)
-    if settings.workers > 1:
-        from server.workers import serve_workers
-
-        console.print(
-            f"Preparing the bot (training, knowledge index, database), then {settings.workers} workers on "
-            f"http://{settings.host}:{settings.port}"
-        )
-        serve_workers(settings)
-        return
-    from server.app import create_app
-
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+PLUGINS: tuple[tuple[str, str, str | None], ...] = (
+    ("server.cli", "serve_command", None),
+    ("bot.actions.cli", "seed_command", None),
+    ("bot.evaluation.cli", "evaluate_command", None),
+    ("bot.faq.cli", "kb_app", "kb"),
+    ("bot.handoff_cli", "handoff_app", "handoff"),
+)
+"""Commands and command groups owned by other modules: (module, attribute, group name). `serve` belongs
+to the server, so this module never imports the web layer."""
 
 
 def main() -> None:
-    _register_plugins()
     try:
+        _register_plugins()
         app()
     except SupportbotError as e:
         err_console.print(f"[red]{e}[/red]")
@@ -284,21 +269,26 @@ def main() -> None:
 
 
 def _register_plugins() -> None:
-    """Sub-command groups owned by other modules (knowledge base, handlers, evaluation)."""
-    for module, attr, name in (
-        ("bot.faq.cli", "kb_app", "kb"),
-        ("bot.actions.cli", "seed_command", None),
-        ("bot.actions.cli", "handoff_app", "handoff"),
-        ("bot.evaluation.cli", "evaluate_command", None),
-    ):
-        try:
-            imported = __import__(module, fromlist=[attr])
-        except ImportError:
-            continue
-        item = getattr(imported, attr, None)
-        if item is None:
-            continue
+    """Add every plugin of `PLUGINS` to the app. One that cannot be imported stops the CLI with the cause."""
+    for module, attr, name in PLUGINS:
+        item = _plugin(module, attr)
         if isinstance(item, typer.Typer):
             app.add_typer(item, name=name)
         else:
             app.command(name=getattr(item, "command_name", None))(item)
+
+
+def _plugin(module: str, attr: str) -> Any:
+    try:
+        imported = importlib.import_module(module)
+    except ImportError as e:
+        raise ConfigError(
+            f"the command-line plugin {module} cannot be imported ({type(e).__name__}: {e}) — reinstall "
+            "supportbot (`pip install -e .`) or remove the plugin from PLUGINS in bot/cli.py"
+        ) from e
+    try:
+        return getattr(imported, attr)
+    except AttributeError as e:
+        raise ConfigError(
+            f"the command-line plugin {module} has no `{attr}` — restore it, or fix PLUGINS in bot/cli.py"
+        ) from e

@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         None, description="URL of a Rasa action server (…/webhook); unset = run handlers in-process."
     )
     action_timeout_seconds: float = Field(5.0, gt=0, description="Timeout for the remote action server.")
+    action_package: str = Field(
+        "bot.actions",
+        description="Python package of the rasa-sdk actions run in-process when `action_endpoint` is unset "
+        "(default: the reference shop's); see docs/handlers.md.",
+    )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL of the shop/tracker database; unset = SQLite in state_dir."
     )

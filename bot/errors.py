@@ -10,7 +10,7 @@ Every error says what went wrong, where (file:line or field) and how to fix it.
     ├── ModelError               the encoder or a trained model cannot be loaded
     ├── NotTrainedError          serving was asked for before `supportbot train`
     ├── TemplateError            a response or answer template failed to render
-    ├── BackendError             the shop backend (orders, returns, appointments) failed
+    ├── BackendError             a store failed: the shop's (orders, returns, appointments) or the handoff tickets
     └── ActionError              a task handler failed or the action server did not answer
 """
 
@@ -106,7 +106,7 @@ class TemplateError(SupportbotError):
 
 
 class BackendError(SupportbotError):
-    """The shop backend failed (database, external API)."""
+    """A store failed (database, external API): the shop backend, or the handoff tickets."""
 
 
 class ActionError(SupportbotError):

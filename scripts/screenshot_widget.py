@@ -11,17 +11,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 from playwright.sync_api import Page, expect, sync_playwright
+
+from server.testing import ServerNotReady, ServerProcess, free_port, uvicorn_command
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -33,30 +31,16 @@ def server(url: str | None) -> Iterator[str]:
     if url:
         yield url.rstrip("/")
         return
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     state = Path(tempfile.mkdtemp(prefix="supportbot-screenshot-")) / "state"
     env = {**os.environ, "SUPPORTBOT_PROJECT_DIR": str(ROOT), "SUPPORTBOT_STATE_DIR": str(state),
            "SUPPORTBOT_WATCH_KNOWLEDGE": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}  # fmt: skip
-    command = [sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 420
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise SystemExit("the server did not start; try `supportbot serve` to see why")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with ServerProcess(uvicorn_command(port), port=port, env=env, cwd=ROOT) as process:
+        try:
+            process.wait_ready(420)
+        except ServerNotReady as e:
+            raise SystemExit("the server did not start; try `supportbot serve` to see why") from e
+        yield process.url
 
 
 def show_conversation(page: Page, base: str) -> None:

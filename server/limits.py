@@ -5,9 +5,10 @@
 - `IpRateLimitMiddleware`: HTTP requests per client IP (`rate_limit_per_ip_per_minute`); operational
   routes (`/healthz`, `/readyz`, `/metrics`) and the socket.io transport are exempt — socket.io counts
   each message in its handler instead.
-- `enforce_sender_limit(app, sender)`: messages per conversation (`rate_limit_per_minute`), called by
-  every channel (native chat, Rasa REST, socket.io) once the sender is known.
-- Over a limit: 429 with `Retry-After` (whole seconds) and the JSON error shape.
+- `Limits.take_message(sender, ip)`: messages per conversation (`rate_limit_per_minute`), and per IP for
+  socket.io, taken by the one turn path of every channel (`server/turns.py`) once the sender is known.
+- Over a limit: `RateLimited`, a 429 with `Retry-After` (whole seconds) in the JSON error shape; the
+  WebSocket and socket.io channels send it as an error frame or event.
 - CORS: Starlette's `CORSMiddleware` with `Settings.cors_origins`, outside the limits so browsers can
   read a 413 or 429.
 """
@@ -76,6 +77,16 @@ def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
 
 
+class RateLimited(HTTPException):
+    """Over a message limit: 429 with `Retry-After`; `scope` is "conversation" or "address"."""
+
+    def __init__(self, scope: str, wait: float) -> None:
+        self.scope = scope
+        self.seconds = retry_after_header(wait)
+        message = f"too many messages from this {scope}; retry in {self.seconds} s"
+        super().__init__(429, message, headers={"Retry-After": self.seconds})
+
+
 @dataclass
 class Limits:
     """The limiters of one app, on `app.state.limits`."""
@@ -83,27 +94,20 @@ class Limits:
     per_sender: RateLimiter
     per_ip: RateLimiter
 
+    def take_message(self, sender: str, ip: str | None = None) -> None:
+        """Take one message from `sender`'s budget, then from `ip`'s when given (socket.io: the per-IP
+        middleware never sees its messages). Raises RateLimited when a budget is spent."""
+        wait = self.per_sender.hit(sender)
+        if wait is not None:
+            raise RateLimited("conversation", wait)
+        wait = self.per_ip.hit(ip) if ip is not None else None
+        if wait is not None:
+            raise RateLimited("address", wait)
+
 
 def limits_of(app: Any) -> Limits | None:
     limits: Limits | None = getattr(app.state, "limits", None)
     return limits
-
-
-def sender_retry_after(app: Any, sender: str) -> float | None:
-    """Take one message from `sender`'s budget: None when allowed, else seconds to wait."""
-    limits = limits_of(app)
-    return limits.per_sender.hit(sender) if limits is not None else None
-
-
-def enforce_sender_limit(app: Any, sender: str) -> None:
-    """Raise 429 (with Retry-After) when `sender` sends messages faster than allowed."""
-    wait = sender_retry_after(app, sender)
-    if wait is not None:
-        raise HTTPException(
-            429,
-            f"too many messages from this conversation; retry in {retry_after_header(wait)} s",
-            headers={"Retry-After": retry_after_header(wait)},
-        )
 
 
 class RequestTooLarge(HTTPException):

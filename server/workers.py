@@ -29,13 +29,15 @@ from bot.config import Settings
 
 
 def prepare(settings: Settings) -> None:
-    """Everything a worker would otherwise do first: train, index, create and seed the database."""
+    """Everything a worker would otherwise do first: train, index, create the tables, and let the action
+    package set itself up (the reference shop creates and seeds its database)."""
     from bot import bootstrap
-    from bot.actions.backend import get_backend
+    from bot.dialogue.handoff import SqlHandoffStore
     from bot.feedback import SqlFeedbackStore
 
     bootstrap.load_serving(settings)
-    get_backend(settings.resolved_database_url)
+    bootstrap.prepare_actions(settings)
+    SqlHandoffStore.from_url(settings.resolved_database_url)
     SqlFeedbackStore.from_url(settings.resolved_database_url)
 
 

@@ -54,38 +54,13 @@ def real_serving(real_settings: object) -> Iterator[object]:
 @pytest.fixture(scope="session")
 def live_server(real_settings: object) -> Iterator[str]:
     """The real app (model, knowledge base, database) served by uvicorn on a free loopback port."""
-    import socket
-    import threading
-    import time
-
-    import httpx
-    import uvicorn
-
     from bot.config import Settings
     from server.app import create_app
+    from server.testing import ServerThread
 
     assert isinstance(real_settings, Settings)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(real_settings), host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    else:
-        raise RuntimeError("the server did not become ready in 180 s")
-    yield base
-    server.should_exit = True
-    thread.join(10)
+    with ServerThread(create_app(real_settings), timeout=180) as url:
+        yield url
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

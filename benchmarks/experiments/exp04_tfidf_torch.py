@@ -205,7 +205,7 @@ def main() -> None:
     data["bank"] = (load(args, "banking77", "train"), load(args, "banking77", "test"))
     from embed_cache import embed_texts
 
-    from bot.nlu._classifier_data import generic_oos_texts
+    from bot.nlu.classifier.corpus import generic_oos_texts
 
     gt = generic_oos_texts()
     gpath = args.cache / "generic_oos.npy"

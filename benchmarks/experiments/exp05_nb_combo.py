@@ -17,8 +17,9 @@ from common import load, parser
 from sklearn.naive_bayes import ComplementNB, MultinomialNB
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bot.nlu._classifier_features import TfidfFeatures  # noqa: E402
-from bot.nlu._classifier_head import HeadParams, fit_head  # noqa: E402
+from bot.nlu.classifier import ClassifierConfig  # noqa: E402
+from bot.nlu.classifier.features import TfidfFeatures  # noqa: E402
+from bot.nlu.classifier.head import fit_head  # noqa: E402
 
 
 def main() -> None:
@@ -40,9 +41,7 @@ def main() -> None:
             tr.texts,
             tr.y,
             np.zeros((0, 384), np.float32),
-            [],
-            HeadParams(tfidf=False, epochs=30, batch_size=256, learning_rate=0.01),
-            0,
+            ClassifierConfig(use_tfidf=False, epochs=30, batch_size=256, learning_rate=0.01),
         )
         t_head = time.process_time() - t0
         feats = TfidfFeatures.fit(tr.texts, 2)
@@ -56,7 +55,7 @@ def main() -> None:
                 assert (nb.classes_ == classes).all()
 
                 def logits(s, beta):  # type: ignore[no-untyped-def]
-                    lg = head.raw_scores(s.x, s.texts)["logits"]
+                    lg = head.raw_scores(s.x, s.texts).logits
                     lnb = (
                         nb.predict_joint_log_proba(feats.transform(s.texts))
                         if nbname == "MultinomialNB"

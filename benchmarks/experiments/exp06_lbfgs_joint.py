@@ -1,7 +1,7 @@
 """Experiment 6: joint softmax over [alpha * embedding, TF-IDF] trained full-batch with L-BFGS.
 
-Closed-set accuracy and timing of the solver alone (the shipped module's thresholds are
-evaluated through evaluate_classifier.py --set joint_tfidf=true --set joint_solver=lbfgs).
+Closed-set accuracy and timing of the solver alone (compared with the module's minibatch AdamW head,
+`bot.nlu.classifier.training`).
 
 HF_HUB_OFFLINE=1 ../../.venv/bin/python exp06_lbfgs_joint.py [--lam 1e-4 ...] [--iters 100 ...]
 """
@@ -18,7 +18,7 @@ from common import load, parser
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot.nlu._classifier_features import TfidfFeatures  # noqa: E402
+from bot.nlu.classifier.features import TfidfFeatures  # noqa: E402
 
 
 def train(xd, xs, y, n_classes, lam_d, lam_s, iters):  # type: ignore[no-untyped-def]

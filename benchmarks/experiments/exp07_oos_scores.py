@@ -17,8 +17,8 @@ from common import load, parser, recall_at_in_acc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot.nlu._classifier_threshold import fit_abstention  # noqa: E402
 from bot.nlu.classifier import ClassifierConfig, EmbeddingIntentClassifier  # noqa: E402
+from bot.nlu.classifier.abstention import fit_abstention  # noqa: E402
 
 
 def main() -> None:
@@ -31,20 +31,20 @@ def main() -> None:
     tr, va, te = (load(args, "clinc150", s) for s in ("train", "val", "test"))
     clf = EmbeddingIntentClassifier(cfg)
     clf.fit(tr.x, tr.texts, tr.labels, val=(va.x, va.texts, va.labels))
-    head = clf._head
+    head = clf.head
     assert head is not None
     bank = tr.x[~tr.is_oos]
 
     def signals(split):  # type: ignore[no-untyped-def]
         raw = head.raw_scores(split.x, split.texts)
         probs = head.probabilities(raw)
-        lg = raw["logits"] / head.temperature
+        lg = raw.logits / head.temperature
         sims = split.x @ bank.T
         knn = np.sort(sims, axis=1)[:, -args.k :].mean(1)
         top2 = np.sort(probs, 1)[:, -2:]
         return probs, {
             "maxprob": probs.max(1),
-            "maha": raw["maha"],
+            "maha": raw.signals["maha"],
             "knn": knn,
             "energy": np.log(np.exp(lg - lg.max(1, keepdims=True)).sum(1)) + lg.max(1),
             "margin": top2[:, 1] - top2[:, 0],

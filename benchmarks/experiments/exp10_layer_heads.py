@@ -34,13 +34,12 @@ from embed_cache import REPO_ROOT, read_jsonl
 
 sys.path.insert(0, str(REPO_ROOT))
 
-from bot.nlu._classifier_features import TfidfFeatures  # noqa: E402
-from bot.nlu._classifier_head import HeadParams, _knn_similarity, _whitening, fit_temperature  # noqa: E402
-from bot.nlu._classifier_threshold import (
-    bagged_threshold,  # noqa: E402
-    fit_abstention,  # noqa: E402
-)
-from bot.nlu._classifier_train import train_softmax  # noqa: E402
+from bot.nlu.classifier import ClassifierConfig  # noqa: E402
+from bot.nlu.classifier.abstention import bagged_threshold, fit_abstention  # noqa: E402
+from bot.nlu.classifier.features import TfidfFeatures  # noqa: E402
+from bot.nlu.classifier.head import fit_temperature  # noqa: E402
+from bot.nlu.classifier.signals import knn_similarity, whitening  # noqa: E402
+from bot.nlu.classifier.training import train_softmax  # noqa: E402
 
 CACHE = Path("/tmp/intent_exp")
 DATA = REPO_ROOT / ".." / "shared" / "data"
@@ -105,21 +104,14 @@ class Dense:
 
 
 def train_heads(
-    xd: np.ndarray, m: object, idx: np.ndarray, n_classes: int, args: argparse.Namespace, neg: np.ndarray | None = None
+    xd: np.ndarray, m: object, idx: np.ndarray, n_classes: int, args: argparse.Namespace
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    neg = np.zeros((0, xd.shape[1]), np.float32) if neg is None else neg
-    p = HeadParams(
-        outlier_exposure=args.oe,
-        alpha=1.0,
-        epochs=args.epochs,
-        batch_size=args.batch,
-        learning_rate=args.lr,
-        weight_decay=args.wd,
-        joint_tfidf=True,
-    )
     dense = bias = sparse = None
     for s in range(args.seeds):
-        d, b, sp_ = train_softmax(xd, idx, n_classes, neg, p, args.seed + s, m)
+        p = ClassifierConfig(
+            epochs=args.epochs, batch_size=args.batch, learning_rate=args.lr, weight_decay=args.wd, seed=args.seed + s
+        )
+        d, b, sp_ = train_softmax(xd, idx, n_classes, p, m)
         assert sp_ is not None
         if dense is None:
             dense, bias, sparse = d, b, sp_
@@ -162,11 +154,10 @@ def clinc(spec: str, args: argparse.Namespace, cached: dict[str, object]) -> dic
         cached["tfidf"] = TfidfFeatures.fit_transform(tr.texts, 2)
     feats, m = cached["tfidf"]  # type: ignore[misc]
     xd = dense_of(tr)
-    neg = dense_of(cached["tro"]) if args.oe > 0 else None  # type: ignore[arg-type]
-    W, b, S = train_heads(xd, m, idx, len(labels), args, neg)
+    W, b, S = train_heads(xd, m, idx, len(labels), args)
     emb = tr.arr("emb") if args.maha == "emb" else Dense(args.maha, tr, args.norm)(tr)
     means = np.stack([emb[idx == c].mean(0) for c in range(len(labels))])
-    whiten = _whitening(emb - means[idx], 0.1).astype(np.float32)
+    whiten = whitening(emb - means[idx], 0.1).astype(np.float32)
     means_w = (means @ whiten).astype(np.float32)
     negbank = None
     if args.neg_knn:
@@ -185,7 +176,7 @@ def clinc(spec: str, args: argparse.Namespace, cached: dict[str, object]) -> dic
         blk = Dense(f"{name}:1", tr, args.norm)
         f = blk(tr)
         mu = np.stack([f[idx == c].mean(0) for c in range(len(labels))])
-        wh = _whitening(f - mu[idx], args.shrink).astype(np.float32)
+        wh = whitening(f - mu[idx], args.shrink).astype(np.float32)
         extra_maha[name] = (blk, wh, (mu @ wh).astype(np.float32))
     order = np.argsort(idx, kind="stable")
     bank = np.ascontiguousarray(tr.arr("emb")[order])
@@ -224,7 +215,7 @@ def clinc(spec: str, args: argparse.Namespace, cached: dict[str, object]) -> dic
             "rank": rank,
             "maha": -d2.min(1),
             "energy": top[:, 0] + np.log(np.exp(lg - top).sum(1)),
-            "knn": _knn_similarity(d.arr("emb"), bank, start, lg, 10, 5)[0],
+            "knn": knn_similarity(d.arr("emb"), bank, start, lg, 10, 5)[0],
             "vote": knn_vote(d.arr("emb"), bank, idx[order], start, lg, args.knn_k, args.knn_temp)
             if args.blend
             else np.zeros_like(lg),
@@ -458,7 +449,6 @@ def main() -> None:
     ap.add_argument("--blend-rank-only", action="store_true", help="kNN vote ranks; maxprob from the plain softmax")
     ap.add_argument("--neg-knn", default="", help="negative-bank kNN signal: trainoos, generic or both")
     ap.add_argument("--neg-k", type=int, default=3)
-    ap.add_argument("--oe", type=float, default=0.0, help="outlier exposure on train's oos examples")
     ap.add_argument("--signal-auroc", action="store_true")
     ap.add_argument("--tok-model", default="", help="exp14 token head added to the logits: attn, sa, cnn")
     ap.add_argument("--tok-layers", type=int, nargs="+", default=[6])

@@ -68,7 +68,7 @@ def rule_bag(
 
 
 def rule_bag_module(score: np.ndarray, correct: np.ndarray, is_oos: np.ndarray, w: float) -> float:
-    from bot.nlu._classifier_threshold import bagged_threshold
+    from bot.nlu.classifier.abstention import bagged_threshold
 
     return bagged_threshold(score, correct, is_oos, np.zeros(len(score), bool), w, 201, 0)
 

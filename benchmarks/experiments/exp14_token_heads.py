@@ -186,14 +186,14 @@ def logits_of(model, d: Tokens) -> np.ndarray:  # type: ignore[no-untyped-def]
 
 
 def joint_logits(tr: Tokens, evs: list[Tokens], labels: np.ndarray, seed: int) -> list[np.ndarray]:
-    from bot.nlu._classifier_features import TfidfFeatures
-    from bot.nlu._classifier_head import HeadParams
-    from bot.nlu._classifier_train import train_softmax
+    from bot.nlu.classifier import ClassifierConfig
+    from bot.nlu.classifier.features import TfidfFeatures
+    from bot.nlu.classifier.training import train_softmax
 
     feats, m = TfidfFeatures.fit_transform(tr.texts, 2)
     idx = np.searchsorted(labels, tr.y)
-    p = HeadParams(alpha=2.0, epochs=5, batch_size=512, learning_rate=0.03, weight_decay=1e-4, joint_tfidf=True)
-    w, b, s = train_softmax(tr.emb, idx, len(labels), np.zeros((0, tr.emb.shape[1]), np.float32), p, seed, m)
+    cfg = ClassifierConfig(epochs=5, batch_size=512, learning_rate=0.03, weight_decay=1e-4, seed=seed)
+    w, b, s = train_softmax(2.0 * tr.emb, idx, len(labels), cfg, m)  # the shipped head: 2 x embedding
     assert s is not None
     return [2.0 * ev.emb @ w.T + b + np.asarray(feats.transform(ev.texts) @ s) for ev in evs]
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from exp10_layer_heads import Data, Dense, knn_vote, softmax  # noqa: E402
 
-from bot.nlu._classifier_features import TfidfFeatures  # noqa: E402
+from bot.nlu.classifier.features import TfidfFeatures  # noqa: E402
 
 
 def train(xd: np.ndarray, m: object, y: np.ndarray, n_classes: int, args: argparse.Namespace) -> object:

@@ -60,7 +60,8 @@ from bot.faq.loader import load_knowledge  # noqa: E402
 from bot.faq.responder import KnowledgeResult  # noqa: E402
 from bot.faq.service import KnowledgeService  # noqa: E402
 from bot.faq.thresholds import resolve_thresholds  # noqa: E402
-from bot.nlu.classifier import DEFAULT_OOS_LABELS, EmbeddingIntentClassifier, IntentPrediction  # noqa: E402
+from bot.intent_names import OUT_OF_SCOPE_LABELS  # noqa: E402
+from bot.nlu.classifier import EmbeddingIntentClassifier, IntentPrediction  # noqa: E402
 from bot.nlu.model import training_set  # noqa: E402
 from bot.testing.cases import ConversationCase, MessageCase, case_files, load_case_file  # noqa: E402
 from bot.types import FALLBACK_INTENT  # noqa: E402
@@ -114,7 +115,7 @@ def route(intent: str, kb: KnowledgeResult) -> Outcome:
         return kb_outcome(kb) if kb.decision in ("answer", "suggest") else Outcome("abstain")
     if intent == FAQ:
         return kb_outcome(kb)
-    if intent in DEFAULT_OOS_LABELS:  # never predicted (out_of_scope examples are negatives); as the engine
+    if intent in OUT_OF_SCOPE_LABELS:  # never predicted (out_of_scope examples are negatives); as the engine
         return kb_outcome(kb) if kb.decision == "answer" else Outcome("abstain")
     return Outcome("intent", intent=intent)
 
@@ -293,7 +294,7 @@ def cross_validation_view(
         pred_a_t[te] = intents_of(clf_a, tx.rows(te), [b_texts[i] for i in te])
         pred_b_t[te] = intents_of(clf_b, tx.rows(te), [b_texts[i] for i in te])
         pred_a_f[fe] = intents_of(clf_a, fx.rows(fe), [f_texts[i] for i in fe])
-    is_oos = np.isin(ty, list(DEFAULT_OOS_LABELS))
+    is_oos = np.isin(ty, list(OUT_OF_SCOPE_LABELS))
     per = [strategies(a, b, r) for a, b, r in zip(pred_a_t, pred_b_t, kb_t, strict=True)]
     n_in, n_oos = int((~is_oos).sum()), int(is_oos.sum())
     out: dict[str, object] = {

@@ -3,7 +3,14 @@
 `python -m rasa_sdk --actions bot.actions` (or `ActionExecutor().register_package("bot.actions")`)
 imports this package and registers every concrete Action subclass below. Nothing heavy happens at
 import: the backend, clock and stores file are built on first use (see `_common.Deps`).
+
+`prepare(settings)` is the package's set-up hook: `supportbot serve --workers N` calls it once before the
+workers start (see `bot.bootstrap.prepare_actions`).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from bot.actions.appointments import (
     ActionAskAppointmentConfirmed,
@@ -33,6 +40,17 @@ from bot.actions.returns import (
     ValidateReturnForm,
 )
 
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+
+def prepare(settings: Settings) -> None:
+    """Create and seed the shop database, once, before several server processes use it."""
+    from bot.actions.backend import get_backend
+
+    get_backend(settings.resolved_database_url)
+
+
 __all__ = [
     "ActionAskAppointmentConfirmed",
     "ActionAskAppointmentTime",
@@ -55,4 +73,5 @@ __all__ = [
     "ValidateOrderStatusForm",
     "ValidateRescheduleAppointmentForm",
     "ValidateReturnForm",
+    "prepare",
 ]

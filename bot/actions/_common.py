@@ -1,8 +1,9 @@
 """Shared pieces of the task handlers: injection of backend/clock/stores, wording, entities, dates.
 
-Every handler is constructed with NO arguments by the rasa-sdk executor; the backend, clock and stores
-file then come from lazy factories (`get_backend()`, the system clock, `get_stores()`). Tests pass
-`backend=`, `clock=` and `stores_path=` instead. Nothing is built at import time.
+Every handler is constructed with NO arguments by the rasa-sdk executor; the backend, handoff tickets,
+clock and stores file then come from lazy factories (`get_backend()`, `get_handoff_store()`, the system
+clock, `get_stores()`). Tests pass `backend=`, `handoffs=`, `clock=` and `stores_path=` instead. Nothing
+is built at import time.
 
 Customer wording lives in the domain YAML (`intents/domain/tasks.yml`): responses, plus the
 `button_titles` map: button titles, and under `button_titles.formats` the weekday and month names,
@@ -27,6 +28,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.backend.protocol import ShopBackend
 from bot.actions.stores import Stores, get_stores
+from bot.dialogue.handoff import HandoffStore
 from bot.errors import ActionError
 
 Clock = Callable[[], datetime]
@@ -41,15 +43,17 @@ def utc_now() -> datetime:
 
 
 class Deps:
-    """Backend, clock and stores of one handler: injected, or lazily built on first use."""
+    """Backend, handoff tickets, clock and stores of one handler: injected, or lazily built on first use."""
 
     def __init__(
         self,
         backend: ShopBackend | None = None,
         clock: Clock | None = None,
         stores_path: Path | None = None,
+        handoffs: HandoffStore | None = None,
     ) -> None:
         self._backend = backend
+        self._handoffs = handoffs
         self.clock: Clock = clock or utc_now
         self.stores_path = stores_path
 
@@ -60,6 +64,14 @@ class Deps:
 
             self._backend = get_backend()
         return self._backend
+
+    @property
+    def handoffs(self) -> HandoffStore:
+        if self._handoffs is None:
+            from bot.dialogue.handoff import get_handoff_store
+
+            self._handoffs = get_handoff_store()
+        return self._handoffs
 
     @property
     def stores(self) -> Stores:
@@ -75,33 +87,23 @@ class Deps:
         return self.now().astimezone(self.stores.timezone_default).date()
 
 
-class ShopAction(Action, ABC):  # type: ignore[misc]
-    """Base of the task handlers: `ActionX()` for the executor, `ActionX(backend=..., clock=...)` in tests."""
+class Injected:
+    """`self.deps` of a handler: `ActionX()` for the executor, `ActionX(backend=..., clock=...)` in tests
+    (the keywords of `Deps`)."""
 
-    def __init__(
-        self,
-        *,
-        backend: ShopBackend | None = None,
-        clock: Clock | None = None,
-        stores_path: Path | None = None,
-    ) -> None:
-        self.deps = Deps(backend, clock, stores_path)
+    def __init__(self, **deps: Any) -> None:
+        self.deps = Deps(**deps)
+
+
+class ShopAction(Injected, Action, ABC):  # type: ignore[misc]
+    """Base of the task handlers."""
 
     @abstractmethod
     def name(self) -> str: ...
 
 
-class ShopFormValidation(FormValidationAction, ABC):  # type: ignore[misc]
+class ShopFormValidation(Injected, FormValidationAction, ABC):  # type: ignore[misc]
     """Base of the form validators, with the same injection as `ShopAction`."""
-
-    def __init__(
-        self,
-        *,
-        backend: ShopBackend | None = None,
-        clock: Clock | None = None,
-        stores_path: Path | None = None,
-    ) -> None:
-        self.deps = Deps(backend, clock, stores_path)
 
     @abstractmethod
     def name(self) -> str: ...
@@ -237,6 +239,14 @@ def find_email(value: Any, tracker: Tracker) -> str | None:
         return entity.strip().lower()
     match = _EMAIL.search(str(value or ""))
     return match.group(0).lower() if match else None
+
+
+def validate_email(slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+    """`{slot: the email of this turn}`, or `{slot: None}` after telling the customer it is not an email."""
+    email = find_email(value, tracker)
+    if email is None:
+        utter(dispatcher, "utter_invalid_email", given=str(value or latest_text(tracker)))
+    return {slot: email}
 
 
 def find_order_number(value: Any, tracker: Tracker, pattern: str, number_format: str) -> str | None:

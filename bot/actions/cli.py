@@ -1,34 +1,10 @@
-"""`supportbot seed` and `supportbot handoff list|resume ID` (registered by bot/cli.py as plugins).
-
-`resume_conversation` is the one place that gives a paused conversation back to the bot; the HTTP
-operator endpoint calls it too.
-"""
+"""`supportbot seed`: the reference shop's database (registered by bot/cli.py as a plugin)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
-
-from bot.actions.backend.protocol import HandoffStatus, HandoffTicket, ShopBackend
-from bot.dialogue.state import event
-from bot.dialogue.tracker_store import TrackerStore
-
-
-def resume_conversation(ticket_id: int, backend: ShopBackend, tracker_store: TrackerStore) -> HandoffTicket:
-    """Resolve the ticket and un-pause its conversation (appends a Rasa `resume` event), atomically per sender."""
-    ticket = backend.get_handoff(ticket_id)
-    if ticket is None:
-        from bot.actions.backend.protocol import HandoffNotFoundError
-
-        raise HandoffNotFoundError(f"no handoff ticket {ticket_id} — list open tickets with `supportbot handoff list`")
-    with tracker_store.lock(ticket.sender_id):
-        state = tracker_store.load(ticket.sender_id)
-        if state is not None and state.paused:
-            state.paused = False
-            state.add(event("resume"))
-            tracker_store.save(state)
-    return backend.resolve_handoff(ticket_id)
 
 
 def seed_command(
@@ -57,32 +33,3 @@ def seed_command(
 
 
 seed_command.command_name = "seed"  # type: ignore[attr-defined]
-
-handoff_app = typer.Typer(help="Conversations handed over to a person.", no_args_is_help=True)
-
-
-@handoff_app.command("list")
-def handoff_list(
-    all_tickets: Annotated[bool, typer.Option("--all", help="Include resolved tickets.")] = False,
-) -> None:
-    """List open handoff tickets (oldest first)."""
-    from bot.actions.backend import get_backend
-
-    tickets = get_backend().list_handoffs(status=None if all_tickets else HandoffStatus.OPEN)
-    if not tickets:
-        typer.echo("No open handoff tickets.")
-    for t in tickets:
-        last = t.transcript[-1].text if t.transcript else ""
-        typer.echo(f"#{t.id}  {t.status.value:8}  {t.created_at:%Y-%m-%d %H:%M} UTC  {t.sender_id}  {last[:60]!r}")
-
-
-@handoff_app.command("resume")
-def handoff_resume(ticket_id: int) -> None:
-    """Resolve ticket ID and give its conversation back to the bot."""
-    from bot.actions.backend import get_backend
-    from bot.bootstrap import make_tracker_store
-    from bot.config import get_settings
-
-    store = make_tracker_store(get_settings())
-    ticket = resume_conversation(ticket_id, get_backend(), store)
-    typer.echo(f"Ticket #{ticket.id} resolved; the bot answers {ticket.sender_id} again.")

@@ -1,8 +1,8 @@
 """Human handoff: open a ticket with the transcript, tell the customer what happens next, pause the bot.
 
-An operator lists tickets and resumes the conversation through the backend methods
-(`list_handoffs`, `get_handoff`, `resolve_handoff`), wired to `supportbot handoff list|resume ID`
-and an HTTP endpoint elsewhere; resuming appends `ConversationResumed` to the tracker.
+The ticket goes to the platform's `HandoffStore` (bot/dialogue/handoff.py); an operator lists tickets and
+resumes the conversation with `supportbot handoff list|resume ID` or the admin HTTP endpoints, and
+resuming appends `ConversationResumed` to the tracker.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions._common import DomainDict, Events, ShopAction, Wording, latest_text, utter
-from bot.actions.backend.protocol import TranscriptLine
 from bot.actions.hours import HoursFormatter
+from bot.dialogue.handoff import TranscriptLine
 
 MAX_TRANSCRIPT_LINES = 200
 CUSTOMER_SERVICE = "customer_service"
@@ -41,7 +41,7 @@ class ActionHumanHandoff(ShopAction):
         return "action_human_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
-        ticket = self.deps.backend.open_handoff(
+        ticket = self.deps.handoffs.open(
             tracker.sender_id, latest_text(tracker)[:200], transcript(list(tracker.events))
         )
         stores = self.deps.stores

@@ -16,7 +16,7 @@ from bot.actions.backend.protocol import (
     OrderNotFoundError,
     OrderStatus,
 )
-from bot.actions.verification import ORDER_SLOTS, OrderFormValidation, end_form
+from bot.actions.verification import ORDER_SLOTS, OrderFormValidation, VerifiedQuestion, end_form
 
 CANCEL_SLOTS = (*ORDER_SLOTS, "cancel_order_confirmed")
 
@@ -121,21 +121,19 @@ class ValidateCancelOrderForm(OrderFormValidation):
         return {"cancel_order_confirmed": value if isinstance(value, bool) else None}
 
 
-class ActionAskCancelOrderConfirmed(ShopAction):
+class ActionAskCancelOrderConfirmed(VerifiedQuestion[Order]):
     """Asks for an explicit yes before cancelling, naming the order's items and total."""
+
+    form_slots = CANCEL_SLOTS
 
     def name(self) -> str:
         return "action_ask_cancel_order_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
-        order = self.deps.backend.find_order(
-            str(tracker.get_slot("order_number")), str(tracker.get_slot("order_email"))
-        )
-        if order is None:
-            utter(dispatcher, "utter_order_not_found")
-            return end_form(*CANCEL_SLOTS)
-        utter(dispatcher, "utter_ask_cancel_order_confirmed", **order_values(order, Wording(domain)))
-        return []
+    def find(self, tracker: Tracker) -> Order | None:
+        return self.deps.backend.find_order(str(tracker.get_slot("order_number")), str(tracker.get_slot("order_email")))
+
+    def ask(self, found: Order, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> None:
+        utter(dispatcher, "utter_ask_cancel_order_confirmed", **order_values(found, Wording(domain)))
 
 
 class ActionSubmitCancelOrder(ShopAction):

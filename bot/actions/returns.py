@@ -32,7 +32,7 @@ from bot.actions.backend.protocol import (
     ReturnNotAllowedError,
 )
 from bot.actions.orders import order_values
-from bot.actions.verification import ORDER_SLOTS, OrderFormValidation, end_form
+from bot.actions.verification import ORDER_SLOTS, OrderFormValidation, VerifiedQuestion, end_form, verified_order
 
 RETURN_SLOTS = (*ORDER_SLOTS, "return_items", "return_reason", "return_confirmed")
 RETURN_REASONS = ("too_small", "too_large", "damaged", "not_as_described", "changed_mind", "wrong_item")
@@ -117,12 +117,6 @@ class ValidateReturnForm(OrderFormValidation):
     def name(self) -> str:
         return "validate_return_form"
 
-    def _order(self, tracker: Tracker) -> Order | None:
-        number, email = tracker.get_slot("order_number"), tracker.get_slot("order_email")
-        if not number or not email:
-            return None
-        return self.deps.backend.find_order(str(number), str(email))
-
     def check_order(
         self, order: Order, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, changed: set[Any]
     ) -> Events:
@@ -150,7 +144,7 @@ class ValidateReturnForm(OrderFormValidation):
         wanted = [str(e.get("value")) for e in latest_entities(tracker, "item") if e.get("value")]
         if not wanted:
             wanted = [str(v) for v in value] if isinstance(value, list) else [str(value or latest_text(tracker))]
-        order = self._order(tracker)
+        order = verified_order(self.deps, tracker)
         if order is None:
             return {"return_items": wanted}  # checked once the order is verified
         return self._check_items(order, wanted, dispatcher, Wording(domain))
@@ -200,70 +194,62 @@ class ValidateReturnForm(OrderFormValidation):
         return {"return_confirmed": value if isinstance(value, bool) else None}
 
 
-class _ReturnAction(ShopAction):
-    def order(self, tracker: Tracker) -> Order | None:
-        number, email = tracker.get_slot("order_number"), tracker.get_slot("order_email")
-        if not number or not email:
-            return None
-        return self.deps.backend.find_order(str(number), str(email))
-
-    @staticmethod
-    def chosen(order: Order, tracker: Tracker) -> list[OrderItem]:
-        ids = {str(i) for i in tracker.get_slot("return_items") or []}
-        return [i for i in order.items if str(i.id) in ids]
+def chosen_items(order: Order, tracker: Tracker) -> list[OrderItem]:
+    """The items of the order in `return_items`."""
+    ids = {str(i) for i in tracker.get_slot("return_items") or []}
+    return [i for i in order.items if str(i.id) in ids]
 
 
-class ActionAskReturnItems(_ReturnAction):
+class _ReturnQuestion(VerifiedQuestion[Order]):
+    """A question about the order being returned; the form ends when it cannot be found any more."""
+
+    form_slots = RETURN_SLOTS
+
+    def find(self, tracker: Tracker) -> Order | None:
+        return verified_order(self.deps, tracker)
+
+
+class ActionAskReturnItems(_ReturnQuestion):
     """Lists the order's returnable items as buttons (payload: the item name as `item` entity)."""
 
     def name(self) -> str:
         return "action_ask_return_items"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
-        order = self.order(tracker)
-        if order is None:
-            utter(dispatcher, "utter_order_not_found")
-            return end_form(*RETURN_SLOTS)
+    def ask(self, found: Order, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> None:
         wording = Wording(domain)
-        returnable = [i for i in order.items if item_refusal(i) is None]
+        returnable = [i for i in found.items if item_refusal(i) is None]
         buttons = [(i.name, '/inform{"item": "' + i.name + '"}') for i in returnable]
         if len(returnable) > 1:
             buttons.append((wording.title("return_all_items"), '/inform{"item": "' + ALL_ITEMS + '"}'))
         names = wording.join([i.name for i in returnable])
-        utter_buttons(dispatcher, "utter_ask_return_items", buttons, **_values(order, wording), returnable=names)
-        return []
+        utter_buttons(dispatcher, "utter_ask_return_items", buttons, **_values(found, wording), returnable=names)
 
 
-class ActionAskReturnReason(_ReturnAction):
+class ActionAskReturnReason(ShopAction):
     """Asks why, naming the items chosen (the reason buttons come from the response)."""
 
     def name(self) -> str:
         return "action_ask_return_reason"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
-        order = self.order(tracker)
-        items = self.chosen(order, tracker) if order is not None else []
+        order = verified_order(self.deps, tracker)
+        items = chosen_items(order, tracker) if order is not None else []
         utter(dispatcher, "utter_ask_return_reason", return_items=Wording(domain).join([i.name for i in items]))
         return []
 
 
-class ActionAskReturnConfirmed(_ReturnAction):
+class ActionAskReturnConfirmed(_ReturnQuestion):
     def name(self) -> str:
         return "action_ask_return_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
-        order = self.order(tracker)
-        if order is None:
-            utter(dispatcher, "utter_order_not_found")
-            return end_form(*RETURN_SLOTS)
+    def ask(self, found: Order, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> None:
         wording = Wording(domain)
         reason = str(wording.get("return_reasons").get(tracker.get_slot("return_reason"), ""))
-        items = wording.join([i.name for i in self.chosen(order, tracker)])
-        utter(dispatcher, "utter_ask_return_confirmed", **_values(order, wording), return_items=items, reason=reason)
-        return []
+        items = wording.join([i.name for i in chosen_items(found, tracker)])
+        utter(dispatcher, "utter_ask_return_confirmed", **_values(found, wording), return_items=items, reason=reason)
 
 
-class ActionSubmitReturn(_ReturnAction):
+class ActionSubmitReturn(ShopAction):
     def name(self) -> str:
         return "action_submit_return"
 
@@ -276,11 +262,11 @@ class ActionSubmitReturn(_ReturnAction):
         return reset_slots(*RETURN_SLOTS)
 
     def _create(self, dispatcher: CollectingDispatcher, tracker: Tracker, wording: Wording) -> None:
-        order = self.order(tracker)
+        order = verified_order(self.deps, tracker)
         if order is None:
             utter(dispatcher, "utter_order_not_found")
             return
-        items = self.chosen(order, tracker)
+        items = chosen_items(order, tracker)
         try:
             created = self.deps.backend.create_return(
                 order.number,

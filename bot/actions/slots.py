@@ -69,7 +69,6 @@ def check_time(
 ) -> TimeCheck:
     """Is `when` a bookable slot of `shop`? Utters the specific correction when it is not."""
     now = deps.now()
-    today = now.astimezone(shop.timezone).date()
     if isinstance(when, DayPart):
         return TimeCheck(part=when.part)  # the question offers such times on the next free days
     if when is None:
@@ -80,34 +79,58 @@ def check_time(
         utter(dispatcher, "utter_date_impossible", day=when.day, month=month, max_day=when.max_day)
         return TimeCheck()
     values: dict[str, Any] = {"shop_name": shop.name, "date": wording.date(when.day)}
-    if when.day < today:
-        utter(dispatcher, "utter_appointment_date_past", **values)
-        return TimeCheck()
-    last = today + timedelta(days=BOOKING_DAYS - 1)
-    if when.day > last:
-        utter(dispatcher, "utter_appointment_too_far", last_date=wording.date(last), **values)
-        return TimeCheck()
-    hours = shop.hours_on(when.day)
-    if hours.closed:
-        if hours.note:
-            utter(dispatcher, "utter_appointment_shop_closed_special", note=hours.note, **values)
-        else:
-            utter(dispatcher, "utter_appointment_shop_closed", **values)
+    if not _bookable_day(dispatcher, wording, shop, when.day, now.astimezone(shop.timezone).date(), values):
         return TimeCheck()
     free = free_times(deps.backend, shop, when.day, now)
-    day = when.day.isoformat() if free else None
     if not free:
         utter(dispatcher, "utter_appointment_day_full", **values)
         return TimeCheck()
     moment = when.local(shop.timezone)
     if moment is None:  # a day without a time: the question lists that day's free times
-        return TimeCheck(day=day, part=when.part)
+        return TimeCheck(day=when.day.isoformat(), part=when.part)
+    return _check_moment(deps, dispatcher, wording, shop, moment, now, free, values)
+
+
+def _bookable_day(
+    dispatcher: CollectingDispatcher, wording: Wording, shop: Shop, day: date, today: date, values: dict[str, Any]
+) -> bool:
+    """Can `day` be booked at all (not past, not too far, the shop open)? Utters why not."""
+    if day < today:
+        utter(dispatcher, "utter_appointment_date_past", **values)
+        return False
+    last = today + timedelta(days=BOOKING_DAYS - 1)
+    if day > last:
+        utter(dispatcher, "utter_appointment_too_far", last_date=wording.date(last), **values)
+        return False
+    hours = shop.hours_on(day)
+    if hours.closed:
+        if hours.note:
+            utter(dispatcher, "utter_appointment_shop_closed_special", note=hours.note, **values)
+        else:
+            utter(dispatcher, "utter_appointment_shop_closed", **values)
+        return False
+    return True
+
+
+def _check_moment(
+    deps: Deps,
+    dispatcher: CollectingDispatcher,
+    wording: Wording,
+    shop: Shop,
+    moment: datetime,
+    now: datetime,
+    free: list[datetime],
+    values: dict[str, Any],
+) -> TimeCheck:
+    """A time on a bookable day with free slots: the time when it is free, else that day (and why not)."""
+    day = moment.date().isoformat()
     values["time"] = wording.time(moment)
     if moment <= now:
         utter(dispatcher, "utter_appointment_time_past", **values)
         return TimeCheck(day=day)
     opening = shop.open_range_at(moment)
     if opening is None or (moment + timedelta(minutes=APPOINTMENT_MINUTES)).time() > opening.end:
+        hours = shop.hours_on(moment.date())
         ranges = [wording.fill("range", start=wording.time(r.start), end=wording.time(r.end)) for r in hours.ranges]
         hours_text = str(wording.get("range_separator")).join(ranges)
         utter(dispatcher, "utter_appointment_outside_hours", hours=hours_text, **values)

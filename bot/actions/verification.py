@@ -1,28 +1,31 @@
 """Checking that an order number and an email belong together, shared by the order forms.
 
 Nothing about an order is revealed unless BOTH match, and a wrong number and a wrong email get
-the same answer (`utter_order_not_found`), so orders cannot be enumerated.
+the same answer (`utter_order_not_found`), so orders cannot be enumerated. `VerifiedQuestion` asks
+about what a form verified (an order, or a booking by reference and email).
 """
 
 from __future__ import annotations
 
 import re
 from abc import abstractmethod
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions._common import (
+    Deps,
     DomainDict,
     Events,
+    ShopAction,
     ShopFormValidation,
-    find_email,
     find_order_number,
     latest_text,
     reset_slots,
     utter,
+    validate_email,
 )
 from bot.actions.backend.protocol import Order
 from bot.config import get_settings
@@ -34,6 +37,7 @@ TRIED_EMAIL = "tried_email"
 """An email that matched no order with the number given: tried again with the next number given."""
 VERIFIED_ORDER = "verified_order"
 """The last order verified in this conversation: "can I still cancel it?" is about this one."""
+Found = TypeVar("Found")
 _BACK_REFERENCE = re.compile(
     r"\b(it|that|this|them|that one|this one|the order|that order|this order|same order)\b", re.I
 )
@@ -42,6 +46,14 @@ _BACK_REFERENCE = re.compile(
 def end_form(*slots: str) -> Events:
     """Events that leave the active form without submitting it, clearing its slots."""
     return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_slots(*slots)]
+
+
+def verified_order(deps: Deps, tracker: Tracker) -> Order | None:
+    """The order of the form's `order_number` and `order_email` (None until both match an order)."""
+    number, email = tracker.get_slot("order_number"), tracker.get_slot("order_email")
+    if not number or not email:
+        return None
+    return deps.backend.find_order(str(number), str(email))
 
 
 def _verified_last_turn(tracker: Tracker) -> bool:
@@ -75,10 +87,7 @@ class OrderFormValidation(ShopFormValidation):
     def validate_order_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        email = find_email(value, tracker)
-        if email is None:
-            utter(dispatcher, "utter_invalid_email", given=str(value or latest_text(tracker)))
-        return {"order_email": email}
+        return validate_email("order_email", value, dispatcher, tracker)
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
         events: Events = await super().run(dispatcher, tracker, domain)
@@ -133,3 +142,25 @@ class OrderFormValidation(ShopFormValidation):
     ) -> Events:
         """Form-specific checks once the order is verified (e.g. can it still be cancelled?)."""
         return []
+
+
+class VerifiedQuestion(ShopAction, Generic[Found]):
+    """Asks about what the form verified (`find`). When it cannot be found any more, the customer is
+    told (`not_found`: the same answer for a wrong number and a wrong email) and the form ends."""
+
+    not_found = "utter_order_not_found"
+    form_slots: tuple[str, ...] = ORDER_SLOTS
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
+        found = self.find(tracker)
+        if found is None:
+            utter(dispatcher, self.not_found)
+            return end_form(*self.form_slots)
+        self.ask(found, dispatcher, tracker, domain)
+        return []
+
+    @abstractmethod
+    def find(self, tracker: Tracker) -> Found | None: ...
+
+    @abstractmethod
+    def ask(self, found: Found, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> None: ...

@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -243,8 +243,3 @@ def _iso_day(value: str | None) -> date | None:
         return datetime.fromisoformat(value).date()
     except ValueError:
         return None
-
-
-def next_weekday(today: date, weekday: int) -> date:
-    """The next date (today included) falling on `weekday` (0 = Monday)."""
-    return today + timedelta(days=(weekday - today.weekday()) % 7)

@@ -41,9 +41,10 @@ def action_call(name: str, sender_id: str, tracker: dict[str, Any], domain: dict
 
 
 class InProcessActionRunner:
-    """Runs actions through rasa-sdk's own `ActionExecutor`, exactly as its server would."""
+    """Runs the actions of `package` (the `action_package` setting) through rasa-sdk's own `ActionExecutor`,
+    exactly as its server would."""
 
-    def __init__(self, package: str = "bot.actions") -> None:
+    def __init__(self, package: str) -> None:
         self.package = package
         self._executor: Any = None
         self._lock = threading.Lock()

@@ -36,11 +36,7 @@ class Speech:
         """Say the response `name`; False when the domain has no such response."""
         if turn.quiet_fallback and name in QUIET_RESPONSES:
             return True
-        try:
-            reply = self.renderer.render(name, state.slots, values, channel=turn.input_channel)
-        except TemplateError:
-            log.exception("response %s failed to render", name)
-            reply = None
+        reply = self._render(name, state, turn, values, "response")
         if reply is None:
             log.warning("response %s is not defined", name)
             return False
@@ -73,6 +69,16 @@ class Speech:
                 return True
         return self.utter(state, turn, "utter_why_default")
 
+    def _render(
+        self, name: str, state: ConversationState, turn: Turn, values: Mapping[str, Any] | None, kind: str
+    ) -> Reply | None:
+        """The response rendered, or None when it is not defined or its template fails (logged)."""
+        try:
+            return self.renderer.render(name, state.slots, values, channel=turn.input_channel, kind=kind)
+        except TemplateError:
+            log.exception("response %s failed to render", name)
+            return None
+
     def knowledge(self, state: ConversationState, turn: Turn, outcome: KnowledgeOutcome) -> None:
         """Say what the knowledge base answered (after a language notice, only a real answer)."""
         if turn.quiet_fallback and outcome.decision != "answer":
@@ -95,13 +101,7 @@ class Speech:
         name = message.get("response") or message.get("template")
         custom = message.get("custom") or None
         if name:
-            try:
-                reply = self.renderer.render(
-                    str(name), state.slots, message_values(message), channel=turn.input_channel, kind="action"
-                )
-            except TemplateError:
-                log.exception("response %s failed to render", name)
-                reply = None
+            reply = self._render(str(name), state, turn, message_values(message), "action")
             if reply is None:
                 log.warning("action uttered unknown response %s", name)
                 return None

@@ -4,9 +4,12 @@ Rasa-compatible reports. Thin: parses options, shows progress, prints the table.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from bot.evaluation.evaluate import EvaluationOptions, EvaluationResult
 
 
 class _RichProgress:
@@ -26,63 +29,65 @@ class _RichProgress:
             self._progress.advance(self._task, n)
 
 
+OutOption = Annotated[Path, typer.Option("--out", help="Folder for the reports and plots.")]
+TrainOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--train", help="Training data (instead of the project's intents): Rasa NLU YAML or JSONL.", show_default=False
+    ),
+]
+TestOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--test",
+        help="Test data: Rasa NLU YAML or JSONL. Without --train the model is trained on the project's intents.",
+        show_default=False,
+    ),
+]
+ValOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--val", help="Validation data where thresholds are fitted (with --train and --test).", show_default=False
+    ),
+]
+CrossValidationOption = Annotated[
+    bool, typer.Option("--cross-validation", help="Stratified k-fold cross-validation instead of one held-out split.")
+]
+FoldsOption = Annotated[int, typer.Option("--folds", "-f", help="Number of folds for --cross-validation.")]
+TestFractionOption = Annotated[
+    float,
+    typer.Option("--test-fraction", help="Share of each intent held out for testing (project intents, no --test)."),
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Random seed of the split and the folds.")]
+KnowledgeOption = Annotated[
+    bool,
+    typer.Option(
+        "--knowledge/--no-knowledge",
+        help="Also measure knowledge retrieval (Recall@k, MRR) on the YAML tests with `entry:`.",
+    ),
+]
+SuccessesOption = Annotated[bool, typer.Option("--successes", help="Also write intent_successes.json.")]
+NoErrorsOption = Annotated[bool, typer.Option("--no-errors", help="Do not write intent_errors.json.")]
+NoPlotOption = Annotated[bool, typer.Option("--no-plot", help="Do not draw the plots.")]
+
+
 def evaluate_command(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the reports and plots.")] = Path("results"),
-    train: Annotated[
-        Path | None,
-        typer.Option(
-            "--train",
-            help="Training data (instead of the project's intents): Rasa NLU YAML or JSONL.",
-            show_default=False,
-        ),
-    ] = None,
-    test: Annotated[
-        Path | None,
-        typer.Option(
-            "--test",
-            help="Test data: Rasa NLU YAML or JSONL. Without --train the model is trained on the project's intents.",
-            show_default=False,
-        ),
-    ] = None,
-    val: Annotated[
-        Path | None,
-        typer.Option(
-            "--val", help="Validation data where thresholds are fitted (with --train and --test).", show_default=False
-        ),
-    ] = None,
-    cross_validation: Annotated[
-        bool,
-        typer.Option("--cross-validation", help="Stratified k-fold cross-validation instead of one held-out split."),
-    ] = False,
-    folds: Annotated[int, typer.Option("--folds", "-f", help="Number of folds for --cross-validation.")] = 5,
-    test_fraction: Annotated[
-        float,
-        typer.Option("--test-fraction", help="Share of each intent held out for testing (project intents, no --test)."),
-    ] = 0.2,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed of the split and the folds.")] = 0,
-    knowledge: Annotated[
-        bool,
-        typer.Option(
-            "--knowledge/--no-knowledge",
-            help="Also measure knowledge retrieval (Recall@k, MRR) on the YAML tests with `entry:`.",
-        ),
-    ] = True,
-    successes: Annotated[bool, typer.Option("--successes", help="Also write intent_successes.json.")] = False,
-    no_errors: Annotated[bool, typer.Option("--no-errors", help="Do not write intent_errors.json.")] = False,
-    no_plot: Annotated[bool, typer.Option("--no-plot", help="Do not draw the plots.")] = False,
+    out: OutOption = Path("results"),
+    train: TrainOption = None,
+    test: TestOption = None,
+    val: ValOption = None,
+    cross_validation: CrossValidationOption = False,
+    folds: FoldsOption = 5,
+    test_fraction: TestFractionOption = 0.2,
+    seed: SeedOption = 0,
+    knowledge: KnowledgeOption = True,
+    successes: SuccessesOption = False,
+    no_errors: NoErrorsOption = False,
+    no_plot: NoPlotOption = False,
 ) -> None:
     """Evaluate the intent classifier: held-out split, --cross-validation, or --train/--test files."""
-    from rich.console import Console
-    from rich.table import Table
+    from bot.evaluation.evaluate import EvaluationOptions
 
-    from bot import bootstrap
-    from bot.cli import _progress, _settings, print_problems
-    from bot.errors import ConfigError, DataError
-    from bot.evaluation.evaluate import EvaluationOptions, headline, run_evaluation
-
-    console = Console()
-    err = Console(stderr=True)
-    settings = _settings()
     options = EvaluationOptions(
         out=out,
         train=train,
@@ -97,17 +102,44 @@ def evaluate_command(
         successes=successes,
         plot=not no_plot,
     )
+    _print_result(_evaluate(options), out)
+
+
+evaluate_command.command_name = "evaluate"  # type: ignore[attr-defined]
+
+
+def _evaluate(options: EvaluationOptions) -> EvaluationResult:
+    """Run the evaluation with progress bars; bad data or options end the command (exit 1 or 2)."""
+    from rich.console import Console
+
+    from bot import bootstrap
+    from bot.cli import _progress, _settings, print_problems
+    from bot.errors import ConfigError, DataError
+    from bot.evaluation.evaluate import run_evaluation
+
+    settings = _settings()
     try:
         options.check()
         encoder = bootstrap.make_encoder(settings)
         with _progress() as bars:
-            result = run_evaluation(settings, encoder, options, _RichProgress(bars))
+            return run_evaluation(settings, encoder, options, _RichProgress(bars))
     except DataError as e:
         print_problems(list(e.problems))
         raise typer.Exit(1) from e
     except (ConfigError, ValueError) as e:
-        err.print(f"[red]{e}[/red]")
+        Console(stderr=True).print(f"[red]{e}[/red]")
         raise typer.Exit(2) from e
+
+
+def _print_result(result: EvaluationResult, out: Path) -> None:
+    """The headline metrics as a table, the cross-validation means, and where the reports are."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from bot.evaluation.evaluate import headline
+
+    console = Console()
+    err = Console(stderr=True)
     table = Table(title=f"Evaluation — {result.mode}", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -123,6 +155,3 @@ def evaluate_command(
             err.print(f"[yellow]left out (fewer examples than folds):[/yellow] {dropped}")
     console.print(table)
     console.print(f"Reports in [bold]{out}/[/bold]: " + ", ".join(p.name for p in result.files), highlight=False)
-
-
-evaluate_command.command_name = "evaluate"  # type: ignore[attr-defined]

@@ -17,7 +17,16 @@ from bot.config import Settings
 from bot.encoding import Encoded, Encoder, encode_with_layers, layer_names_for
 from bot.errors import ConfigError, TrainingDataError
 from bot.evaluation import plots, reports
-from bot.evaluation.crossval import CrossValidation, Labelled, cross_validate, fit, holdout_split, predict
+from bot.evaluation.crossval import (
+    ClassifierFactory,
+    CrossValidation,
+    Embed,
+    Labelled,
+    cross_validate,
+    fit,
+    holdout_split,
+    predict,
+)
 from bot.evaluation.datasets import has_out_of_scope, read_examples
 from bot.evaluation.html import write_summary
 from bot.evaluation.metrics import (
@@ -96,6 +105,27 @@ class _Embedded:
         return Labelled(texts, labels, part.vectors, dict(part.layers))
 
 
+@dataclass(frozen=True)
+class _Texts:
+    """Texts and their intents, row by row (empty when a file was not given)."""
+
+    texts: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, path: Path) -> _Texts:
+        examples = read_examples(path)
+        return cls([e.text for e in examples], [e.intent for e in examples])
+
+
+@dataclass(frozen=True)
+class _Model:
+    """A fresh classifier per training (`make`), and how texts outside the embedded set are encoded."""
+
+    make: ClassifierFactory
+    embed: Embed
+
+
 def _project_examples(settings: Settings) -> tuple[list[str], list[str]]:
     from bot import bootstrap
     from bot.nlu.model import training_set
@@ -104,6 +134,21 @@ def _project_examples(settings: Settings) -> tuple[list[str], list[str]]:
     if project.errors:
         raise TrainingDataError(project.problems)
     return training_set(project.data, bootstrap.extra_training_examples(settings))
+
+
+def _read_data(settings: Settings, options: EvaluationOptions) -> tuple[str, _Texts, _Texts, _Texts]:
+    """(title, training, validation, test data): the files of the options, else the project's intents."""
+    val = _Texts()
+    if options.train is not None:
+        train = _Texts.read(options.train)
+        title = options.train.name
+        if options.val is not None:
+            val = _Texts.read(options.val)
+    else:
+        train = _Texts(*_project_examples(settings))
+        title = str(settings.intents_dir)
+    test = _Texts.read(options.test) if options.test is not None else _Texts()
+    return title, train, val, test
 
 
 def run_evaluation(
@@ -118,58 +163,27 @@ def run_evaluation(
     options.check()
     progress = progress or _Silent()
     config = bootstrap.classifier_config(settings)
+    names = layer_names_for(encoder, config.layer_features)
 
     def make() -> EmbeddingIntentClassifier:
         return EmbeddingIntentClassifier(config)
 
-    names = layer_names_for(encoder, config.layer_features)
-
     def embed(texts: Sequence[str]) -> Encoded:
         return encode_with_layers(encoder, list(texts), names)
 
-    val_texts: list[str] = []
-    val_labels: list[str] = []
-    if options.train is not None:
-        train_examples = read_examples(options.train)
-        train_texts = [e.text for e in train_examples]
-        train_labels = [e.intent for e in train_examples]
-        title = options.train.name
-        if options.val is not None:
-            val_examples = read_examples(options.val)
-            val_texts, val_labels = [e.text for e in val_examples], [e.intent for e in val_examples]
-    else:
-        train_texts, train_labels = _project_examples(settings)
-        title = str(settings.intents_dir)
-    test_texts: list[str] = []
-    test_labels: list[str] = []
-    if options.test is not None:
-        test_examples = read_examples(options.test)
-        test_texts, test_labels = [e.text for e in test_examples], [e.intent for e in test_examples]
-    embedded = _Embedded(encoder, [*train_texts, *val_texts, *test_texts], names, progress)
-    pool = embedded.labelled(train_texts, train_labels)
+    title, train, val, test = _read_data(settings, options)
+    embedded = _Embedded(encoder, [*train.texts, *val.texts, *test.texts], names, progress)
+    pool = embedded.labelled(train.texts, train.labels)
+    model = _Model(make, embed)
     crossval: CrossValidation | None = None
     if options.cross_validation:
+        crossval = _cross_validate(model, pool, options, progress)
         mode = f"{options.folds}-fold cross-validation on {title}"
-        progress.stage("Cross-validation", options.folds)
-        crossval = cross_validate(
-            make, pool, options.folds, embed=embed, seed=options.seed, on_fold=lambda _: progress.advance()
-        )
         predictions = crossval.predictions
     else:
-        if options.test is not None:
-            train, test = pool, embedded.labelled(test_texts, test_labels)
-            mode = f"trained on {title}, tested on {options.test.name}"
-        else:
-            train_idx, test_idx = holdout_split(pool.labels, options.test_fraction, options.seed)
-            train, test = pool.subset(train_idx), pool.subset(test_idx)
-            mode = f"held-out split of {title} ({options.test_fraction:.0%} test, seed {options.seed})"
-        val = embedded.labelled(val_texts, val_labels) if val_texts else None
-        if val is not None:
-            mode += f", thresholds fitted on {options.val.name if options.val else 'val'}"
-        progress.stage("Training", None)
-        classifier = fit(make, train, val=val, embed=embed)
-        progress.stage("Predicting", None)
-        predictions = predict(classifier, test)
+        held_out = embedded.labelled(test.texts, test.labels) if options.test is not None else None
+        validation = embedded.labelled(val.texts, val.labels) if val.texts else None
+        mode, predictions = _train_and_test(model, pool, held_out, validation, options, title, progress)
     result = EvaluationResult(title, mode, predictions, intent_report(predictions), crossval=crossval)
     oos_label = has_out_of_scope([p.target for p in predictions])
     if oos_label is not None:
@@ -178,6 +192,40 @@ def run_evaluation(
         result.retrieval = knowledge_retrieval(settings, encoder, progress)
     write_all(options, result, progress)
     return result
+
+
+def _cross_validate(
+    model: _Model, pool: Labelled, options: EvaluationOptions, progress: EvaluationProgress
+) -> CrossValidation:
+    progress.stage("Cross-validation", options.folds)
+    return cross_validate(
+        model.make, pool, options.folds, embed=model.embed, seed=options.seed, on_fold=lambda _: progress.advance()
+    )
+
+
+def _train_and_test(
+    model: _Model,
+    pool: Labelled,
+    test: Labelled | None,
+    val: Labelled | None,
+    options: EvaluationOptions,
+    title: str,
+    progress: EvaluationProgress,
+) -> tuple[str, list[Prediction]]:
+    """Train on `pool` (or its held-out split's training part) and predict the test part: (mode, predictions)."""
+    if test is not None:
+        train = pool
+        mode = f"trained on {title}, tested on {options.test.name if options.test else 'test'}"
+    else:
+        train_idx, test_idx = holdout_split(pool.labels, options.test_fraction, options.seed)
+        train, test = pool.subset(train_idx), pool.subset(test_idx)
+        mode = f"held-out split of {title} ({options.test_fraction:.0%} test, seed {options.seed})"
+    if val is not None:
+        mode += f", thresholds fitted on {options.val.name if options.val else 'val'}"
+    progress.stage("Training", None)
+    classifier = fit(model.make, train, val=val, embed=model.embed)
+    progress.stage("Predicting", None)
+    return mode, predict(classifier, test)
 
 
 # -- knowledge retrieval ---------------------------------------------------------------------------

@@ -10,15 +10,16 @@ import csv
 import dataclasses
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.errors import Problem
-from bot.faq.entry import KnowledgeEntry, slugify
+from bot.faq.entry import VALID_ID, KnowledgeEntry, empty_file, file_stem, slugify, title_of
 
 REQUIRED_COLUMNS = ("question", "answer")
 OPTIONAL_COLUMNS = ("alternates", "id", "tags")
-_VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SPACE = re.compile(r"\s+")
 
 
@@ -29,24 +30,27 @@ def delimiter_for(path: Path) -> str:
 def parse_table(text: str, file: str, delimiter: str = ",") -> tuple[list[KnowledgeEntry], list[Problem]]:
     """Parse CSV/TSV text. Every problem names the row's first line in the file."""
     if not text.strip():
-        return [], [
-            Problem(
-                file,
-                None,
-                "the file is empty",
-                "add a header row 'question,answer' and one row per entry, or delete the file",
-            )
-        ]
+        return empty_file(file, "add a header row 'question,answer' and one row per entry, or delete the file")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    columns, problems = _header(reader, file, delimiter)
+    if columns is None:
+        return [], problems
+    table = _Table(file, columns, problems)
+    entries = [e for row, line in _rows(reader, file, problems) if (e := table.entry(row, line)) is not None]
+    return entries, problems
+
+
+def _header(reader: Any, file: str, delimiter: str) -> tuple[list[str] | None, list[Problem]]:
+    """The column names (None when the header is unusable) and the problems of the header row."""
     try:
         header = next(reader)
     except csv.Error as e:
-        return [], [Problem(file, 1, f"the header row cannot be read: {e}", "fix the quoting of the first row")]
+        return None, [Problem(file, 1, f"the header row cannot be read: {e}", "fix the quoting of the first row")]
     columns = [h.strip().lower().lstrip("\ufeff") for h in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         sep = "tab" if delimiter == "\t" else "comma"
-        return [], [
+        return None, [
             Problem(
                 file,
                 1,
@@ -55,7 +59,8 @@ def parse_table(text: str, file: str, delimiter: str = ",") -> tuple[list[Knowle
                 f"the first row must name the columns, {sep}-separated, e.g. 'question{delimiter}answer'",
             )
         ]
-    problems: list[Problem] = [
+    unknown = [c for c in columns if c and c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    return columns, [
         Problem(
             file,
             1,
@@ -63,18 +68,18 @@ def parse_table(text: str, file: str, delimiter: str = ",") -> tuple[list[Knowle
             f"use only {', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}",
             severity="warning",
         )
-        for c in columns
-        if c and c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+        for c in unknown
     ]
-    stem = file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    title = stem.replace("-", " ").replace("_", " ").capitalize()
-    entries: list[KnowledgeEntry] = []
+
+
+def _rows(reader: Any, file: str, problems: list[Problem]) -> Iterator[tuple[list[str], int]]:
+    """The non-blank rows after the header, each with its first line; a row that cannot be read ends the file."""
     line = reader.line_num + 1
     while True:
         try:
             row = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as e:
             problems.append(
                 Problem(
@@ -85,65 +90,56 @@ def parse_table(text: str, file: str, delimiter: str = ",") -> tuple[list[Knowle
                     'and write a quote inside it as ""',
                 )
             )
-            break
+            return
         row_line, line = line, reader.line_num + 1
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) > len(columns):
-            problems.append(
-                Problem(
-                    file,
-                    row_line,
-                    f"row has {len(row)} cells but the header has {len(columns)}",
-                    "quote cells that contain the separator",
-                )
+        if any(cell.strip() for cell in row):
+            yield row, row_line
+
+
+@dataclass
+class _Table:
+    """The rows of one file become entries; what is wrong with a row is added to `problems`."""
+
+    file: str
+    columns: list[str]
+    problems: list[Problem]
+
+    def entry(self, row: list[str], line: int) -> KnowledgeEntry | None:
+        if len(row) > len(self.columns):
+            self.problem(
+                line,
+                f"row has {len(row)} cells but the header has {len(self.columns)}",
+                "quote cells that contain the separator",
             )
-            continue
-        cells = {c: (row[k].strip() if k < len(row) else "") for k, c in enumerate(columns)}
+            return None
+        cells = {c: (row[k].strip() if k < len(row) else "") for k, c in enumerate(self.columns)}
         question = _SPACE.sub(" ", cells["question"])
         answer = cells["answer"].replace("\r\n", "\n")
         if not question:
-            problems.append(
-                Problem(file, row_line, "row has no question", "fill the 'question' cell or delete the row")
-            )
-            continue
+            self.problem(line, "row has no question", "fill the 'question' cell or delete the row")
+            return None
         if not answer:
-            problems.append(
-                Problem(
-                    file,
-                    row_line,
-                    f"the question '{question}' has no answer",
-                    "fill the 'answer' cell or delete the row",
-                )
-            )
-            continue
+            self.problem(line, f"the question '{question}' has no answer", "fill the 'answer' cell or delete the row")
+            return None
         entry_id = cells.get("id", "")
-        if entry_id and not _VALID_ID.match(entry_id):
-            problems.append(
-                Problem(
-                    file,
-                    row_line,
-                    f"invalid id '{entry_id}'",
-                    "use letters, digits, '-', '_' or '.', e.g. payment-methods",
-                )
-            )
-        alternates = tuple(a.strip() for a in cells.get("alternates", "").split("|") if a.strip())
-        tags = tuple(t.strip() for t in re.split(r"[|,]", cells.get("tags", "")) if t.strip())
-        entries.append(
-            KnowledgeEntry(
-                id=entry_id or f"{slugify(stem)}/{slugify(question)}",
-                question=question,
-                answer=answer,
-                file=file,
-                line=row_line,
-                alternates=alternates,
-                title=title,
-                tags=tags,
-                answer_line=row_line,
-                explicit_id=bool(entry_id),
-            )
+        if entry_id and not VALID_ID.match(entry_id):
+            self.problem(line, f"invalid id '{entry_id}'", "use letters, digits, '-', '_' or '.', e.g. payment-methods")
+        stem = file_stem(self.file)
+        return KnowledgeEntry(
+            id=entry_id or f"{slugify(stem)}/{slugify(question)}",
+            question=question,
+            answer=answer,
+            file=self.file,
+            line=line,
+            alternates=tuple(a.strip() for a in cells.get("alternates", "").split("|") if a.strip()),
+            title=title_of(stem),
+            tags=tuple(t.strip() for t in re.split(r"[|,]", cells.get("tags", "")) if t.strip()),
+            answer_line=line,
+            explicit_id=bool(entry_id),
         )
-    return entries, problems
+
+    def problem(self, line: int, message: str, fix: str) -> None:
+        self.problems.append(Problem(self.file, line, message, fix))
 
 
 def write_table(entries: Sequence[KnowledgeEntry], path: Path) -> None:
@@ -198,7 +194,7 @@ def import_table(source: Path, dest: Path, display: str | None = None) -> tuple[
     entries, problems = read_table(source, display or source.name)
     if any(p.severity == "error" for p in problems):
         return entries, problems
-    title = source.stem.replace("-", " ").replace("_", " ").capitalize()
+    title = title_of(source.stem)
     stable: list[KnowledgeEntry] = []
     used = {e.id for e in entries if e.explicit_id}
     for e in entries:

@@ -1,4 +1,5 @@
-"""`KnowledgeEntry`: one question and its answer, as loaded from a knowledge file. No I/O."""
+"""`KnowledgeEntry`: one question and its answer, as loaded from a knowledge file, and what every
+file format shares (valid ids, the default id and title, the empty-file problem). No I/O."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from bot.errors import Problem
+
+VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+"""An entry id written in a file: letters, digits, '-', '_' and '.'."""
 _SLUG_DROP = re.compile(r"[^a-z0-9]+")
 _SPACE = re.compile(r"\s+")
 _TRAILING_PUNCT = re.compile(r"[\s?!.…:;]+$")
@@ -17,6 +22,21 @@ def slugify(text: str, max_length: int = 60) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = _SLUG_DROP.sub("-", ascii_text.lower()).strip("-")
     return slug[:max_length].rstrip("-") or "entry"
+
+
+def file_stem(file: str) -> str:
+    """`knowledge/payment-methods.md` -> `payment-methods`."""
+    return file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+
+
+def title_of(stem: str) -> str:
+    """A file's title when it names none: `payment-methods` -> `Payment methods`."""
+    return stem.replace("-", " ").replace("_", " ").capitalize()
+
+
+def empty_file(file: str, fix: str) -> tuple[list[KnowledgeEntry], list[Problem]]:
+    """What parsing an empty knowledge file gives: no entries and one problem."""
+    return [], [Problem(file, None, "the file is empty", fix)]
 
 
 def normalise_question(text: str) -> str:

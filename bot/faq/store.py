@@ -17,15 +17,6 @@ import numpy as np
 from bot.encoding import Encoder
 
 
-def entry_key(fingerprint: str, texts: Sequence[str]) -> str:
-    """One key for a list of texts (kept for callers that key whole entries)."""
-    digest = hashlib.sha256(fingerprint.encode())
-    for text in texts:
-        digest.update(b"\x00")
-        digest.update(text.encode())
-    return digest.hexdigest()[:32]
-
-
 def text_key(fingerprint: str, text: str) -> str:
     return hashlib.blake2b(f"{fingerprint}\x00{text}".encode(), digest_size=16).hexdigest()
 

@@ -126,73 +126,93 @@ def parse_nlu_section(section: Any, file: str, line: int, data: TrainingData) ->
         if not isinstance(item, LineDict):
             problems.append(Problem(file, item_line, "an nlu item must be a mapping", "write `- intent: name`"))
             continue
-        kinds = [k for k in NLU_KINDS if k in item]
-        for key in item:
-            if key not in _ITEM_KEYS:
-                problems.append(
-                    Problem(
-                        file,
-                        item.key_lines[key],
-                        f"unknown key '{key}' in an nlu item",
-                        f"use one of: {', '.join(sorted(_ITEM_KEYS))}",
-                    )
-                )
-        if len(kinds) != 1:
-            problems.append(
-                Problem(
-                    file,
-                    item_line,
-                    "an nlu item needs exactly one of intent, synonym, regex, lookup",
-                    "start the item with `- intent: name`",
-                )
-            )
+        kind_and_name = _item_kind(item, file, item_line, problems)
+        if kind_and_name is None:
             continue
-        kind = kinds[0]
-        name = item[kind]
-        if not isinstance(name, str) or not name.strip():
-            problems.append(Problem(file, item_line, f"the {kind} has no name", f"write `- {kind}: name`"))
-            continue
-        name = name.strip()
+        kind, name = kind_and_name
         examples, found = _examples_of(item, file)
         problems.extend(found)
         if kind == "intent":
-            data.intent_lines.setdefault(name, (file, item_line))
-            if not examples:
-                problems.append(
-                    Problem(
-                        file,
-                        item_line,
-                        f"intent '{name}' has no examples",
-                        "add examples as `examples: |` followed by `- ...` lines, or remove the intent",
-                    )
-                )
-            for raw, raw_line in examples:
-                try:
-                    text, annotations = parse_example(raw)
-                except AnnotationError as e:
-                    problems.append(Problem(file, raw_line, str(e).split(" — ")[0], _fix_of(e)))
-                    continue
-                if not text.strip():
-                    problems.append(
-                        Problem(file, raw_line, f"empty example in intent '{name}'", "remove the empty line")
-                    )
-                    continue
-                data.examples.append(Example(text.strip(), name, annotations, file, raw_line, raw))
+            problems.extend(_add_intent(data, name, examples, file, item_line))
         elif kind == "synonym":
             for raw, _ in examples:
                 data.synonyms[_normalise(raw)] = name
         elif kind == "regex":
-            for raw, raw_line in examples:
-                try:
-                    re.compile(raw)
-                except re.error as e:
-                    problems.append(
-                        Problem(file, raw_line, f"regex '{raw}' is invalid ({e})", "fix the regular expression")
-                    )
-                    continue
-                data.regexes.setdefault(name, []).append(raw)
+            problems.extend(_add_regexes(data, name, examples, file))
         else:
             data.lookups.setdefault(name, []).extend(raw for raw, _ in examples)
+    return problems
+
+
+def _item_kind(item: LineDict, file: str, item_line: int, problems: list[Problem]) -> tuple[str, str] | None:
+    """(kind, name) of one nlu item, or None when it cannot be read; adds the problems found."""
+    kinds = [k for k in NLU_KINDS if k in item]
+    for key in item:
+        if key not in _ITEM_KEYS:
+            problems.append(
+                Problem(
+                    file,
+                    item.key_lines[key],
+                    f"unknown key '{key}' in an nlu item",
+                    f"use one of: {', '.join(sorted(_ITEM_KEYS))}",
+                )
+            )
+    if len(kinds) != 1:
+        problems.append(
+            Problem(
+                file,
+                item_line,
+                "an nlu item needs exactly one of intent, synonym, regex, lookup",
+                "start the item with `- intent: name`",
+            )
+        )
+        return None
+    kind = kinds[0]
+    name = item[kind]
+    if not isinstance(name, str) or not name.strip():
+        problems.append(Problem(file, item_line, f"the {kind} has no name", f"write `- {kind}: name`"))
+        return None
+    return kind, name.strip()
+
+
+def _add_intent(
+    data: TrainingData, name: str, examples: list[tuple[str, int]], file: str, item_line: int
+) -> list[Problem]:
+    """Add an intent's examples (annotations parsed) to `data`; return the problems found."""
+    problems: list[Problem] = []
+    data.intent_lines.setdefault(name, (file, item_line))
+    if not examples:
+        problems.append(
+            Problem(
+                file,
+                item_line,
+                f"intent '{name}' has no examples",
+                "add examples as `examples: |` followed by `- ...` lines, or remove the intent",
+            )
+        )
+    for raw, raw_line in examples:
+        try:
+            text, annotations = parse_example(raw)
+        except AnnotationError as e:
+            problems.append(Problem(file, raw_line, str(e).split(" — ")[0], _fix_of(e)))
+            continue
+        if not text.strip():
+            problems.append(Problem(file, raw_line, f"empty example in intent '{name}'", "remove the empty line"))
+            continue
+        data.examples.append(Example(text.strip(), name, annotations, file, raw_line, raw))
+    return problems
+
+
+def _add_regexes(data: TrainingData, name: str, patterns: list[tuple[str, int]], file: str) -> list[Problem]:
+    """Add an entity's regexes to `data`; return the invalid ones as problems."""
+    problems: list[Problem] = []
+    for raw, raw_line in patterns:
+        try:
+            re.compile(raw)
+        except re.error as e:
+            problems.append(Problem(file, raw_line, f"regex '{raw}' is invalid ({e})", "fix the regular expression"))
+            continue
+        data.regexes.setdefault(name, []).append(raw)
     return problems
 
 

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from bot.actions.backend.protocol import HandoffNotFoundError, HandoffStatus, HandoffTicket
-from server.dependencies import AssistantDep
+from bot.dialogue.handoff import HandoffNotFoundError, HandoffStatus, HandoffTicket, resume_conversation
+from server.dependencies import AssistantDep, HandoffsDep
 from server.routes.admin_auth import AdminDep
 
 router = APIRouter(prefix="/admin/handoffs", tags=["admin"])
@@ -24,27 +24,22 @@ def _ticket(ticket: HandoffTicket) -> dict[str, Any]:
 
 
 @router.get("")
-async def list_handoffs(_: AdminDep, status: str = "open") -> dict[str, Any]:
+async def list_handoffs(_: AdminDep, handoffs: HandoffsDep, status: str = "open") -> dict[str, Any]:
     """Handoff tickets (default: the open ones), newest last, each with the conversation transcript."""
-    from bot.actions.backend import get_backend
-
     try:
         wanted = HandoffStatus(status)
     except ValueError as e:
         choices = ", ".join(s.value for s in HandoffStatus)
         raise HTTPException(422, f"status '{status}' is not one of: {choices}") from e
-    tickets = await run_in_threadpool(get_backend().list_handoffs, wanted)
+    tickets = await run_in_threadpool(handoffs.tickets, wanted)
     return {"tickets": [_ticket(t) for t in tickets]}
 
 
 @router.post("/{ticket_id}/resume")
-async def resume_handoff(ticket_id: int, _: AdminDep, assistant: AssistantDep) -> dict[str, Any]:
+async def resume_handoff(ticket_id: int, _: AdminDep, assistant: AssistantDep, handoffs: HandoffsDep) -> dict[str, Any]:
     """Close the ticket and give the conversation back to the bot."""
-    from bot.actions.backend import get_backend
-    from bot.actions.cli import resume_conversation
-
     try:
-        ticket = await run_in_threadpool(resume_conversation, ticket_id, get_backend(), assistant.tracker_store)
+        ticket = await run_in_threadpool(resume_conversation, ticket_id, handoffs, assistant.tracker_store)
     except HandoffNotFoundError as e:
         raise HTTPException(404, str(e)) from e
     return {"ticket": _ticket(ticket), "resumed": True}

@@ -17,22 +17,16 @@ handling are logged and answered with a 200 list, as Rasa does. `?stream=true` a
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.assistant import Assistant, HandleResult
 from bot.types import Message, Reply
-from server.dependencies import AssistantDep
-from server.limits import enforce_sender_limit
-from server.observability import metrics_of, record_turn
-from server.turns import run_turn
+from server.dependencies import TurnPathDep
 
-log = logging.getLogger("supportbot.channels")
 router = APIRouter(prefix="/webhooks/rest", tags=["rasa channels"])
 
 CHANNEL = "rest"
@@ -81,18 +75,6 @@ def rasa_messages(recipient_id: str, replies: Sequence[Reply]) -> list[dict[str,
     return items
 
 
-async def handle_message(app: FastAPI, assistant: Assistant, message: Message, *, channel: str) -> HandleResult:
-    """Run the blocking assistant in the threadpool and count the turn. Never raises: a failure is
-    logged and answered with no replies, as Rasa's channels do."""
-    try:
-        result = await run_turn(app, assistant, message)
-    except Exception:
-        log.exception("handling a %s message failed", channel, extra={"sender": message.sender_id})
-        return HandleResult(None, [])
-    record_turn(metrics_of(app), result, channel=channel)
-    return result
-
-
 @router.get("/")
 async def rest_health() -> dict[str, str]:
     """Rasa's channel health check."""
@@ -102,14 +84,12 @@ async def rest_health() -> dict[str, str]:
 @router.post("/webhook", response_model=list[RasaRestMessage], response_model_exclude_none=True)
 async def rest_webhook(
     body: RasaRestRequest,
-    request: Request,
-    assistant: AssistantDep,
+    turns: TurnPathDep,
     stream: bool = Query(False, description="Answer JSON lines (text/event-stream) instead of a list."),
 ) -> Any:
     """Send one message the way Rasa's REST channel does; get Rasa's list of bot messages."""
-    enforce_sender_limit(request.app, body.sender)
     message = Message(body.sender, body.message, body.metadata or {}, input_channel=body.input_channel or CHANNEL)
-    result = await handle_message(request.app, assistant, message, channel=CHANNEL)
+    result = await turns.take(message, channel=CHANNEL, silent_failures=True)
     items = rasa_messages(body.sender, result.replies)
     if stream:
         return StreamingResponse(_lines(items), media_type="text/event-stream")

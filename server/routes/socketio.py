@@ -16,8 +16,9 @@ Events, as Rasa's `SocketIOInput` with `session_persistence: true` and `metadata
   `[{"content_type": "text", "title", "payload"}]`; then custom (the dict itself), then image
   `{"attachment": {"type": "image", "payload": {"src": url}}}`.
 
-Over the per-sender or per-IP message limit, the server emits `error` with the JSON error shape plus
-`retry_after` seconds (not a Rasa event; widgets ignore it) and drops the message.
+Messages take the one turn path of every channel (server/turns.py). While the bot starts, or over the
+per-sender or per-IP message limit, the server emits `error` with the JSON error shape (plus
+`retry_after` seconds when limited; not a Rasa event, widgets ignore it) and drops the message.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ from fastapi import FastAPI
 
 from bot.config import Settings
 from bot.types import Message, Reply
-from server.errors import error_body
-from server.limits import limits_of, retry_after_header
+from server.errors import http_error_body
+from server.limits import RateLimited
 from server.observability import new_request_id, request_id_var
-from server.routes.rasa_rest import handle_message
+from server.turns import NotReady, TurnPath
 
 log = logging.getLogger("supportbot.channels")
 
@@ -102,49 +103,38 @@ def create_socketio_server(app: FastAPI, settings: Settings) -> socketio.AsyncSe
     async def user_uttered(sid: str, data: Any = None) -> None:
         token = request_id_var.set(new_request_id())
         try:
-            await _user_uttered(sid, data)
+            await _user_uttered(app, sio, sid, data)
         finally:
             request_id_var.reset(token)
-
-    async def _user_uttered(sid: str, data: Any) -> None:
-        if not isinstance(data, dict) or not data.get("session_id"):
-            log.warning("a %s event without session_id was ignored (session persistence is on)", USER_MESSAGE_EVENT)
-            return
-        sender = str(data["session_id"])
-        if sender not in sio.rooms(sid):
-            await sio.enter_room(sid, sender)
-        session = await sio.get_session(sid)
-        if not await _within_limits(sid, sender, str(session.get("ip", "unknown"))):
-            return
-        assistant = getattr(app.state, "assistant", None)
-        if assistant is None:
-            await sio.emit("error", error_body("not_ready", "the bot is still starting; retry in a moment"), to=sid)
-            return
-        message = Message(sender, str(data.get("message") or ""), _metadata(data), input_channel=CHANNEL)
-        result = await handle_message(app, assistant, message, channel=CHANNEL)
-        for payload in bot_uttered_payloads(result.replies):
-            await sio.emit(BOT_MESSAGE_EVENT, payload, room=sender)
-
-    async def _within_limits(sid: str, sender: str, ip: str) -> bool:
-        limits = limits_of(app)
-        if limits is None:
-            return True
-        wait = limits.per_sender.hit(sender)
-        scope = "conversation"
-        if wait is None:
-            wait = limits.per_ip.hit(ip)
-            scope = "address"
-        if wait is None:
-            return True
-        seconds = retry_after_header(wait)
-        body = error_body("rate_limited", f"too many messages from this {scope}; retry in {seconds} s")
-        await sio.emit("error", {**body, "retry_after": int(seconds)}, to=sid)
-        return False
 
     sio.on("connect", connect)
     sio.on("session_request", session_request)
     sio.on(USER_MESSAGE_EVENT, user_uttered)
     return sio
+
+
+async def _user_uttered(app: FastAPI, sio: socketio.AsyncServer, sid: str, data: Any) -> None:
+    """One customer message: through the turn path, answered with `bot_uttered` events to the session's room."""
+    if not isinstance(data, dict) or not data.get("session_id"):
+        log.warning("a %s event without session_id was ignored (session persistence is on)", USER_MESSAGE_EVENT)
+        return
+    sender = str(data["session_id"])
+    if sender not in sio.rooms(sid):
+        await sio.enter_room(sid, sender)
+    session = await sio.get_session(sid)
+    message = Message(sender, str(data.get("message") or ""), _metadata(data), input_channel=CHANNEL)
+    try:
+        turns = TurnPath.of(app)
+        ip = str(session.get("ip", "unknown"))
+        result = await turns.take(message, channel=CHANNEL, ip=ip, silent_failures=True)
+    except (NotReady, RateLimited) as e:
+        body = http_error_body(e)
+        if isinstance(e, RateLimited):
+            body["retry_after"] = int(e.seconds)
+        await sio.emit("error", body, to=sid)
+        return
+    for payload in bot_uttered_payloads(result.replies):
+        await sio.emit(BOT_MESSAGE_EVENT, payload, room=sender)
 
 
 def mount_socketio(app: FastAPI, settings: Settings) -> socketio.AsyncServer:

@@ -23,83 +23,33 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect, status
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
 from bot.assistant import Assistant
 from bot.config import Settings
-from bot.feedback import MAX_COMMENT_CHARS, Feedback, FeedbackStore, SqlFeedbackStore
+from bot.feedback import Feedback, FeedbackStore, SqlFeedbackStore
 from bot.types import Message, Reply
 from server.dependencies import AssistantDep
 from server.errors import error_body
-from server.limits import retry_after_header, sender_retry_after
-from server.observability import metrics_of, record_turn
+from server.limits import RateLimited
 from server.schemas import ButtonOut, ReplyOut, SourceOut
-from server.turns import run_turn
+from server.turns import NotReady, TurnPath
+from server.widget_schemas import (
+    FeedbackOut,
+    FeedbackRequest,
+    HistoryFrame,
+    HistoryMessage,
+    HistoryOut,
+    MessageFrame,
+    client_frame,
+)
 
 log = logging.getLogger("supportbot.server.widget")
 router = APIRouter(tags=["widget"])
 
-SenderId = Annotated[str, Field(min_length=1, max_length=128, description="Conversation id chosen by the client.")]
 INPUT_CHANNEL = "webchat"
-
-
-# -- shapes ------------------------------------------------------------------------------------------
-class HistoryMessage(BaseModel):
-    """One line of a conversation as the widget shows it."""
-
-    role: Literal["user", "bot", "separator"]
-    text: str = ""
-    id: str | None = None
-    buttons: list[ButtonOut] = Field(default_factory=list)
-    sources: list[SourceOut] = Field(default_factory=list)
-    time: float | None = Field(None, description="Unix timestamp (seconds).")
-    kind: str | None = Field(None, description="For separators: `session_started` or `restart`.")
-    feedback: Literal["up", "down"] | None = Field(None, description="The customer's vote on this reply.")
-
-
-class HistoryOut(BaseModel):
-    sender: str
-    messages: list[HistoryMessage]
-
-
-class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    sender: SenderId
-    reply_id: str = Field(min_length=1, max_length=128, description="The `id` of the bot reply.")
-    value: Literal["up", "down"]
-    comment: str | None = Field(None, max_length=MAX_COMMENT_CHARS)
-
-
-class FeedbackOut(BaseModel):
-    sender: str
-    reply_id: str
-    value: Literal["up", "down"]
-    comment: str | None = None
-
-
-class MessageFrame(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["message"]
-    sender: SenderId
-    text: str = Field(max_length=20_000)
-    metadata: dict[str, Any] | None = None
-    id: str | None = Field(None, max_length=128, description="Client message id, echoed as `in_reply_to`.")
-
-
-class HistoryFrame(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["history"]
-    sender: SenderId
-    limit: int = Field(200, ge=1, le=1000)
-
-
-ClientFrame = Annotated[MessageFrame | HistoryFrame, Field(discriminator="type")]
-_client_frame: TypeAdapter[MessageFrame | HistoryFrame] = TypeAdapter(ClientFrame)
 
 
 # -- conversion --------------------------------------------------------------------------------------
@@ -246,34 +196,40 @@ async def chat_socket(websocket: WebSocket) -> None:
         return
 
 
-async def _answer(websocket: WebSocket, settings: Settings, raw: str) -> dict[str, Any]:
-    """Handle one client frame; return the frame to send back (sending `typing` first for messages)."""
+def _parse(raw: str, settings: Settings) -> MessageFrame | HistoryFrame | dict[str, Any]:
+    """The client frame, or the error frame that answers it."""
     if len(raw.encode()) > settings.max_request_bytes:
         return _error("payload_too_large", f"frames are limited to {settings.max_request_bytes} bytes")
     try:
-        frame = _client_frame.validate_python(json.loads(raw))
+        return client_frame.validate_python(json.loads(raw))
     except json.JSONDecodeError as e:
         return _error("bad_request", f"the frame is not JSON ({e.msg} at character {e.pos})")
     except ValidationError as e:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) or "frame" for err in e.errors())
         return _error("invalid_request", f"the frame is invalid ({fields}); see docs/widget.md")
+
+
+async def _answer(websocket: WebSocket, settings: Settings, raw: str) -> dict[str, Any]:
+    """Handle one client frame; return the frame to send back (sending `typing` first for messages)."""
+    frame = _parse(raw, settings)
+    if isinstance(frame, dict):
+        return frame
     in_reply_to = frame.id if isinstance(frame, MessageFrame) else None
-    assistant = getattr(websocket.app.state, "assistant", None)
-    if assistant is None:
-        return _error("not_ready", "the bot is still starting; retry in a moment", in_reply_to)
-    if isinstance(frame, HistoryFrame):
-        history = await _history(websocket.app.state, assistant, frame.sender, frame.limit)
-        messages = [m.model_dump(exclude_none=True) for m in history]
-        return {"type": "history", "sender": frame.sender, "messages": messages}
-    wait = sender_retry_after(websocket.app, frame.sender)
-    if wait is not None:
-        return _error("rate_limited", f"too many messages; retry in {retry_after_header(wait)} s", in_reply_to)
-    await websocket.send_json({"type": "typing"})
-    message = Message(frame.sender, frame.text, frame.metadata or {}, input_channel=INPUT_CHANNEL)
-    result = await run_turn(websocket.app, assistant, message)
-    record_turn(metrics_of(websocket.app), result, channel="webchat")
-    replies = result.replies
-    out: dict[str, Any] = {"type": "replies", "sender": frame.sender, "replies": [reply_out(r) for r in replies]}
+    try:
+        turns = TurnPath.of(websocket.app)
+        if isinstance(frame, HistoryFrame):
+            history = await _history(websocket.app.state, turns.assistant, frame.sender, frame.limit)
+            messages = [m.model_dump(exclude_none=True) for m in history]
+            return {"type": "history", "sender": frame.sender, "messages": messages}
+        message = Message(frame.sender, frame.text, frame.metadata or {}, input_channel=INPUT_CHANNEL)
+        result = await turns.take(
+            message, channel="webchat", on_accepted=lambda: websocket.send_json({"type": "typing"})
+        )
+    except RateLimited as e:
+        return _error("rate_limited", f"too many messages; retry in {e.seconds} s", in_reply_to)
+    except NotReady as e:
+        return _error("not_ready", e.detail, in_reply_to)
+    out: dict[str, Any] = {"type": "replies", "sender": frame.sender, "replies": [reply_out(r) for r in result.replies]}
     if in_reply_to:
         out["in_reply_to"] = in_reply_to
     return out

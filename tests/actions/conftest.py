@@ -1,4 +1,5 @@
-"""Fixtures for the task handler tests: a fixed clock, the fixture stores file, a seeded in-memory backend."""
+"""Fixtures for the task handler tests: a fixed clock, the fixture stores file, a seeded in-memory backend,
+in-memory handoff tickets."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.backend.seed import seed
 from bot.actions.backend.sql import SqlShopBackend
 from bot.actions.stores import load_stores
+from bot.dialogue.handoff import InMemoryHandoffStore
 
 ROOT = Path(__file__).resolve().parents[2]
 STORES = ROOT / "tests" / "data" / "stores.yml"
@@ -46,9 +48,14 @@ def backend() -> Iterator[SqlShopBackend]:
 
 
 @pytest.fixture
-def deps(backend: SqlShopBackend) -> dict[str, Any]:
+def handoffs() -> InMemoryHandoffStore:
+    return InMemoryHandoffStore(clock)
+
+
+@pytest.fixture
+def deps(backend: SqlShopBackend, handoffs: InMemoryHandoffStore) -> dict[str, Any]:
     """Keyword arguments for any handler: `ActionX(**deps)`."""
-    return {"backend": backend, "clock": clock, "stores_path": STORES}
+    return {"backend": backend, "handoffs": handoffs, "clock": clock, "stores_path": STORES}
 
 
 def make_tracker(

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from bot.actions.backend.models import AppointmentRow
-from bot.actions.backend.protocol import HandoffStatus, OrderStatus, ShopBackend, SlotUnavailableError, TranscriptLine
+from bot.actions.backend.protocol import OrderStatus, ShopBackend, SlotUnavailableError
 from bot.actions.backend.seed import seed
 from bot.actions.backend.sql import SqlShopBackend
 from bot.actions.stores import load_stores
+from bot.dialogue.handoff import SqlHandoffStore, TranscriptLine
 
 from .conftest import STORES, TODAY, clock
 
@@ -54,15 +55,18 @@ def test_an_exception_inside_a_write_leaves_nothing_half_written(backend: SqlSho
     assert backend.book_appointment("paris", moment, "y@example.com").reference.startswith("FT-")
 
 
-def test_handoff_tickets_open_list_and_resolve(backend: SqlShopBackend) -> None:
-    ticket = backend.open_handoff("u1", "help", [TranscriptLine("customer", "help"), TranscriptLine("bot", "sure")])
-    again = backend.open_handoff("u1", "still there?", [TranscriptLine("customer", "still there?")])
-    assert again.id == ticket.id  # one open ticket per conversation
-    assert [t.id for t in backend.list_handoffs()] == [ticket.id]
-    resolved = backend.resolve_handoff(ticket.id)
-    assert resolved.status is HandoffStatus.RESOLVED and resolved.resolved_at is not None
-    assert backend.list_handoffs() == []
-    assert backend.list_handoffs(status=None)[0].transcript[0].text == "still there?"
+def test_a_reset_starts_the_handoff_tickets_of_the_same_database_afresh(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    shop = SqlShopBackend(url, clock=clock)
+    seed(shop, reset=True, today=TODAY, stores=load_stores(STORES))
+    handoffs = SqlHandoffStore.from_url(url, clock=clock)
+    handoffs.open("u1", "help", [TranscriptLine("customer", "help")])
+    seed(shop, reset=False, today=TODAY, stores=load_stores(STORES))
+    assert len(handoffs.tickets()) == 1
+    seed(shop, reset=True, today=TODAY, stores=load_stores(STORES))
+    assert handoffs.tickets() == []
+    assert handoffs.open("u2", "agent", []).id == 1
+    shop.dispose()
 
 
 @pytest.mark.integration

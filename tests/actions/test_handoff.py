@@ -1,4 +1,6 @@
-"""action_human_handoff: pauses the conversation, opens a ticket with the transcript, says what happens next."""
+"""action_human_handoff: pauses the conversation, opens a ticket with the transcript, says what happens next.
+
+The tickets themselves (store, resume) are tested in tests/dialogue/test_handoff.py."""
 
 from __future__ import annotations
 
@@ -7,12 +9,13 @@ from typing import Any
 
 from bot.actions.backend.sql import SqlShopBackend
 from bot.actions.handoff import ActionHumanHandoff
+from bot.dialogue.handoff import InMemoryHandoffStore
 
 from .conftest import STORES, make_tracker, run_action
 
 
 def test_handoff_pauses_and_opens_a_ticket(
-    deps: dict[str, Any], domain: dict[str, Any], backend: SqlShopBackend
+    deps: dict[str, Any], domain: dict[str, Any], handoffs: InMemoryHandoffStore
 ) -> None:
     history = [
         {"event": "user", "text": "where is my order", "timestamp": 1766307600.0},
@@ -22,31 +25,17 @@ def test_handoff_pauses_and_opens_a_ticket(
     result = run_action(ActionHumanHandoff(**deps), tracker, domain)
     assert result.responses == ["utter_handoff_opened"]  # Monday 10:00 in Paris: customer service is open
     assert {"event": "pause", "timestamp": None} in result.events
-    tickets = backend.list_handoffs()
+    tickets = handoffs.tickets()
     assert len(tickets) == 1 and tickets[0].sender_id == "test-user"
     assert [line.speaker for line in tickets[0].transcript] == ["customer", "bot", "customer"]
     assert result.slots["handoff_ticket"] == str(tickets[0].id)
 
 
 def test_handoff_outside_service_hours_says_when_the_team_is_back(
-    backend: SqlShopBackend, domain: dict[str, Any]
+    backend: SqlShopBackend, handoffs: InMemoryHandoffStore, domain: dict[str, Any]
 ) -> None:
     sunday = datetime(2026, 12, 27, 12, 0, tzinfo=UTC)
-    action = ActionHumanHandoff(backend=backend, clock=lambda: sunday, stores_path=STORES)
+    action = ActionHumanHandoff(backend=backend, handoffs=handoffs, clock=lambda: sunday, stores_path=STORES)
     result = run_action(action, make_tracker(text="agent", intent="human_handoff"), domain)
     assert result.responses == ["utter_handoff_opened_closed"]
     assert result.messages[0]["next_open"] == "tomorrow at 09:00"
-
-
-def test_resume_resolves_the_ticket_and_unpauses_the_conversation(backend: SqlShopBackend) -> None:
-    from bot.actions.cli import resume_conversation
-    from bot.dialogue.state import ConversationState
-    from bot.dialogue.tracker_store import InMemoryTrackerStore
-
-    store = InMemoryTrackerStore()
-    store.save(ConversationState("u9", paused=True))
-    ticket = backend.open_handoff("u9", "help", [])
-    resolved = resume_conversation(ticket.id, backend, store)
-    state = store.load("u9")
-    assert resolved.status.value == "resolved"
-    assert state is not None and not state.paused and state.events[-1]["event"] == "resume"

@@ -14,15 +14,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+
+from server.testing import ServerNotReady, ServerProcess, free_port, uvicorn_command
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -44,13 +41,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "viewport(width, height): the browser viewport for a browser test")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -65,7 +55,7 @@ def chromium_path() -> str:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL (no trailing slash) of a real supportbot server."""
     ARTIFACTS.mkdir(exist_ok=True)
-    port = _free_port()
+    port = free_port()
     state = tmp_path_factory.mktemp("browser") / "state"
     env = {
         **os.environ,
@@ -79,33 +69,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "TRANSFORMERS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
     }
-    command = [sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
     log_path = ARTIFACTS / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited with {process.returncode}; see {log_path}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server was not ready after {READY_TIMEOUT_SECONDS}s; see {log_path}")
-            time.sleep(0.5)
-        yield base
-    finally:
-        process.terminate()
+    with ServerProcess(uvicorn_command(port), port=port, env=env, cwd=ROOT, log=log_path) as server:
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            server.wait_ready(READY_TIMEOUT_SECONDS)
+        except ServerNotReady as e:
+            pytest.fail(f"{str(e).splitlines()[0]}; see {log_path}")
+        yield server.url
 
 
 @pytest.fixture(scope="session")

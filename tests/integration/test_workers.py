@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,14 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
+from server.testing import ServerProcess, free_port, serve_command
+
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def two_workers(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     tmp = tmp_path_factory.mktemp("workers")
     env = {
         **os.environ,
@@ -31,32 +27,10 @@ def two_workers(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         "SUPPORTBOT_RATE_LIMIT_PER_MINUTE": "0",
         "SUPPORTBOT_RATE_LIMIT_PER_IP_PER_MINUTE": "0",
     }
-    log = (tmp / "serve.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", str(port), "--workers", "2"],
-        cwd=repo_root,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    try:
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (tmp / "serve.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200 and len(_children(process.pid)) == 2:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise AssertionError("two workers were not ready in 300 s:\n" + (tmp / "serve.log").read_text()[-3000:])
-        yield base, process.pid
-    finally:
-        process.terminate()
-        process.wait(60)
-        log.close()
+    command = serve_command(port, workers=2)
+    with ServerProcess(command, port=port, env=env, cwd=repo_root, log=tmp / "serve.log") as server:
+        server.wait_ready(300, ready=lambda: len(_children(server.pid)) == 2)
+        yield server.url, server.pid
 
 
 def _children(pid: int) -> list[int]:

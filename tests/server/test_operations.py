@@ -8,7 +8,6 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,32 +17,16 @@ from bot.assistant import HandleResult
 from bot.config import Settings
 from bot.dialogue.tracker_store import InMemoryTrackerStore
 from bot.encoding import FakeEncoder
-from bot.types import Button, IntentScore, Message, Parse, Reply, Source
+from bot.testing.fakes import ScriptedAssistant
+from bot.types import Button, IntentScore, Parse, Reply, Source
 from server.app import create_app
 from server.limits import RateLimiter
 from server.observability import Masker, Metrics, configure_logging, knowledge_decision, record_turn
 
 
-class ScriptedAssistant:
-    """Echoes; 'boom ...' raises an error that quotes the customer's text."""
-
-    def __init__(self) -> None:
-        self.encoder = FakeEncoder(dim=8)
-        self.nlu = SimpleNamespace(intents=["greet", "human_handoff"])
-        self.tracker_store = InMemoryTrackerStore()
-
-    def encoding_request(self, message: Message) -> None:
-        return None  # nothing to encode before the turn
-
-    def handle_full(self, message: Message, embedding: object = None) -> HandleResult:
-        if message.text.startswith("boom"):
-            raise RuntimeError(f"could not handle {message.text!r}")
-        return HandleResult(Parse(message.text, IntentScore("greet", 0.9)), [Reply(message.text)])
-
-
 def make_app(tmp_path: Path, **overrides: Any) -> Any:
     app = create_app(Settings(project_dir=tmp_path, state_dir=tmp_path / "state", **overrides))
-    app.state.assistant = ScriptedAssistant()
+    app.state.assistant = ScriptedAssistant(fallback=lambda text: [Reply(text)])  # echoes; "boom …" raises
     return app
 
 
@@ -226,6 +209,25 @@ def test_per_ip_limit_answers_429_with_retry_after_and_spares_health(tmp_path: P
     assert response.json()["error"]["code"] == "rate_limited"
     assert client.get("/healthz").status_code == 200
     assert client.get("/metrics").status_code == 200
+
+
+def test_chat_over_the_sender_limit_is_429_with_retry_after(tmp_path: Path) -> None:
+    client = TestClient(make_app(tmp_path, rate_limit_per_minute=1))
+    assert client.post("/chat", json={"sender": "u", "message": "hi"}).status_code == 200
+    response = client.post("/chat", json={"sender": "u", "message": "hi"})
+    assert (response.status_code, response.headers["Retry-After"]) == (429, "60")
+    message = "too many messages from this conversation; retry in 60 s"
+    assert response.json() == {"error": {"code": "rate_limited", "message": message}}
+
+
+def test_chat_while_starting_is_503_even_for_a_bad_body(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    app.state.assistant = None
+    response = TestClient(app).post("/chat", json={"sender": ""})
+    assert response.status_code == 503
+    assert response.json() == {
+        "error": {"code": "not_ready", "message": "the bot is still starting; retry in a moment"}
+    }
 
 
 def test_token_bucket_refills_over_time() -> None:

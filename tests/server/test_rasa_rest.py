@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.assistant import HandleResult
 from bot.config import Settings
-from bot.types import Button, IntentScore, Message, Parse, Reply, Source
+from bot.testing.fakes import ScriptedAssistant
+from bot.types import Button, Message, Reply, Source
 from server.app import create_app
 
 SCRIPT: dict[str, list[Reply]] = {
@@ -26,27 +25,10 @@ SCRIPT: dict[str, list[Reply]] = {
 }
 
 
-class ScriptedAssistant:
-    """Answers from SCRIPT; records the messages it was given; 'boom' raises."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.nlu = SimpleNamespace(intents=["greet"])
-
-    def encoding_request(self, message: Message) -> None:
-        return None  # nothing to encode before the turn
-
-    def handle_full(self, message: Message, embedding: object = None) -> HandleResult:
-        self.messages.append(message)
-        if message.text == "boom":
-            raise RuntimeError("the database is on fire")
-        return HandleResult(Parse(message.text, IntentScore("greet", 0.9)), SCRIPT.get(message.text, []))
-
-
 def make_client(tmp_path: Path, **overrides: Any) -> tuple[TestClient, ScriptedAssistant]:
     settings = Settings(project_dir=tmp_path, state_dir=tmp_path / "state", **overrides)
     app = create_app(settings)
-    assistant = ScriptedAssistant()
+    assistant = ScriptedAssistant(SCRIPT)
     app.state.assistant = assistant
     return TestClient(app), assistant
 

@@ -4,70 +4,24 @@ from __future__ import annotations
 
 import queue
 import re
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import socketio
-import uvicorn
 
-from bot.assistant import HandleResult
 from bot.config import Settings
-from bot.types import Button, IntentScore, Message, Parse, Reply
+from bot.testing.fakes import ScriptedAssistant
+from bot.types import Button, Message, Reply
 from server.app import create_app
+from server.testing import ServerThread
 
 SCRIPT: dict[str, list[Reply]] = {
     "hi": [Reply("Hello!\n\nHow can I help?")],
     "buttons": [Reply("Sure.\n\nMore?", buttons=(Button("Yes", "/affirm"), Button("No", "/deny")))],
     "media": [Reply("It is 30 degrees", image="https://x/y.png", custom={"map": {"lat": 52.5}})],
 }
-
-
-class ScriptedAssistant:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.nlu = SimpleNamespace(intents=["greet"])
-
-    def encoding_request(self, message: Message) -> None:
-        return None  # nothing to encode before the turn
-
-    def handle_full(self, message: Message, embedding: object = None) -> HandleResult:
-        self.messages.append(message)
-        return HandleResult(Parse(message.text, IntentScore("greet", 0.9)), SCRIPT.get(message.text, []))
-
-
-class LoopbackServer:
-    """uvicorn in a thread on a free loopback port (no lifespan: the test sets the assistant)."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=1)
-        )
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> LoopbackServer:
-        self.thread.start()
-        for _ in range(2000):
-            if self.server.started:
-                return self
-            threading.Event().wait(0.005)
-        raise RuntimeError("the test server did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 class Customer:
@@ -110,17 +64,18 @@ class Customer:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[LoopbackServer, ScriptedAssistant]]:
+def served(tmp_path: Path) -> Iterator[tuple[str, ScriptedAssistant]]:
+    """The app on a loopback port (no lifespan: the test sets the assistant), and its scripted assistant."""
     app = create_app(Settings(project_dir=tmp_path, state_dir=tmp_path / "state", rate_limit_per_minute=5))
-    assistant = ScriptedAssistant()
+    assistant = ScriptedAssistant(SCRIPT)
     app.state.assistant = assistant
-    with LoopbackServer(app) as server:
-        yield server, assistant
+    with ServerThread(app, lifespan=False) as url:
+        yield url, assistant
 
 
 @pytest.fixture
-def customer(served: tuple[LoopbackServer, ScriptedAssistant]) -> Iterator[Customer]:
-    c = Customer(served[0].url)
+def customer(served: tuple[str, ScriptedAssistant]) -> Iterator[Customer]:
+    c = Customer(served[0])
     yield c
     c.close()
 
@@ -165,7 +120,7 @@ def test_custom_and_image_follow_the_text(customer: Customer) -> None:
 
 
 def test_sender_is_the_session_id_and_custom_data_is_the_metadata(
-    served: tuple[LoopbackServer, ScriptedAssistant], customer: Customer
+    served: tuple[str, ScriptedAssistant], customer: Customer
 ) -> None:
     sid = customer.session("s-42")
     customer.say("hi", sid, customData={"language": "en"})
@@ -177,9 +132,7 @@ def test_sender_is_the_session_id_and_custom_data_is_the_metadata(
     assert second.metadata == {"page": "/shoes"}
 
 
-def test_a_message_without_session_id_is_ignored(
-    served: tuple[LoopbackServer, ScriptedAssistant], customer: Customer
-) -> None:
+def test_a_message_without_session_id_is_ignored(served: tuple[str, ScriptedAssistant], customer: Customer) -> None:
     sid = customer.session(None)
     customer.say("hi", None)
     customer.say("media", sid)
@@ -187,13 +140,13 @@ def test_a_message_without_session_id_is_ignored(
     assert [m.text for m in served[1].messages] == ["media"]
 
 
-def test_the_conversation_survives_a_reconnect(served: tuple[LoopbackServer, ScriptedAssistant]) -> None:
-    first = Customer(served[0].url)
+def test_the_conversation_survives_a_reconnect(served: tuple[str, ScriptedAssistant]) -> None:
+    first = Customer(served[0])
     sid = first.session(None)
     first.say("hi", sid)
     first.replies(2)
     first.close()
-    again = Customer(served[0].url)
+    again = Customer(served[0])
     assert again.session(sid) == sid
     again.say("hi", sid)
     assert again.replies(2)[0] == {"text": "Hello!"}
@@ -202,7 +155,7 @@ def test_the_conversation_survives_a_reconnect(served: tuple[LoopbackServer, Scr
 
 
 def test_over_the_sender_limit_the_server_emits_an_error(
-    served: tuple[LoopbackServer, ScriptedAssistant], customer: Customer
+    served: tuple[str, ScriptedAssistant], customer: Customer
 ) -> None:
     sid = customer.session(None)
     for _ in range(5):
@@ -213,16 +166,31 @@ def test_over_the_sender_limit_the_server_emits_an_error(
     assert name == "error"
     assert data["error"]["code"] == "rate_limited"
     assert data["retry_after"] >= 1
+    assert data["error"]["message"] == f"too many messages from this conversation; retry in {data['retry_after']} s"
     assert len(served[1].messages) == 5
 
 
-def test_socketio_turns_are_counted(served: tuple[LoopbackServer, ScriptedAssistant], customer: Customer) -> None:
+def test_while_the_bot_starts_the_server_emits_not_ready(tmp_path: Path) -> None:
+    app = create_app(Settings(project_dir=tmp_path, state_dir=tmp_path / "state"))  # no assistant yet
+    with ServerThread(app, lifespan=False) as url:
+        customer = Customer(url)
+        try:
+            customer.say("hi", customer.session(None))
+            assert customer.next() == (
+                "error",
+                {"error": {"code": "not_ready", "message": "the bot is still starting; retry in a moment"}},
+            )
+        finally:
+            customer.close()
+
+
+def test_socketio_turns_are_counted(served: tuple[str, ScriptedAssistant], customer: Customer) -> None:
     import httpx
 
     sid = customer.session(None)
     customer.say("hi", sid)
     customer.replies(2)
-    metrics = httpx.get(f"{served[0].url}/metrics").text
+    metrics = httpx.get(f"{served[0]}/metrics").text
     assert 'supportbot_messages_total{channel="socketio"} 1.0' in metrics
 
 

@@ -1,13 +1,12 @@
 """The widget's endpoints (WebSocket, history, feedback), the demo page and the feedback stores.
 
-The app is built without running its lifespan (which loads the real model); a small fake assistant
-that records Rasa-style events stands in for it.
+The app is built without running its lifespan (which loads the real model); the scripted assistant of
+`bot.testing.fakes`, which records Rasa-style events, stands in for it.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from bot.assistant import HandleResult
 from bot.config import Settings
 from bot.feedback import Feedback, InMemoryFeedbackStore, SqlFeedbackStore
+from bot.testing.fakes import ScriptedAssistant
 from bot.types import Button, Message, Reply, Source
 from server.app import create_app
 from server.routes.widget import display_history, origin_allowed
@@ -26,62 +25,26 @@ from server.routes.widget import display_history, origin_allowed
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class FakeAssistant:
-    """Answers from a tiny script and keeps the events `Assistant.history` would return."""
+RETURNS = Reply(
+    "You have **30 days**.",
+    sources=(Source("returns", "Returns", "returns-and-refunds.md", "https://ateliernord.example/help/returns"),),
+    kind="knowledge",
+)
 
-    def __init__(self) -> None:
-        self.events: dict[str, list[dict[str, Any]]] = {}
-        self.seen: list[Message] = []
-        self.counter = 0
 
-    def _add(self, sender: str, kind: str, **values: Any) -> None:
-        self.events.setdefault(sender, []).append({"event": kind, "timestamp": time.time(), **values})
-
-    def handle(self, message: Message) -> list[Reply]:
-        self.seen.append(message)
-        sender = message.sender_id
-        if sender not in self.events:
-            self._add(sender, "session_started")
-        if message.text == "/restart":
-            self._add(sender, "restart")
-            self._add(sender, "session_started")
-            replies = [Reply("Let's start again.")]
-        else:
-            self._add(sender, "user", text=message.text, metadata=dict(message.metadata))
-            if message.text == "/greet":
-                replies = [Reply("Hi!", buttons=(Button("Opening hours", "/ask_hours"),))]
-            elif "return" in message.text:
-                source = Source(
-                    "returns", "Returns", "returns-and-refunds.md", "https://ateliernord.example/help/returns"
-                )
-                replies = [Reply("You have **30 days**.", sources=(source,), kind="knowledge")]
-            else:
-                replies = [Reply(f"echo: {message.text}")]
-        out = []
-        for reply in replies:
-            self.counter += 1
-            reply = Reply(reply.text, reply.buttons, reply.sources, kind=reply.kind, id=f"r{self.counter}")
-            data = reply.as_dict()
-            data.pop("text")
-            self._add(sender, "bot", text=reply.text, data=data)
-            out.append(reply)
-        return out
-
-    def encoding_request(self, message: Message) -> None:
-        return None  # nothing to encode before the turn
-
-    def handle_full(self, message: Message, embedding: object = None) -> HandleResult:
-        return HandleResult(None, self.handle(message))
-
-    def history(self, sender_id: str, limit: int = 200) -> list[dict[str, Any]]:
-        return self.events.get(sender_id, [])[-limit:]
+def widget_assistant() -> ScriptedAssistant:
+    """Greets with a button, answers anything about returns from the knowledge base, echoes the rest."""
+    return ScriptedAssistant(
+        {"/greet": [Reply("Hi!", buttons=(Button("Opening hours", "/ask_hours"),))]},
+        fallback=lambda text: [RETURNS] if "return" in text else [Reply(f"echo: {text}")],
+    )
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> FastAPI:
     settings = Settings(project_dir=ROOT, state_dir=tmp_path / "state")
     app = create_app(settings)
-    app.state.assistant = FakeAssistant()
+    app.state.assistant = widget_assistant()
     return app
 
 
@@ -110,7 +73,7 @@ def test_socket_sends_typing_then_replies_in_chat_shape(client: TestClient, app:
             "url": "https://ateliernord.example/help/returns",
         }
     ]
-    assert app.state.assistant.seen[0].input_channel == "webchat"
+    assert app.state.assistant.messages[0].input_channel == "webchat"
 
 
 def test_socket_passes_metadata_and_answers_history(client: TestClient) -> None:
@@ -174,6 +137,22 @@ def test_socket_reports_not_ready_with_the_message_id(client: TestClient, app: F
         "error": {"code": "not_ready", "message": "the bot is still starting; retry in a moment"},
         "in_reply_to": "m9",
     }
+
+
+def test_socket_over_the_sender_limit_answers_an_error_frame(tmp_path: Path) -> None:
+    app = create_app(Settings(project_dir=ROOT, state_dir=tmp_path / "state", rate_limit_per_minute=1))
+    app.state.assistant = widget_assistant()
+    with TestClient(app).websocket_connect("/ws/chat") as ws:
+        ws.send_json({"type": "message", "sender": "s", "text": "hi"})
+        assert [ws.receive_json()["type"] for _ in range(2)] == ["typing", "replies"]
+        ws.send_json({"type": "message", "sender": "s", "text": "again", "id": "m2"})
+        frame = ws.receive_json()
+    assert frame == {
+        "type": "error",
+        "error": {"code": "rate_limited", "message": "too many messages; retry in 60 s"},
+        "in_reply_to": "m2",
+    }
+    assert [m.text for m in app.state.assistant.messages] == ["hi"]
 
 
 def test_socket_refuses_other_origins(client: TestClient) -> None:

@@ -7,8 +7,11 @@ import subprocess
 import sys
 import textwrap
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
+
+from bot.testing import plugin  # not `import tests_folder_of`: pytest would collect it as a test
 
 pytest_plugins = ["pytester"]
 
@@ -316,3 +319,22 @@ def test_importing_the_plugin_loads_no_model_code() -> None:
     code = f"import sys, bot.testing.plugin; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("path", "folder"),
+    [
+        ("intents/tests/basics.yml", "intents/tests"),
+        ("intents/tests/customers/heldout/booking.yml", "intents/tests"),
+        ("knowledge/tests/sub/faq.yaml", "knowledge/tests"),
+        ("intents/nlu/tests.yml", None),
+        ("docs/tests/booking.yml", None),
+        ("intents/tests/customers/notes.md", None),
+    ],
+)
+def test_nested_case_files_belong_to_their_project(tmp_path: Path, path: str, folder: str | None) -> None:
+    full = tmp_path / "project" / path
+    assert plugin.is_case_file(full) is (folder is not None)
+    if full.suffix in (".yml", ".yaml"):
+        expected = tmp_path / "project" / folder if folder else None
+        assert plugin.tests_folder_of(full) == expected

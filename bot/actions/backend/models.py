@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-from sqlalchemy import (
-    Boolean,
-    Date,
-    DateTime,
-    Dialect,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    TypeDecorator,
-    UniqueConstraint,
-    text,
-)
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware datetimes in, aware UTC datetimes out; stored as naive UTC (SQLite has no timezones)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value.isoformat()} given; pass a timezone-aware datetime")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
+from bot.sql_types import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -147,15 +119,3 @@ class AppointmentRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     slot: Mapped[SlotRow] = relationship()
-
-
-class HandoffRow(Base):
-    __tablename__ = "shop_handoff_tickets"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    sender_id: Mapped[str] = mapped_column(String(200), index=True)
-    status: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str] = mapped_column(String(200))
-    transcript_json: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -11,14 +11,15 @@ Business refusals are exceptions under `BackendError`, so a handler can tell the
     ├── OrderNotCancellableError      the order was packed, shipped or already cancelled
     ├── ReturnNotAllowedError         outside the return window, excluded or already returned items
     ├── SlotUnavailableError          no such appointment slot, or it was just booked
-    ├── AppointmentNotFoundError      no booked appointment with that reference AND that email
-    └── HandoffNotFoundError          no handoff ticket with that id
+    └── AppointmentNotFoundError      no booked appointment with that reference AND that email
+
+Handoff tickets are not the shop's: they live in `bot.dialogue.handoff` (`HandoffStore`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -47,11 +48,6 @@ class OrderStatus(StrEnum):
 class AppointmentStatus(StrEnum):
     BOOKED = "booked"
     CANCELLED = "cancelled"
-
-
-class HandoffStatus(StrEnum):
-    OPEN = "open"
-    RESOLVED = "resolved"
 
 
 @dataclass(frozen=True)
@@ -117,26 +113,6 @@ class Appointment:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class TranscriptLine:
-    """One line of a conversation transcript handed to a human operator."""
-
-    speaker: str  # "customer" | "bot" | "operator"
-    text: str
-    at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class HandoffTicket:
-    id: int
-    sender_id: str
-    status: HandoffStatus
-    reason: str
-    created_at: datetime
-    transcript: tuple[TranscriptLine, ...] = field(default=())
-    resolved_at: datetime | None = None
-
-
 class OrderNotFoundError(BackendError):
     """No order matches this number and email (deliberately silent about which one is wrong)."""
 
@@ -166,13 +142,9 @@ class AppointmentNotFoundError(BackendError):
     """No booked appointment matches this reference and email."""
 
 
-class HandoffNotFoundError(BackendError):
-    """No handoff ticket has this id."""
-
-
 @runtime_checkable
 class ShopBackend(Protocol):
-    """Orders, returns, appointments and handoff tickets. Every write is one transaction."""
+    """Orders, returns and appointments. Every write is one transaction."""
 
     # Orders -----------------------------------------------------------------------------------
     def find_order(self, number: str, email: str) -> Order | None:
@@ -207,19 +179,4 @@ class ShopBackend(Protocol):
 
     def cancel_appointment(self, reference: str, email: str) -> Appointment:
         """Cancel a booking. Raises AppointmentNotFoundError."""
-        ...
-
-    # Human handoff ----------------------------------------------------------------------------
-    def open_handoff(self, sender_id: str, reason: str, transcript: Sequence[TranscriptLine]) -> HandoffTicket:
-        """Open a ticket for an operator (or return the conversation's ticket that is still open)."""
-        ...
-
-    def list_handoffs(self, status: HandoffStatus | None = HandoffStatus.OPEN) -> list[HandoffTicket]:
-        """Tickets, oldest first; `status=None` lists all."""
-        ...
-
-    def get_handoff(self, ticket_id: int) -> HandoffTicket | None: ...
-
-    def resolve_handoff(self, ticket_id: int) -> HandoffTicket:
-        """Mark a ticket resolved (the caller then resumes the conversation). Raises HandoffNotFoundError."""
         ...

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.actions.backend.models import (
     AppointmentRow,
@@ -236,73 +237,92 @@ def seed(
         customers = {email: CustomerRow(email=email, name=name, country=c) for email, name, c in DEMO_CUSTOMERS}
         s.add_all(customers.values())
         for demo in DEMO_ORDERS:
-            items = [
-                OrderItemRow(
-                    sku=sku,
-                    name=CATALOGUE[sku][0],
-                    category=CATALOGUE[sku][1],
-                    size=size,
-                    quantity=1,
-                    price_cents=CATALOGUE[sku][2],
-                    returnable=CATALOGUE[sku][1] not in EXCLUDED_CATEGORIES,
-                )
-                for sku, size in demo.items
-            ]
-            delivered = today - timedelta(days=demo.delivered_days_ago) if demo.delivered_days_ago is not None else None
-            expected = today + timedelta(days=demo.expected_in_days) if demo.expected_in_days is not None else None
-            order = OrderRow(
-                number=demo.number,
-                customer=customers[demo.email],
-                status=demo.status.value,
-                placed_on=today - timedelta(days=demo.placed_days_ago),
-                shipping_country=demo.country,
-                total_cents=sum(i.price_cents for i in items),
-                currency="GBP" if demo.country == "GB" else "USD" if demo.country == "US" else "EUR",
-                carrier=demo.carrier,
-                tracking_url=demo.tracking_url(),
-                expected_delivery=expected or delivered,
-                delivered_on=delivered,
-                items=items,
-            )
-            s.add(order)
-            returned = [i for i in items if i.sku in demo.returned_skus]
-            if returned:
-                s.add(
-                    ReturnRow(
-                        rma=f"RMA-DEMO{demo.number[-2:]}",
-                        order=order,
-                        reason="too_large",
-                        created_at=now,
-                        lines=[ReturnLineRow(item=i) for i in returned],
-                    )
-                )
-        slots: dict[tuple[str, date], list[SlotRow]] = {}
-        for shop in APPOINTMENT_SHOPS:
-            for offset in range(SLOT_DAYS):
-                day = today + timedelta(days=offset)
-                rows = [SlotRow(shop=shop, starts_at=t.astimezone(UTC)) for t in slot_times(stores, shop, day)]
-                slots[(shop, day)] = rows
-                s.add_all(rows)
+            _add_order(s, demo, customers[demo.email], today, now)
+        slots = _add_slots(s, stores, today)
         s.flush()
-        appointments = 0
-        for reference, email, shop, ahead, index in DEMO_APPOINTMENTS:
-            day_slots = slots[(shop, _first_open_day(stores, shop, today, ahead))]
-            slot = day_slots[min(index, len(day_slots) - 1)]
-            s.add(AppointmentRow(reference=reference, slot_id=slot.id, email=email, status="booked", created_at=now))
-            appointments += 1
-        full_day = _first_open_day(stores, FULLY_BOOKED_SHOP, today, FULLY_BOOKED_DAYS_AHEAD)
-        emails = [c[0] for c in DEMO_CUSTOMERS]
-        for n, slot in enumerate(slots[(FULLY_BOOKED_SHOP, full_day)]):
-            s.add(
-                AppointmentRow(
-                    reference=f"FT-FULL{n + 1}",
-                    slot_id=slot.id,
-                    email=emails[n % len(emails)],
-                    status=AppointmentStatus.BOOKED.value,
-                    created_at=now,
-                )
-            )
-            appointments += 1
+        appointments, full_day = _add_appointments(s, slots, stores, today, now)
         slot_count = sum(len(v) for v in slots.values())
         customer_count = len(s.scalars(select(CustomerRow.id)).all())
     return SeedReport(True, customer_count, len(DEMO_ORDERS), slot_count, appointments, full_day)
+
+
+def _add_order(s: Session, demo: DemoOrder, customer: CustomerRow, today: date, now: datetime) -> None:
+    """One demo order with its items, and its return when some were sent back."""
+    items = [
+        OrderItemRow(
+            sku=sku,
+            name=CATALOGUE[sku][0],
+            category=CATALOGUE[sku][1],
+            size=size,
+            quantity=1,
+            price_cents=CATALOGUE[sku][2],
+            returnable=CATALOGUE[sku][1] not in EXCLUDED_CATEGORIES,
+        )
+        for sku, size in demo.items
+    ]
+    delivered = today - timedelta(days=demo.delivered_days_ago) if demo.delivered_days_ago is not None else None
+    expected = today + timedelta(days=demo.expected_in_days) if demo.expected_in_days is not None else None
+    order = OrderRow(
+        number=demo.number,
+        customer=customer,
+        status=demo.status.value,
+        placed_on=today - timedelta(days=demo.placed_days_ago),
+        shipping_country=demo.country,
+        total_cents=sum(i.price_cents for i in items),
+        currency="GBP" if demo.country == "GB" else "USD" if demo.country == "US" else "EUR",
+        carrier=demo.carrier,
+        tracking_url=demo.tracking_url(),
+        expected_delivery=expected or delivered,
+        delivered_on=delivered,
+        items=items,
+    )
+    s.add(order)
+    returned = [i for i in items if i.sku in demo.returned_skus]
+    if returned:
+        s.add(
+            ReturnRow(
+                rma=f"RMA-DEMO{demo.number[-2:]}",
+                order=order,
+                reason="too_large",
+                created_at=now,
+                lines=[ReturnLineRow(item=i) for i in returned],
+            )
+        )
+
+
+def _add_slots(s: Session, stores: Stores, today: date) -> dict[tuple[str, date], list[SlotRow]]:
+    """The appointment slots of every fitting shop for the next `SLOT_DAYS` days, by (shop, day)."""
+    slots: dict[tuple[str, date], list[SlotRow]] = {}
+    for shop in APPOINTMENT_SHOPS:
+        for offset in range(SLOT_DAYS):
+            day = today + timedelta(days=offset)
+            rows = [SlotRow(shop=shop, starts_at=t.astimezone(UTC)) for t in slot_times(stores, shop, day)]
+            slots[(shop, day)] = rows
+            s.add_all(rows)
+    return slots
+
+
+def _add_appointments(
+    s: Session, slots: dict[tuple[str, date], list[SlotRow]], stores: Stores, today: date, now: datetime
+) -> tuple[int, date]:
+    """The demo bookings, and a fully booked day in `FULLY_BOOKED_SHOP`: (appointments made, that day)."""
+    appointments = 0
+    for reference, email, shop, ahead, index in DEMO_APPOINTMENTS:
+        day_slots = slots[(shop, _first_open_day(stores, shop, today, ahead))]
+        slot = day_slots[min(index, len(day_slots) - 1)]
+        s.add(AppointmentRow(reference=reference, slot_id=slot.id, email=email, status="booked", created_at=now))
+        appointments += 1
+    full_day = _first_open_day(stores, FULLY_BOOKED_SHOP, today, FULLY_BOOKED_DAYS_AHEAD)
+    emails = [c[0] for c in DEMO_CUSTOMERS]
+    for n, slot in enumerate(slots[(FULLY_BOOKED_SHOP, full_day)]):
+        s.add(
+            AppointmentRow(
+                reference=f"FT-FULL{n + 1}",
+                slot_id=slot.id,
+                email=emails[n % len(emails)],
+                status=AppointmentStatus.BOOKED.value,
+                created_at=now,
+            )
+        )
+        appointments += 1
+    return appointments, full_day

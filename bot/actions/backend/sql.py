@@ -8,7 +8,6 @@ other writer skips the check. Any exception inside a transaction rolls it back e
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,7 +23,6 @@ from bot.actions.backend.models import (
     AppointmentRow,
     Base,
     CustomerRow,
-    HandoffRow,
     OrderItemRow,
     OrderRow,
     ReturnLineRow,
@@ -37,9 +35,6 @@ from bot.actions.backend.protocol import (
     Appointment,
     AppointmentNotFoundError,
     AppointmentStatus,
-    HandoffNotFoundError,
-    HandoffStatus,
-    HandoffTicket,
     Order,
     OrderItem,
     OrderNotCancellableError,
@@ -49,8 +44,8 @@ from bot.actions.backend.protocol import (
     ReturnNotAllowedError,
     Slot,
     SlotUnavailableError,
-    TranscriptLine,
 )
+from bot.dialogue.handoff import handoff_tickets
 from bot.errors import BackendError
 
 Clock = Callable[[], datetime]
@@ -121,15 +116,18 @@ class SqlShopBackend:
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
 
     # Schema -----------------------------------------------------------------------------------
+    # The handoff tickets (bot.dialogue.handoff) share this database: a reset starts them afresh too.
     def create_schema(self) -> None:
         try:
             Base.metadata.create_all(self.engine)
+            handoff_tickets.create(self.engine, checkfirst=True)
         except SQLAlchemyError as e:
             raise BackendError(f"cannot create the shop tables in {self.url!r}: {e}") from e
 
     def drop_schema(self) -> None:
         try:
             Base.metadata.drop_all(self.engine)
+            handoff_tickets.drop(self.engine, checkfirst=True)
         except SQLAlchemyError as e:
             raise BackendError(f"cannot drop the shop tables in {self.url!r}: {e}") from e
 
@@ -300,52 +298,6 @@ class SqlShopBackend:
             s.flush()
             return _appointment(row, row.slot)
 
-    # Human handoff ----------------------------------------------------------------------------
-    def open_handoff(self, sender_id: str, reason: str, transcript: Sequence[TranscriptLine]) -> HandoffTicket:
-        with self.write() as s:
-            row = s.scalar(
-                select(HandoffRow).where(
-                    HandoffRow.sender_id == sender_id, HandoffRow.status == HandoffStatus.OPEN.value
-                )
-            )
-            if row is None:
-                row = HandoffRow(
-                    sender_id=sender_id,
-                    status=HandoffStatus.OPEN.value,
-                    reason=reason,
-                    created_at=self.clock(),
-                    transcript_json="[]",
-                )
-                s.add(row)
-            row.transcript_json = _dump_transcript(transcript)
-            s.flush()
-            return _ticket(row)
-
-    def list_handoffs(self, status: HandoffStatus | None = HandoffStatus.OPEN) -> list[HandoffTicket]:
-        with self._read() as s:
-            query = select(HandoffRow).order_by(HandoffRow.created_at, HandoffRow.id)
-            if status is not None:
-                query = query.where(HandoffRow.status == status.value)
-            return [_ticket(row) for row in s.scalars(query)]
-
-    def get_handoff(self, ticket_id: int) -> HandoffTicket | None:
-        with self._read() as s:
-            row = s.get(HandoffRow, ticket_id)
-            return _ticket(row) if row is not None else None
-
-    def resolve_handoff(self, ticket_id: int) -> HandoffTicket:
-        with self.write() as s:
-            row = s.get(HandoffRow, ticket_id)
-            if row is None:
-                raise HandoffNotFoundError(
-                    f"no handoff ticket {ticket_id} — list open tickets with `supportbot handoff list`"
-                )
-            if row.status != HandoffStatus.RESOLVED.value:
-                row.status = HandoffStatus.RESOLVED.value
-                row.resolved_at = self.clock()
-            s.flush()
-            return _ticket(row)
-
 
 # Row → value ----------------------------------------------------------------------------------
 def _order(row: OrderRow) -> Order:
@@ -389,27 +341,4 @@ def _appointment(row: AppointmentRow, slot: SlotRow) -> Appointment:
         email=row.email,
         status=AppointmentStatus(row.status),
         created_at=row.created_at,
-    )
-
-
-def _dump_transcript(lines: Sequence[TranscriptLine]) -> str:
-    return json.dumps(
-        [{"speaker": x.speaker, "text": x.text, "at": x.at.isoformat() if x.at else None} for x in lines],
-        ensure_ascii=False,
-    )
-
-
-def _ticket(row: HandoffRow) -> HandoffTicket:
-    raw = json.loads(row.transcript_json)
-    transcript = tuple(
-        TranscriptLine(x["speaker"], x["text"], datetime.fromisoformat(x["at"]) if x["at"] else None) for x in raw
-    )
-    return HandoffTicket(
-        id=row.id,
-        sender_id=row.sender_id,
-        status=HandoffStatus(row.status),
-        reason=row.reason,
-        created_at=row.created_at,
-        transcript=transcript,
-        resolved_at=row.resolved_at,
     )

@@ -1,0 +1,42 @@
+"""Entity extraction: regexes, lookup tables and synonyms from the Rasa data, plus built-in
+extractors a support bot needs (email, order number, date/time, weekday, amount).
+
+- `extractors`: the extractor protocol, the data-driven extractors (regex, lookup with one-typo
+  matching) and the built-in email, order number, weekday and amount extractors;
+- `dates`: dates and times through dateparser;
+- `pipeline`: `EntityPipeline` (all extractors, overlaps, synonyms) and `build_entity_pipeline`.
+"""
+
+from bot.nlu.entities.dates import DateTimeExtractor
+from bot.nlu.entities.extractors import (
+    AmountExtractor,
+    EmailExtractor,
+    EntityExtractor,
+    LookupEntityExtractor,
+    OrderNumberExtractor,
+    RegexEntityExtractor,
+    WeekdayExtractor,
+)
+from bot.nlu.entities.pipeline import (
+    EntityPipeline,
+    annotation_synonyms,
+    build_entity_pipeline,
+    entity_values,
+    learned_lookups,
+)
+
+__all__ = [
+    "AmountExtractor",
+    "DateTimeExtractor",
+    "EmailExtractor",
+    "EntityExtractor",
+    "EntityPipeline",
+    "LookupEntityExtractor",
+    "OrderNumberExtractor",
+    "RegexEntityExtractor",
+    "WeekdayExtractor",
+    "annotation_synonyms",
+    "build_entity_pipeline",
+    "entity_values",
+    "learned_lookups",
+]

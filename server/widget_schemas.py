@@ -1,0 +1,70 @@
+"""The widget's request and response bodies: HTTP (`/conversations/{sender}/history`, `/feedback`) and
+the frames a client sends on `WS /ws/chat` (docs/widget.md). Replies have the `POST /chat` shape
+(`server/schemas.py`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from bot.feedback import MAX_COMMENT_CHARS
+from server.schemas import ButtonOut, SourceOut
+
+SenderId = Annotated[str, Field(min_length=1, max_length=128, description="Conversation id chosen by the client.")]
+
+
+class HistoryMessage(BaseModel):
+    """One line of a conversation as the widget shows it."""
+
+    role: Literal["user", "bot", "separator"]
+    text: str = ""
+    id: str | None = None
+    buttons: list[ButtonOut] = Field(default_factory=list)
+    sources: list[SourceOut] = Field(default_factory=list)
+    time: float | None = Field(None, description="Unix timestamp (seconds).")
+    kind: str | None = Field(None, description="For separators: `session_started` or `restart`.")
+    feedback: Literal["up", "down"] | None = Field(None, description="The customer's vote on this reply.")
+
+
+class HistoryOut(BaseModel):
+    sender: str
+    messages: list[HistoryMessage]
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sender: SenderId
+    reply_id: str = Field(min_length=1, max_length=128, description="The `id` of the bot reply.")
+    value: Literal["up", "down"]
+    comment: str | None = Field(None, max_length=MAX_COMMENT_CHARS)
+
+
+class FeedbackOut(BaseModel):
+    sender: str
+    reply_id: str
+    value: Literal["up", "down"]
+    comment: str | None = None
+
+
+class MessageFrame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["message"]
+    sender: SenderId
+    text: str = Field(max_length=20_000)
+    metadata: dict[str, Any] | None = None
+    id: str | None = Field(None, max_length=128, description="Client message id, echoed as `in_reply_to`.")
+
+
+class HistoryFrame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["history"]
+    sender: SenderId
+    limit: int = Field(200, ge=1, le=1000)
+
+
+ClientFrame = Annotated[MessageFrame | HistoryFrame, Field(discriminator="type")]
+client_frame: TypeAdapter[MessageFrame | HistoryFrame] = TypeAdapter(ClientFrame)
