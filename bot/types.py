@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,9 +179,14 @@ class KnowledgeQuery:
         record: bool = True,
         continues: bool = False,
     ) -> KnowledgeQuery:
-        named: dict[str, set[str]] = {}
-        for entity in parse.entities:
-            if isinstance(entity.value, str):
-                named.setdefault(entity.entity, set()).add(entity.value.lower())
-        frozen = {k: frozenset(v) for k, v in named.items()}
-        return cls(parse.text, embedding, frozen, follow_up, record, previous, continues)
+        named = values_by_entity((e.entity, e.value) for e in parse.entities)
+        return cls(parse.text, embedding, named, follow_up, record, previous, continues)
+
+
+def values_by_entity(pairs: Iterable[tuple[str, Any]]) -> dict[str, frozenset[str]]:
+    """(entity, value) pairs grouped by entity, text values only, lower case: what a customer named."""
+    named: dict[str, set[str]] = {}
+    for entity, value in pairs:
+        if isinstance(value, str):
+            named.setdefault(entity, set()).add(value.lower())
+    return {k: frozenset(v) for k, v in named.items()}

@@ -32,6 +32,7 @@ class Said:
     values: Mapping[str, Any]
     kind: str
     text: str
+    source: str | None = None  # the knowledge entry a knowledge answer came from
 
 
 def previous_turn(events: Sequence[Mapping[str, Any]]) -> list[Said]:
@@ -44,12 +45,14 @@ def previous_turn(events: Sequence[Mapping[str, Any]]) -> list[Said]:
         if item.get("event") != "bot":
             continue
         meta = item.get("metadata") or {}
+        sources = (item.get("data") or {}).get("sources") or []
         said.append(
             Said(
                 str(meta.get("response") or ""),
                 dict(meta.get("values") or {}),
                 str(meta.get("kind") or ""),
                 str(item.get("text") or ""),
+                str(sources[0].get("id")) if sources else None,
             )
         )
     return said

@@ -9,11 +9,13 @@ reply is kept. Only a question unanswered both ways is recorded for the staff.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 
+from bot.dialogue.explain import previous_turn
 from bot.dialogue.state import ConversationState
 from bot.dialogue.turn import KnowledgeAnswerer, KnowledgeOutcome, Turn
-from bot.types import Entity, IntentScore, KnowledgeQuery, Parse
+from bot.types import KnowledgeQuery, values_by_entity
 
 CONTEXT_ENTITIES = frozenset({"shop", "country", "item"})
 """What a question inherits from the message before it (and a request from the parts before it)."""
@@ -35,7 +37,7 @@ class KnowledgeContext:
         record: bool,
         follow_up: str | None = None,
         previous: str | None = None,
-        context: Parse | None = None,
+        context: Mapping[str, frozenset[str]] | None = None,
     ) -> KnowledgeOutcome | None:
         """One question to the knowledge base (None when there is none)."""
         if self.answerer is None:
@@ -45,7 +47,7 @@ class KnowledgeContext:
             turn.parse, turn.embedding, follow_up=follow_up, previous=previous, record=record, continues=continues
         )
         if context is not None:
-            query = replace(query, context=KnowledgeQuery.from_parse(context, None).entities)
+            query = replace(query, context=context)
         return self.answerer(query)
 
     def in_context(self, state: ConversationState, turn: Turn, *, record: bool) -> KnowledgeOutcome | None:
@@ -56,7 +58,7 @@ class KnowledgeContext:
         follow_up = previous if is_follow_up(turn) else None
         outcome = self.ask(turn, record=False, follow_up=follow_up, previous=previous)
         if outcome is not None and outcome.decision != "answer":
-            earlier = previous_parse(state)
+            earlier = previous_named(state)
             retry = self.ask(turn, record=False, follow_up=previous, previous=previous, context=earlier)
             if retry is not None and retry.decision == "answer":
                 return retry
@@ -72,26 +74,19 @@ def is_follow_up(turn: Turn) -> bool:
 
 def previous_answer(state: ConversationState) -> str | None:
     """The entry the knowledge base answered the customer's previous message with, if it did."""
-    users = [i for i, item in enumerate(state.events) if item.get("event") == "user"]
-    if len(users) < 2:
-        return None
-    for item in reversed(state.events[users[-2] : users[-1]]):
-        sources = (item.get("data") or {}).get("sources") or []
-        if item.get("event") == "bot" and (item.get("metadata") or {}).get("kind") == "knowledge" and sources:
-            return str(sources[0].get("id"))
-    return None
+    answers = [s.source for s in previous_turn(state.events) if s.kind == "knowledge" and s.source]
+    return answers[-1] if answers else None
 
 
-def previous_parse(state: ConversationState) -> Parse:
-    """The shop, country or product the customer's previous message named, as a parse."""
+def previous_named(state: ConversationState) -> dict[str, frozenset[str]]:
+    """The shop, country or product the customer's previous message named."""
     users = [item for item in state.events if item.get("event") == "user"]
     earlier = (users[-2].get("parse_data") or {}).get("entities") or [] if len(users) >= 2 else []
-    named = tuple(
-        Entity(str(e["entity"]), e.get("value"), 0, 0, "context", str(e.get("value")))
+    return values_by_entity(
+        (str(e["entity"]), e.get("value"))
         for e in earlier
         if isinstance(e, dict) and e.get("entity") in CONTEXT_ENTITIES
     )
-    return Parse("", IntentScore("", 0.0), named)
 
 
 def top_entry(outcome: KnowledgeOutcome | None) -> str | None:
