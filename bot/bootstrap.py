@@ -25,10 +25,13 @@ from bot.nlu.entities import EntityPipeline, annotation_synonyms, build_entity_p
 from bot.nlu.language import LanguageDetector
 from bot.nlu.model import NluModel, TrainResult, find_model, model_fingerprint, train_nlu
 from bot.nlu.training_data import TrainingData
+from bot.products.advisor import ProductAdvisor
+from bot.products.cards import CardLinks
 from bot.responses import ResponseRenderer
 
 if TYPE_CHECKING:
     from bot.faq.service import KnowledgeService
+    from bot.products.service import ProductService
 
 log = logging.getLogger(__name__)
 SNAPSHOT = "snapshot.json"
@@ -159,6 +162,32 @@ def make_knowledge(settings: Settings, encoder: Encoder) -> KnowledgeService | N
     return service
 
 
+def make_products(settings: Settings, encoder: Encoder) -> ProductService | None:
+    """The product service over the catalogue `catalogue_provider` returns; None when it is unset."""
+    from bot.products.catalogue import Catalogue
+    from bot.products.service import ProductService
+
+    provider = settings.catalogue_provider.strip()
+    if not provider:
+        return None
+    module_name, _, attr = provider.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr or "catalogue")
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(
+            f"catalogue_provider {provider!r} cannot be loaded ({type(e).__name__}: {e}) — set "
+            "SUPPORTBOT_CATALOGUE_PROVIDER to `module:function` returning a bot.products.Catalogue, or to an "
+            "empty value to turn product search off"
+        ) from e
+    catalogue = factory(settings)
+    if not isinstance(catalogue, Catalogue):
+        raise ConfigError(
+            f"catalogue_provider {provider!r} returned {type(catalogue).__name__}, not a bot.products.Catalogue — "
+            "return an object with products(), product(), pairings(), co_purchases() and colour_families()"
+        )
+    return ProductService(catalogue, encoder)
+
+
 def knowledge_answerer(service: KnowledgeService) -> KnowledgeAnswerer:
     return service.answer
 
@@ -237,6 +266,7 @@ def load_assistant(
     tracker_store: TrackerStore | None = None,
     runner: ActionRunner | None = None,
     knowledge: KnowledgeAnswerer | None = None,
+    products: ProductAdvisor | None = None,
     auto_train: bool = True,
     on_problems: Callable[[Sequence[Any]], None] | None = None,
 ) -> Assistant:
@@ -268,6 +298,8 @@ def load_assistant(
         entities=sorted(nlu.entities.entity_names),
         knowledge=knowledge,
         languages=settings.languages,
+        products=products,
+        links=CardLinks(settings.product_page_url, settings.product_image_url),
     )
     store = tracker_store or make_tracker_store(settings)
     options = AssistantOptions(
@@ -291,6 +323,7 @@ class Serving:
 
     assistant: Assistant
     knowledge: KnowledgeService | None
+    products: ProductService | None = None
 
 
 def load_serving(settings: Settings, *, encoder: Encoder | None = None, **kwargs: Any) -> Serving:
@@ -298,5 +331,7 @@ def load_serving(settings: Settings, *, encoder: Encoder | None = None, **kwargs
     encoder = encoder or make_encoder(settings)
     knowledge = make_knowledge(settings, encoder)
     answerer = knowledge_answerer(knowledge) if knowledge else None
-    assistant = load_assistant(settings, encoder=encoder, knowledge=answerer, **kwargs)
-    return Serving(assistant, knowledge)
+    products = make_products(settings, encoder)
+    advisor = products.advisor if products else None
+    assistant = load_assistant(settings, encoder=encoder, knowledge=answerer, products=advisor, **kwargs)
+    return Serving(assistant, knowledge, products)

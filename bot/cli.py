@@ -254,6 +254,7 @@ PLUGINS: tuple[tuple[str, str, str | None], ...] = (
     ("bot.evaluation.cli", "evaluate_command", None),
     ("bot.faq.cli", "kb_app", "kb"),
     ("bot.handoff_cli", "handoff_app", "handoff"),
+    ("bot.actions.catalogue_cli", "catalogue_app", "catalogue"),
 )
 """Commands and command groups owned by other modules: (module, attribute, group name). `serve` belongs
 to the server, so this module never imports the web layer."""

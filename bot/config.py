@@ -124,6 +124,20 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL of the shop/tracker database; unset = SQLite in state_dir."
     )
 
+    # Products
+    catalogue_provider: str = Field(
+        "bot.actions:catalogue",
+        description="`module:function` that returns the shop's catalogue (a `bot.products.Catalogue`, given the "
+        "settings); empty = no product search. See docs/products.md.",
+    )
+    catalogue_refresh_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="`serve` re-reads the catalogue this often (0 = never); unchanged products are not re-embedded.",
+    )
+    product_page_url: str = Field("/products/{sku}", description="Product page link on cards (`{sku}` filled).")
+    product_image_url: str = Field("/products/{sku}/image.svg", description="Product image on cards (`{sku}` filled).")
+
     # Knowledge base
     kb_answer_threshold: float | None = Field(
         None, ge=0, le=1, description="Score above which the knowledge base answers; unset = fitted."

@@ -6,7 +6,8 @@ Every error says what went wrong, where (file:line or field) and how to fix it.
     ├── ConfigError              a setting is missing or invalid
     ├── DataError                files staff or developers edit are invalid (carries Problems)
     │   ├── TrainingDataError    intents/**/*.yml (NLU, responses, domain)
-    │   └── KnowledgeError       knowledge/ files
+    │   ├── KnowledgeError       knowledge/ files
+    │   └── CatalogueFileError   a product catalogue CSV (products, pairings, colours, order history)
     ├── ModelError               the encoder or a trained model cannot be loaded
     ├── NotTrainedError          serving was asked for before `supportbot train`
     ├── TemplateError            a response or answer template failed to render
@@ -26,30 +27,37 @@ Severity = Literal["error", "warning"]
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding of a validator: where, what, and how to fix it."""
+    """One finding of a validator: where (file, line and, in a table, the column), what, and how to fix it."""
 
     file: str
     line: int | None
     message: str
     fix: str = ""
     severity: Severity = "error"
+    column: str | None = None
+    """the column's name in a CSV file (`file:row:column`); None elsewhere"""
 
     @property
     def location(self) -> str:
-        return f"{self.file}:{self.line}" if self.line is not None else self.file
+        if self.line is None:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
 
     def __str__(self) -> str:
         text = f"{self.location}: {self.message}"
         return f"{text} — {self.fix}" if self.fix else text
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "file": self.file,
             "line": self.line,
             "message": self.message,
             "fix": self.fix,
             "severity": self.severity,
         }
+        if self.column:
+            data["column"] = self.column
+        return data
 
 
 def display_path(path: Path, root: Path | None = None) -> str:
@@ -91,6 +99,10 @@ class TrainingDataError(DataError):
 
 class KnowledgeError(DataError):
     """A knowledge file (Markdown, CSV, templates) is invalid."""
+
+
+class CatalogueFileError(DataError):
+    """A catalogue CSV file (products, pairings, colour families, order history) is invalid: nothing was read."""
 
 
 class ModelError(SupportbotError):

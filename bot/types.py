@@ -45,6 +45,39 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Card:
+    """A product card: what a customer needs to act on one product (channels show several as a carousel)."""
+
+    id: str
+    """the product's SKU"""
+    title: str
+    subtitle: str
+    """price, colours and sizes in stock, as one line ("€189 · navy, grey · S M L")"""
+    price: str
+    """the formatted price ("€189")"""
+    image_url: str
+    url: str
+    """the product page"""
+    colours: tuple[str, ...] = ()
+    sizes: tuple[str, ...] = ()
+    """sizes in stock (anywhere)"""
+    buttons: tuple[Button, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "subtitle": self.subtitle,
+            "price": self.price,
+            "image_url": self.image_url,
+            "url": self.url,
+            "colours": list(self.colours),
+            "sizes": list(self.sizes),
+            "buttons": [b.as_dict() for b in self.buttons],
+        }
+
+
+@dataclass(frozen=True)
 class Reply:
     """One bot message. `kind` says which part of the bot produced it."""
 
@@ -56,6 +89,7 @@ class Reply:
     kind: str = "response"
     id: str = ""
     response: str = ""  # the domain response it was rendered from (not sent to channels)
+    cards: tuple[Card, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -70,6 +104,8 @@ class Reply:
             data["image"] = self.image
         if self.custom:
             data["custom"] = dict(self.custom)
+        if self.cards:
+            data["cards"] = [c.as_dict() for c in self.cards]
         return data
 
 

@@ -42,6 +42,7 @@ from bot.actions.returns import (
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.products.catalogue import Catalogue
 
 
 def prepare(settings: Settings) -> None:
@@ -73,5 +74,13 @@ __all__ = [
     "ValidateOrderStatusForm",
     "ValidateRescheduleAppointmentForm",
     "ValidateReturnForm",
+    "catalogue",
     "prepare",
 ]
+
+
+def catalogue(settings: Settings) -> Catalogue:
+    """The reference shop's catalogue: its database (the `catalogue_provider` setting points here)."""
+    from bot.actions.backend import get_backend
+
+    return get_backend(settings.resolved_database_url)

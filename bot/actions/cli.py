@@ -10,7 +10,7 @@ import typer
 def seed_command(
     reset: Annotated[bool, typer.Option("--reset", help="Drop the shop tables and load the demo data again.")] = False,
 ) -> None:
-    """Create the shop database and load the demo customers, orders and appointment slots."""
+    """Create the shop database and load the demo customers, orders, catalogue and appointment slots."""
     from bot.actions.backend import ensure_sqlite_folder, get_backend, reset_backend_cache
     from bot.actions.backend.seed import seed
     from bot.actions.backend.sql import SqlShopBackend
@@ -23,7 +23,8 @@ def seed_command(
     report = seed(backend, reset=reset)
     if report.seeded:
         typer.echo(
-            f"Seeded {report.customers} customers, {report.orders} orders, {report.slots} appointment slots and "
+            f"Seeded {report.customers} customers, {report.orders} orders, {report.products} products, "
+            f"{report.slots} appointment slots and "
             f"{report.appointments} bookings ({backend.url}). Fully booked day in Paris: {report.fully_booked_day}. "
             "See docs/demo-data.md."
         )

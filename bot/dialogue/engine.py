@@ -21,11 +21,14 @@ from bot.dialogue.forms import FormLoop
 from bot.dialogue.knowledge_context import KnowledgeContext
 from bot.dialogue.policy import Policy
 from bot.dialogue.requests import PendingRequest, RequestSplitter
+from bot.dialogue.shopping import Shopping
 from bot.dialogue.speech import Speech
 from bot.dialogue.state import ConversationState, event
 from bot.dialogue.turn import KnowledgeAnswerer, KnowledgeOutcome, Turn, replace_turn
 from bot.domain import Domain
 from bot.errors import ActionError
+from bot.products.advisor import ProductAdvisor
+from bot.products.cards import CardLinks
 from bot.responses import ResponseRenderer
 from bot.types import Reply
 
@@ -49,6 +52,8 @@ class DialogueEngine:
         entities: Sequence[str],
         knowledge: KnowledgeAnswerer | None = None,
         languages: Sequence[str] = ("en",),
+        products: ProductAdvisor | None = None,
+        links: CardLinks | None = None,
     ) -> None:
         self.domain = domain
         self.renderer = renderer
@@ -61,6 +66,7 @@ class DialogueEngine:
         self.knowledge_context = KnowledgeContext(knowledge)
         self.requests = RequestSplitter(domain, self.knowledge_context)
         self.forms = FormLoop(self)
+        self.shopping = Shopping(self, products, links)
         self.policy = Policy(self)
 
     @property

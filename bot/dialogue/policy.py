@@ -65,6 +65,8 @@ class Policy:
             return
         if intent == intent_names.ASK_WHY and engine.speech.explain(state, turn):
             return
+        if intent in intent_names.PRODUCTS and engine.shopping.answer(state, turn):
+            return
         self._answer_intent(state, turn)
 
     def _answer_intent(self, state: ConversationState, turn: Turn) -> None:
@@ -186,6 +188,8 @@ class Policy:
         rule = self.domain.action_for_intent(intent, None, [e.entity for e in turn.parse.entities])
         if intent == intent_names.ASK_WHY:
             engine.speech.explain(state, turn)
+        elif intent in intent_names.PRODUCTS and engine.shopping.answer(state, turn):
+            pass  # a product question in a task: answered, then back to the task's question
         elif rule is not None and rule.activates_form and rule.activates_form != form:
             engine.forms.deactivate(state)  # the customer switched task: say so (when the bot has words for it)
             if engine.renderer.has("utter_switch_task"):

@@ -29,6 +29,7 @@ class ConversationState:
     session_id: int = 0
     fallback_count: int = 0  # consecutive nlu_fallback turns (two-stage fallback)
     pending_requests: list[dict[str, Any]] = field(default_factory=list)  # `PendingRequest.to_json()`s
+    shopping: dict[str, Any] = field(default_factory=dict)  # `ShoppingContext.to_json()`: the last search
     new_events: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def add(self, item: dict[str, Any]) -> None:
@@ -74,6 +75,7 @@ class ConversationState:
             "session_id": self.session_id,
             "fallback_count": self.fallback_count,
             "pending_requests": self.pending_requests,
+            "shopping": self.shopping,
         }
 
     @classmethod
@@ -90,4 +92,5 @@ class ConversationState:
             session_id=int(data.get("session_id", 0)),
             fallback_count=int(data.get("fallback_count", 0)),
             pending_requests=list(data.get("pending_requests") or []),
+            shopping=dict(data.get("shopping") or {}),
         )

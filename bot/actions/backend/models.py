@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.sql_types import UtcDateTime
@@ -119,3 +119,58 @@ class AppointmentRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     slot: Mapped[SlotRow] = relationship()
+
+
+class ProductRow(Base):
+    """A catalogue product; list fields (colours, sizes, materials, tags) are JSON arrays."""
+
+    __tablename__ = "shop_products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    price_cents: Mapped[int] = mapped_column(Integer)
+    colours: Mapped[list[str]] = mapped_column(JSON)
+    sizes: Mapped[list[str]] = mapped_column(JSON)
+    materials: Mapped[list[str]] = mapped_column(JSON)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+
+    stock: Mapped[list[StockRow]] = relationship(back_populates="product", cascade="all, delete-orphan")
+
+
+class StockRow(Base):
+    """Units of one size of a product at one location (a shop, or `online`)."""
+
+    __tablename__ = "shop_stock"
+    __table_args__ = (UniqueConstraint("product_id", "location", "size", name="uq_stock_product_location_size"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("shop_products.id", ondelete="CASCADE"))
+    location: Mapped[str] = mapped_column(String(16))
+    size: Mapped[str] = mapped_column(String(16))
+    units: Mapped[int] = mapped_column(Integer)
+
+    product: Mapped[ProductRow] = relationship(back_populates="stock")
+
+
+class PairingRow(Base):
+    """A curated "pairs well with" line (a SKU or a kind on each side)."""
+
+    __tablename__ = "shop_pairings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(64))
+    weight: Mapped[float] = mapped_column(Float)
+
+
+class ColourRow(Base):
+    """A colour name and its family ("navy" is a "blue")."""
+
+    __tablename__ = "shop_colours"
+
+    colour: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family: Mapped[str] = mapped_column(String(64))

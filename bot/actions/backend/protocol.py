@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from bot.errors import BackendError
+from bot.products.catalogue import Catalogue
 
 RETURN_WINDOW_DAYS = 30
 """Days after delivery during which an item can be returned (Atelier Nord policy)."""
@@ -143,8 +144,9 @@ class AppointmentNotFoundError(BackendError):
 
 
 @runtime_checkable
-class ShopBackend(Protocol):
-    """Orders, returns and appointments. Every write is one transaction."""
+class ShopBackend(Catalogue, Protocol):
+    """Orders, returns, appointments and the catalogue (`bot.products.Catalogue`: products, stock,
+    pairings, co-purchases). Every write is one transaction."""
 
     # Orders -----------------------------------------------------------------------------------
     def find_order(self, number: str, email: str) -> Order | None:

@@ -6,8 +6,10 @@ docs/demo-data.md lists what a newcomer can try; `DEMO_ORDERS` below is the sour
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,12 +26,16 @@ from bot.actions.backend.models import (
 from bot.actions.backend.protocol import AppointmentStatus, OrderStatus
 from bot.actions.backend.sql import SqlShopBackend
 from bot.actions.stores import Stores, get_stores
+from bot.products.catalogue import Product
 
+DEMO_FOLDER = Path(__file__).parent / "demo"
+"""The demo catalogue: products.csv, pairings.csv, colours.csv and history.csv (see its README.md)."""
 APPOINTMENT_MINUTES = 45
 SLOT_STEP_MINUTES = 60
 SLOT_DAYS = 14
 APPOINTMENT_SHOPS = ("paris", "berlin", "london")
 EXCLUDED_CATEGORIES = frozenset({"earrings", "underwear", "personalised"})
+"""Categories (and catalogue kinds) excluded from returns."""
 
 # email, name, country
 DEMO_CUSTOMERS = (
@@ -191,6 +197,7 @@ class SeedReport:
     slots: int = 0
     appointments: int = 0
     fully_booked_day: date | None = None
+    products: int = 0
 
 
 def slot_times(stores: Stores, shop_key: str, day: date) -> list[datetime]:
@@ -231,6 +238,7 @@ def seed(
         backend.drop_schema()
     backend.create_schema()
     if not reset and not backend.is_empty():
+        seed_catalogue(backend, today)
         return SeedReport(seeded=False)
     now = backend.clock()
     with backend.write() as s:
@@ -242,8 +250,85 @@ def seed(
         s.flush()
         appointments, full_day = _add_appointments(s, slots, stores, today, now)
         slot_count = sum(len(v) for v in slots.values())
+    products, history = seed_catalogue(backend, today)
+    with backend.write() as s:
         customer_count = len(s.scalars(select(CustomerRow.id)).all())
-    return SeedReport(True, customer_count, len(DEMO_ORDERS), slot_count, appointments, full_day)
+    orders = len(DEMO_ORDERS) + history
+    return SeedReport(True, customer_count, orders, slot_count, appointments, full_day, products)
+
+
+def seed_catalogue(backend: SqlShopBackend, today: date, folder: Path = DEMO_FOLDER) -> tuple[int, int]:
+    """The demo catalogue (products, pairings, colour families) and the past orders that give co-purchase
+    counts, when the shop has no products yet: (products, past orders) added."""
+    from bot.products.csv_io import (
+        read_catalogue_csv,
+        read_colour_families_csv,
+        read_history_csv,
+        read_pairings_csv,
+    )
+
+    if not backend.catalogue.is_empty():
+        return 0, 0
+    products = read_catalogue_csv(folder / "products.csv")
+    backend.replace_catalogue(products, read_pairings_csv(folder / "pairings.csv", products))
+    backend.catalogue.replace_colour_families(read_colour_families_csv(folder / "colours.csv"))
+    by_sku = {p.sku: p for p in products}
+    history = read_history_csv(folder / "history.csv", products)
+    with backend.write() as s:
+        known = set(s.scalars(select(OrderRow.number)).all())
+        customers = {c.email: c for c in s.scalars(select(CustomerRow)).all()}
+        added = 0
+        for past in history:
+            if past.number in known:
+                continue
+            customer = customers.get(past.email)
+            if customer is None:
+                customer = CustomerRow(email=past.email, name=past.email.split("@")[0].title(), country=past.country)
+                customers[past.email] = customer
+                s.add(customer)
+            s.add(_past_order(past.number, customer, past.country, past.days_ago, past.items, by_sku, today))
+            added += 1
+    return len(products), added
+
+
+def _past_order(
+    number: str,
+    customer: CustomerRow,
+    country: str,
+    days_ago: int,
+    items: Sequence[tuple[str, str]],
+    products: Mapping[str, Product],
+    today: date,
+) -> OrderRow:
+    """A delivered order of the shop's history (its items give co-purchase counts)."""
+    rows = [
+        OrderItemRow(
+            sku=sku,
+            name=products[sku].name,
+            category=products[sku].category,
+            size=size,
+            quantity=1,
+            price_cents=products[sku].price_cents,
+            returnable=products[sku].kind not in EXCLUDED_CATEGORIES,
+        )
+        for sku, size in items
+        if sku in products
+    ]
+    delivered = today - timedelta(days=max(days_ago - 4, 0))
+    return OrderRow(
+        number=number,
+        customer=customer,
+        status=OrderStatus.DELIVERED.value,
+        placed_on=today - timedelta(days=days_ago),
+        shipping_country=country,
+        total_cents=sum(i.price_cents for i in rows),
+        currency="GBP" if country == "GB" else "USD" if country == "US" else "EUR",
+        carrier="DHL",
+        tracking_url=None,
+        expected_delivery=delivered,
+        delivered_on=delivered,
+        items=rows,
+    )
 
 
 def _add_order(s: Session, demo: DemoOrder, customer: CustomerRow, today: date, now: datetime) -> None:

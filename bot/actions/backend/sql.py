@@ -9,7 +9,7 @@ other writer skips the check. Any exception inside a transaction rolls it back e
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 from sqlalchemy.pool import StaticPool
 
+from bot.actions.backend.catalogue import SqlCatalogue
 from bot.actions.backend.models import (
     AppointmentRow,
     Base,
@@ -47,6 +48,7 @@ from bot.actions.backend.protocol import (
 )
 from bot.dialogue.handoff import handoff_tickets
 from bot.errors import BackendError
+from bot.products.catalogue import Pairing, Product
 
 Clock = Callable[[], datetime]
 _WRITE = "supportbot_write"
@@ -114,6 +116,26 @@ class SqlShopBackend:
         self.return_window_days = return_window_days
         self.engine = engine or make_engine(url)
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
+        self.catalogue = SqlCatalogue(self._read, self.write)
+
+    # Catalogue (bot.products.Catalogue) -------------------------------------------------------------
+    def products(self) -> Sequence[Product]:
+        return self.catalogue.products()
+
+    def product(self, sku: str) -> Product | None:
+        return self.catalogue.product(sku)
+
+    def pairings(self) -> Sequence[Pairing]:
+        return self.catalogue.pairings()
+
+    def co_purchases(self) -> Mapping[tuple[str, str], int]:
+        return self.catalogue.co_purchases()
+
+    def colour_families(self) -> Mapping[str, str]:
+        return self.catalogue.colour_families()
+
+    def replace_catalogue(self, products: Sequence[Product], pairings: Sequence[Pairing] | None = None) -> None:
+        self.catalogue.replace_catalogue(products, pairings)
 
     # Schema -----------------------------------------------------------------------------------
     # The handoff tickets (bot.dialogue.handoff) share this database: a reset starts them afresh too.

@@ -1,0 +1,337 @@
+"""`ProductAdvisor`: a shopping message in, what to say and which products to show out.
+
+It answers the five shopping intents over a `ProductIndex`: search, availability ("the wool coat in M in
+Berlin?"), pairing ("what goes with black jeans?"), comparing two products, and refining the previous
+result ("cheaper ones", "in blue?", "the second one", "show me more"). It returns `ProductAnswer`s: the
+name of the response to say, the values it is filled with and the products to show as cards. Wording
+lives in the responses file; this module only decides.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from bot import intent_names
+from bot.products.catalogue import LOCATIONS, Product
+from bot.products.index import ProductIndex
+from bot.products.pairing import PairingTable, goes_with
+from bot.products.query import ProductQuery
+from bot.products.ranking import Ranking, ShopperPreferences, rank, similar
+
+AVAILABILITY = intent_names.PRODUCT_AVAILABILITY
+PAIRING = intent_names.PRODUCT_PAIRING
+COMPARE = intent_names.PRODUCT_COMPARE
+REFINE = intent_names.PRODUCT_REFINE
+PAGE = 5
+_WORD = re.compile(r"[a-z0-9][a-z0-9-]*")
+_SPLIT = re.compile(r"\b(?:and|vs\.?|versus|or|compared to|compared with|than)\b|,|/", re.IGNORECASE)
+_STOP = frozenset(
+    {"the", "a", "an", "my", "your", "this", "that", "these", "those", "of", "in", "on", "for", "with", "to"}
+    | {"and", "or", "vs", "is", "are", "what", "whats", "what's", "which", "difference", "between", "compare"}
+    | {"better", "warmer", "one", "ones"}
+)
+
+
+@dataclass(frozen=True)
+class ShoppingContext:
+    """What a conversation remembers of its shopping: the last search, what was shown, the product in focus."""
+
+    query: ProductQuery | None = None
+    embedding: tuple[float, ...] = ()
+    shown: tuple[str, ...] = ()
+    offset: int = 0
+    focus: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "query": self.query.to_json() if self.query else None,
+            "embedding": [round(v, 5) for v in self.embedding],
+            "shown": list(self.shown),
+            "offset": self.offset,
+            "focus": self.focus,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ShoppingContext:
+        if not data:
+            return cls()
+        query = data.get("query")
+        return cls(
+            query=ProductQuery.from_json(query) if isinstance(query, Mapping) else None,
+            embedding=tuple(float(v) for v in data.get("embedding") or ()),
+            shown=tuple(str(s) for s in data.get("shown") or ()),
+            offset=int(data.get("offset") or 0),
+            focus=data.get("focus"),
+        )
+
+    def vector(self) -> np.ndarray | None:
+        return np.asarray(self.embedding, dtype=np.float32) if self.embedding else None
+
+
+@dataclass(frozen=True)
+class ProductAnswer:
+    response: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    products: tuple[Product, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProductRequest:
+    intent: str
+    text: str
+    entities: Mapping[str, Sequence[Any]]
+    embedding: np.ndarray | None = None
+    context: ShoppingContext = field(default_factory=ShoppingContext)
+    preferences: ShopperPreferences | None = None
+
+
+@dataclass
+class ProductOutcome:
+    answers: list[ProductAnswer] = field(default_factory=list)
+    context: ShoppingContext = field(default_factory=ShoppingContext)
+
+    def say(self, response: str, values: Mapping[str, Any] | None = None, products: Iterable[Product] = ()) -> None:
+        self.answers.append(ProductAnswer(response, dict(values or {}), tuple(products)))
+
+
+def product_values(product: Product, shop: str | None = None) -> dict[str, Any]:
+    """Template values of one product."""
+    return {
+        "sku": product.sku,
+        "name": product.name,
+        "price": f"{product.price:.0f}" if product.price.is_integer() else f"{product.price:.2f}",
+        "colours": list(product.colours),
+        "materials": list(product.materials),
+        "tags": list(product.tags),
+        "description": product.description,
+        "sizes_in_stock": list(product.sizes_in_stock(shop)),
+        "kind": product.kind,
+        "category": product.category,
+    }
+
+
+class ProductAdvisor:
+    def __init__(self, index: ProductIndex, pairings: PairingTable) -> None:
+        self.index = index
+        self.pairings = pairings
+
+    def answer(self, request: ProductRequest) -> ProductOutcome:
+        handler = {
+            AVAILABILITY: self._availability,
+            PAIRING: self._pairing,
+            COMPARE: self._compare,
+            REFINE: self._refine,
+        }.get(request.intent, self._search)
+        outcome = ProductOutcome(context=request.context)
+        handler(request, outcome)
+        return outcome
+
+    # -- search ----------------------------------------------------------------------------------
+    def _search(self, request: ProductRequest, outcome: ProductOutcome) -> None:
+        query = ProductQuery.from_entities(request.text, request.entities)
+        if query.skus and not query.named() and self.index.product(query.skus[0]):
+            self._detail(self.index.product(query.skus[0]), outcome)  # type: ignore[arg-type]
+            return
+        self._show(query, request.embedding, outcome, request.preferences)
+
+    def _show(
+        self,
+        query: ProductQuery,
+        embedding: np.ndarray | None,
+        outcome: ProductOutcome,
+        preferences: ShopperPreferences | None,
+        *,
+        offset: int = 0,
+        exclude: Sequence[str] = (),
+    ) -> None:
+        problem = query.price_problem
+        if problem:
+            outcome.say("utter_product_price_problem", {"problem": problem, **query.describe()})
+        ranking = rank(
+            self.index, query, embedding, offset=offset, limit=PAGE, exclude=exclude, preferences=preferences
+        )
+        vector = tuple(float(v) for v in embedding) if embedding is not None else ()
+        outcome.context = ShoppingContext(query.sane_prices(), vector, tuple(p.sku for p in ranking.products), offset)
+        self._say_ranking(query, ranking, outcome)
+
+    def _say_ranking(self, asked: ProductQuery, ranking: Ranking, outcome: ProductOutcome) -> None:
+        values = {**asked.sane_prices().describe(), "count": len(ranking.products), "total": ranking.total}
+        if not ranking.products:
+            outcome.say("utter_product_none" if ranking.offset == 0 else "utter_product_no_more", values)
+        elif ranking.relaxed:
+            closest = product_values(ranking.products[0])
+            outcome.say(
+                "utter_product_relaxed", {**values, "dropped": ranking.relaxed[0], "closest": closest}, ranking.products
+            )
+        elif ranking.offset:
+            outcome.say("utter_product_more", values, ranking.products)
+        else:
+            outcome.say("utter_product_results", values, ranking.products)
+
+    # -- refine ----------------------------------------------------------------------------------
+    def _refine(self, request: ProductRequest, outcome: ProductOutcome) -> None:
+        context = request.context
+        newer = ProductQuery.from_entities(request.text, request.entities)
+        refinements = {str(v).lower() for v in request.entities.get("refinement", ())}
+        ordinals = [v for v in request.entities.get("ordinal", ()) if _int(v) is not None]
+        if ordinals and context.shown:
+            n = _int(ordinals[0]) or 1
+            sku = context.shown[-1] if n < 0 else context.shown[min(max(n, 1), len(context.shown)) - 1]
+            product = self.index.product(sku)
+            if product is not None:
+                self._detail(product, outcome)
+                return
+        anchor = self._anchor(newer, context)
+        if "similar" in refinements and anchor is not None:
+            ranking = similar(self.index, anchor, limit=PAGE)
+            outcome.context = replace(context, shown=tuple(p.sku for p in ranking.products), offset=0, focus=anchor.sku)
+            outcome.say("utter_product_similar", product_values(anchor), ranking.products)
+            return
+        if context.query is None:
+            if newer.named() or newer.skus:
+                self._search(request, outcome)
+            else:
+                outcome.say("utter_product_no_context")
+            return
+        query = context.query.merge(newer)
+        seen = [p for p in (self.index.product(s) for s in context.shown) if p is not None]
+        if "cheaper" in refinements and seen:
+            query = replace(query, price_max=min(p.price for p in seen) - 0.01, price_min=None)
+        if "more_expensive" in refinements and seen:
+            query = replace(query, price_min=max(p.price for p in seen) + 0.01, price_max=None)
+        for word, tag in (("warmer", "warm winter"), ("lighter", "lightweight summer")):
+            if word in refinements:
+                query = replace(query, text=f"{query.text} {tag}")
+        embedding = context.vector() if context.vector() is not None else request.embedding
+        if "more" in refinements and not newer.named():
+            self._show(query, embedding, outcome, request.preferences, offset=context.offset + len(context.shown))
+            return
+        self._show(query, embedding, outcome, request.preferences)
+
+    def _anchor(self, query: ProductQuery, context: ShoppingContext) -> Product | None:
+        for sku in (*query.skus, context.focus, *context.shown[:1]):
+            product = self.index.product(sku) if sku else None
+            if product is not None:
+                return product
+        return None
+
+    def _detail(self, product: Product, outcome: ProductOutcome) -> None:
+        outcome.context = replace(outcome.context, focus=product.sku)
+        outcome.say("utter_product_detail", product_values(product), [product])
+
+    # -- availability ----------------------------------------------------------------------------
+    def _availability(self, request: ProductRequest, outcome: ProductOutcome) -> None:
+        query = ProductQuery.from_entities(request.text, request.entities)
+        product = self.find(request, query)
+        if product is None:
+            self._show(query, request.embedding, outcome, request.preferences)
+            return
+        sizes = sorted(query.sizes)
+        size = sizes[0] if sizes else None
+        outcome.context = replace(outcome.context, focus=product.sku)
+        values = {**product_values(product, query.shop), "size": size, "shop": query.shop}
+        if size is not None and size.upper() not in {s.upper() for s in product.sizes}:
+            outcome.say("utter_product_size_unknown", {**values, "sizes": list(product.sizes)}, [product])
+            return
+        places = [loc for loc in LOCATIONS if product.units(size, loc) > 0]
+        values["places"] = places
+        if query.shop:
+            here = product.units(size, query.shop) > 0
+            outcome.say("utter_product_in_stock" if here else "utter_product_not_in_stock", values, [product])
+        else:
+            outcome.say("utter_product_stock" if places else "utter_product_sold_out", values, [product])
+
+    def find(self, request: ProductRequest, query: ProductQuery) -> Product | None:
+        """The one product the message names: a SKU, else the best name match, else the product in focus."""
+        for sku in query.skus:
+            product = self.index.product(sku)
+            if product is not None:
+                return product
+        named = self._by_name(request.text, query, request.embedding)
+        if named is not None:
+            return named
+        return self._anchor(ProductQuery(), request.context) if not query.kinds else None
+
+    def _by_name(self, text: str, query: ProductQuery, embedding: np.ndarray | None) -> Product | None:
+        words = {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+        if not words:
+            return None
+        keep = self.index.mask(ProductQuery(kinds=query.kinds, colours=query.colours, materials=query.materials))
+        if not keep.any():
+            return None
+        semantic = self.index.similarity(embedding)
+        best, best_score = None, 0.0
+        for i in np.flatnonzero(keep):
+            product = self.index.products[i]
+            overlap = len(words & _product_words(product))
+            if overlap == 0:
+                continue
+            score = overlap + 0.5 * float(semantic[i])
+            if score > best_score:
+                best, best_score = product, score
+        return best
+
+    # -- pairing ---------------------------------------------------------------------------------
+    def _pairing(self, request: ProductRequest, outcome: ProductOutcome) -> None:
+        query = ProductQuery.from_entities(request.text, request.entities)
+        anchor = self.find(request, query)
+        if anchor is None and query.named():
+            ranking = rank(self.index, query, request.embedding, limit=1)
+            anchor = ranking.products[0] if ranking.products else None
+        if anchor is None:
+            outcome.say("utter_product_pairing_which")
+            return
+        matches = goes_with(self.index, self.pairings, anchor, limit=PAGE, shop=query.shop)
+        outcome.context = replace(outcome.context, shown=tuple(p.sku for p in matches), offset=0, focus=anchor.sku)
+        if not matches:
+            outcome.say("utter_product_pairing_none", product_values(anchor))
+            return
+        outcome.say("utter_product_pairing", product_values(anchor), matches)
+
+    # -- compare ---------------------------------------------------------------------------------
+    def _compare(self, request: ProductRequest, outcome: ProductOutcome) -> None:
+        query = ProductQuery.from_entities(request.text, request.entities)
+        products = [p for p in (self.index.product(s) for s in query.skus) if p is not None]
+        if len(products) < 2:
+            products = self._two_named(request.text, query, request.embedding, products)
+        if len(products) < 2:
+            shown = [p for p in (self.index.product(s) for s in request.context.shown[:2]) if p is not None]
+            products = (products + [p for p in shown if p not in products])[:2]
+        if len(products) < 2:
+            outcome.say("utter_product_compare_which")
+            return
+        first, second = products[:2]
+        outcome.context = replace(outcome.context, shown=(first.sku, second.sku), offset=0, focus=first.sku)
+        outcome.say(
+            "utter_product_compare", {"first": product_values(first), "second": product_values(second)}, [first, second]
+        )
+
+    def _two_named(
+        self, text: str, query: ProductQuery, embedding: np.ndarray | None, found: list[Product]
+    ) -> list[Product]:
+        parts = [p for p in _SPLIT.split(text) if p.strip()]
+        chosen = list(found)
+        kinds_query = ProductQuery(kinds=query.kinds)
+        for part in parts:
+            product = self._by_name(part, kinds_query, embedding)
+            if product is not None and product not in chosen:
+                chosen.append(product)
+        return chosen[:2]
+
+
+def _product_words(product: Product) -> set[str]:
+    words = set(_WORD.findall(f"{product.name} {product.kind}".lower()))
+    words |= {m.lower() for m in product.materials} | {c.lower() for c in product.colours}
+    return words - _STOP
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
