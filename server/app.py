@@ -12,11 +12,12 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.config import Settings, get_settings
 from bot.encoding import MicroBatchingEncoder
+from bot.products.service import ProductService
 from server.errors import install_error_handlers
 from server.limits import install_limits
 from server.observability import install_observability, metrics_of
 from server.observability import router as metrics_router
-from server.routes import admin_handoff, admin_knowledge, chat, health, pages, rasa_rest, socketio, widget
+from server.routes import admin_handoff, admin_knowledge, chat, health, pages, products, rasa_rest, socketio, widget
 from server.turns import install_turn_limiter
 
 log = logging.getLogger("supportbot.server")
@@ -39,15 +40,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         install_turn_limiter(app, settings.turn_threads)
         app.state.knowledge = knowledge
         app.state.assistant = assistant
+        app.state.catalogue = serving.products.catalogue if serving.products else None
         stop = asyncio.Event()
         watcher = asyncio.create_task(knowledge.watch(stop)) if knowledge and settings.watch_knowledge else None
+        refresher = (
+            asyncio.create_task(_refresh_catalogue(serving.products, settings.catalogue_refresh_seconds, stop))
+            if serving.products and settings.catalogue_refresh_seconds > 0
+            else None
+        )
         log.info("supportbot ready on http://%s:%s", settings.host, settings.port)
         try:
             yield
         finally:
             stop.set()
-            if watcher is not None:
-                await asyncio.wait([watcher], timeout=2)
+            tasks = [t for t in (watcher, refresher) if t is not None]
+            if tasks:
+                await asyncio.wait(tasks, timeout=2)
             app.state.assistant = None
 
     app = FastAPI(
@@ -59,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.assistant = None
     app.state.knowledge = None
+    app.state.catalogue = None  # a bot.products.Catalogue for the product pages, set by the lifespan
     install_error_handlers(app)
     # -- middleware (one line each) --
     install_limits(app, settings)
@@ -66,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # -- routers (one line each) --
     app.include_router(widget.router)
     app.include_router(pages.router)
+    app.include_router(products.router)
     pages.mount_static(app)
     app.include_router(metrics_router)
     app.include_router(rasa_rest.router)
@@ -75,3 +85,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_knowledge.router)
     app.include_router(admin_handoff.router)
     return app
+
+
+async def _refresh_catalogue(service: ProductService, every: float, stop: asyncio.Event) -> None:
+    """Re-read the catalogue every `every` seconds (a CSV import, stock changes) until `stop`; a failed
+    read is logged and the last good catalogue keeps serving."""
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=every)
+            return
+        except TimeoutError:
+            pass
+        try:
+            await run_in_threadpool(service.refresh)
+        except Exception:
+            log.exception("catalogue refresh failed; the last good catalogue keeps serving")

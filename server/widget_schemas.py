@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from bot.feedback import MAX_COMMENT_CHARS
-from server.schemas import ButtonOut, SourceOut
+from server.schemas import ButtonOut, CardOut, SourceOut
 
 SenderId = Annotated[str, Field(min_length=1, max_length=128, description="Conversation id chosen by the client.")]
 
@@ -22,6 +22,7 @@ class HistoryMessage(BaseModel):
     id: str | None = None
     buttons: list[ButtonOut] = Field(default_factory=list)
     sources: list[SourceOut] = Field(default_factory=list)
+    cards: list[CardOut] = Field(default_factory=list, description="Product cards of a bot reply.")
     time: float | None = Field(None, description="Unix timestamp (seconds).")
     kind: str | None = Field(None, description="For separators: `session_started` or `restart`.")
     feedback: Literal["up", "down"] | None = Field(None, description="The customer's vote on this reply.")

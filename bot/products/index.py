@@ -87,8 +87,8 @@ class ProductIndex:
         self.kind_matrix = self.kind_vocab.matrix([self._kind_terms(p) for p in products])
         self.colour_vocab = _Vocabulary.of(t for p in products for t in self._colour_terms(p))
         self.colour_matrix = self.colour_vocab.matrix([self._colour_terms(p) for p in products])
-        self.material_vocab = _Vocabulary.of(m.lower() for p in products for m in p.materials)
-        self.material_matrix = self.material_vocab.matrix([[m.lower() for m in p.materials] for p in products])
+        self.material_vocab = _Vocabulary.of(t for p in products for t in self._material_terms(p))
+        self.material_matrix = self.material_vocab.matrix([self._material_terms(p) for p in products])
         self.tag_vocab = _Vocabulary.of(t.lower() for p in products for t in p.tags)
         self.tag_matrix = self.tag_vocab.matrix([[t.lower() for t in p.tags] for p in products])
         self.categories = np.array([p.category for p in products], dtype=object)
@@ -104,10 +104,15 @@ class ProductIndex:
         self.units = self.stock.sum(axis=0)  # products x locations
 
     def _kind_terms(self, p: Product) -> set[str]:
-        """What a customer may call this product: its kind, the kind's last word ("trench coat" -> coat),
-        its category and the category's singular ("coats" -> coat)."""
+        """What a customer may call this product: its kind, the kind's last word ("trench coat" -> coat)
+        and its category ("coats": coats and jackets). A parka is not a "coat", a blazer not a "jacket"."""
         kind = p.kind.lower()
-        return {kind, kind.split()[-1], p.category.lower(), _singular(p.category.lower())}
+        return {kind, kind.split()[-1], p.category.lower()}
+
+    @staticmethod
+    def _material_terms(p: Product) -> set[str]:
+        """A material and its last word ("recycled wool" is a wool; merino and cashmere are their own)."""
+        return {t for m in p.materials for t in (m.lower(), m.lower().split()[-1])}
 
     def _colour_terms(self, p: Product) -> set[str]:
         """A colour and its family ("navy" is a blue), and the colour's last word ("light blue" -> blue)."""

@@ -27,6 +27,8 @@ EXPECTATION_KEYS = (
     "reply_not_contains",
     "buttons",
     "understood",
+    "cards",
+    "cards_not",
 )
 MESSAGE_ONLY_KEYS = ("intent", "entities", "abstain", "entry")
 _NAME_KEYS = ("intent", "entry", "action")
@@ -162,6 +164,7 @@ class CaseReader:
         form = self.form(item)
         texts = {key: self.texts(item, key) for key in _REPLY_KEYS}
         buttons = self.buttons(item)
+        cards = self.buttons(item, "cards")
         understood = self.flag(item, "understood")
         expect = Expectation(
             intent=names["intent"],
@@ -177,6 +180,8 @@ class CaseReader:
             reply_not_contains=texts["reply_not_contains"],
             buttons=buttons,
             understood=understood,
+            cards=cards,
+            cards_not=self.texts(item, "cards_not"),
         )
         self.whole(expect, item, allowed, what)
         if drop is not None:
@@ -257,13 +262,14 @@ class CaseReader:
             return NOT_CHECKED
         return raw
 
-    def buttons(self, item: LineDict) -> bool | tuple[str, ...] | None:
-        if "buttons" not in item:
+    def buttons(self, item: LineDict, key: str = "buttons") -> bool | tuple[str, ...] | None:
+        """`buttons:` or `cards:`: true (some), false (none) or texts each one must contain."""
+        if key not in item:
             return None
-        raw = item["buttons"]
+        raw = item[key]
         if isinstance(raw, bool):
             return raw
-        found = self.texts(item, "buttons")
+        found = self.texts(item, key)
         return found if found else None
 
     def texts(self, item: LineDict, key: str) -> tuple[str, ...]:

@@ -34,6 +34,8 @@ class Expectation:
     reply_not_contains: tuple[str, ...] = ()
     buttons: bool | tuple[str, ...] | None = None  # True: some buttons; False: none; texts: these titles
     understood: bool | None = None  # True: no fallback, no error, no repeat of the previous turn
+    cards: bool | tuple[str, ...] | None = None  # True: some product cards; False: none; texts: in a card's title or id
+    cards_not: tuple[str, ...] = ()  # texts no card's title, SKU or subtitle may contain
 
     @property
     def checks_form(self) -> bool:
@@ -53,6 +55,8 @@ class Expectation:
             or self.reply_not_contains
             or self.buttons is not None
             or self.understood is not None
+            or self.cards is not None
+            or bool(self.cards_not)
         )
 
 

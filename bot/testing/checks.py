@@ -25,6 +25,7 @@ def check(expect: Expectation, turn: TurnResult, previous: TurnResult | None = N
     found += _dialogue(expect, turn)
     found += _replies(expect, turn)
     found += _buttons(expect, turn)
+    found += _cards(expect, turn)
     found += _understood(expect, turn, previous)
     return found
 
@@ -98,6 +99,34 @@ def _buttons(expect: Expectation, turn: TurnResult) -> list[Mismatch]:
             Mismatch("button", repr(fragment), shown)
             for fragment in expect.buttons
             if not any(fragment.lower() in t.lower() for t in titles)
+        ]
+    return []
+
+
+def _cards(expect: Expectation, turn: TurnResult) -> list[Mismatch]:
+    cards = [f"{c.title} ({c.id})" for c in turn.cards]
+    shown = "; ".join(cards) or "(no cards)"
+    found = [
+        Mismatch("no card contains", repr(fragment), f"{c.title} ({c.id}): {c.subtitle}")
+        for fragment in expect.cards_not
+        for c in turn.cards
+        if fragment.lower() in f"{c.title} {c.id} {c.subtitle}".lower()
+    ]
+    return found + _cards_shown(expect, cards, shown)
+
+
+def _cards_shown(expect: Expectation, cards: list[str], shown: str) -> list[Mismatch]:
+    if expect.cards is None:
+        return []
+    if expect.cards is True and not cards:
+        return [Mismatch("cards", "some product cards", shown)]
+    if expect.cards is False and cards:
+        return [Mismatch("cards", "no product cards", shown)]
+    if isinstance(expect.cards, tuple):
+        return [
+            Mismatch("card", repr(fragment), shown)
+            for fragment in expect.cards
+            if not any(fragment.lower() in c.lower() for c in cards)
         ]
     return []
 

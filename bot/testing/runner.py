@@ -77,8 +77,10 @@ class ConversationDriver:
 
     def button(self, which: int | str) -> Any:
         """A button of the bot's previous turn: the N-th (1-based), or the first whose title contains
-        the text (any case). Raises `NoSuchButton` listing what was offered."""
-        offered = self.transcript[-1].buttons if self.transcript else []
+        the text (any case); the replies' buttons first, then the product cards' (the first card's
+        first). Raises `NoSuchButton` listing what was offered."""
+        last = self.transcript[-1] if self.transcript else None
+        offered = [*last.buttons, *(b for c in last.cards for b in c.buttons)] if last else []
         if isinstance(which, int):
             if 1 <= which <= len(offered):
                 return offered[which - 1]

@@ -48,6 +48,10 @@ class TurnResult:
         return [b for r in self.replies for b in getattr(r, "buttons", ())]
 
     @property
+    def cards(self) -> list[Any]:
+        return [c for r in self.replies for c in getattr(r, "cards", ())]
+
+    @property
     def said(self) -> str:
         return "\n".join(str(r.text) for r in self.replies)
 
@@ -57,8 +61,10 @@ def is_abstention(parse: Any) -> bool:
 
 
 def is_repeat(turn: TurnResult, previous: TurnResult | None) -> bool:
-    """The bot said exactly what it said the turn before (a loop)."""
-    return previous is not None and bool(turn.replies) and turn.said.strip() == previous.said.strip()
+    """The bot said exactly what it said the turn before, and showed the same product cards (a loop)."""
+    if previous is None or not turn.replies or turn.said.strip() != previous.said.strip():
+        return False
+    return [c.id for c in turn.cards] == [c.id for c in previous.cards]
 
 
 def knowledge_reply(turn: TurnResult) -> Any:

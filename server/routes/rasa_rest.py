@@ -7,7 +7,9 @@ only the non-null keys among `text`, `image`, `buttons`, `attachment`, `custom`,
 
 - a reply with buttons → one item `{text, buttons}`;
 - otherwise its text, stripped, split on blank lines (`"\\n\\n"`) → one item per part;
-- then `custom` → `{"custom": {...}}`, then `image` → `{"image": url}`, each its own item.
+- then `custom` → `{"custom": {...}}`, then `image` → `{"image": url}`, each its own item;
+- then product cards → one `{"attachment": <generic template>}` item, Rasa's carousel
+  (`server/product_cards.py`), with addresses made absolute from the request's base URL.
 
 Knowledge sources are not part of Rasa's shape; they stay on the native `POST /chat`. Failures while
 handling are logged and answered with a 200 list, as Rasa does. `?stream=true` answers
@@ -20,12 +22,13 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.types import Message, Reply
 from server.dependencies import TurnPathDep
+from server.product_cards import generic_template
 
 router = APIRouter(prefix="/webhooks/rest", tags=["rasa channels"])
 
@@ -55,12 +58,15 @@ class RasaRestMessage(BaseModel):
     text: str | None = None
     image: str | None = None
     buttons: list[RasaButton] | None = None
-    attachment: Any | None = None
+    attachment: Any | None = Field(
+        None, description="Product cards as Rasa's generic template (`template_type: generic`), a carousel."
+    )
     custom: dict[str, Any] | None = None
 
 
-def rasa_messages(recipient_id: str, replies: Sequence[Reply]) -> list[dict[str, Any]]:
-    """Replies in the order and shape Rasa's CollectingOutputChannel produces them."""
+def rasa_messages(recipient_id: str, replies: Sequence[Reply], base_url: str = "") -> list[dict[str, Any]]:
+    """Replies in the order and shape Rasa's CollectingOutputChannel produces them; `base_url` makes the
+    product cards' site-relative addresses absolute."""
     items: list[dict[str, Any]] = []
     for reply in replies:
         if reply.buttons:
@@ -72,6 +78,8 @@ def rasa_messages(recipient_id: str, replies: Sequence[Reply]) -> list[dict[str,
             items.append({"recipient_id": recipient_id, "custom": dict(reply.custom)})
         if reply.image:
             items.append({"recipient_id": recipient_id, "image": reply.image})
+        if reply.cards:
+            items.append({"recipient_id": recipient_id, "attachment": generic_template(reply.cards, base_url)})
     return items
 
 
@@ -85,12 +93,13 @@ async def rest_health() -> dict[str, str]:
 async def rest_webhook(
     body: RasaRestRequest,
     turns: TurnPathDep,
+    request: Request,
     stream: bool = Query(False, description="Answer JSON lines (text/event-stream) instead of a list."),
 ) -> Any:
     """Send one message the way Rasa's REST channel does; get Rasa's list of bot messages."""
     message = Message(body.sender, body.message, body.metadata or {}, input_channel=body.input_channel or CHANNEL)
     result = await turns.take(message, channel=CHANNEL, silent_failures=True)
-    items = rasa_messages(body.sender, result.replies)
+    items = rasa_messages(body.sender, result.replies, str(request.base_url))
     if stream:
         return StreamingResponse(_lines(items), media_type="text/event-stream")
     return JSONResponse(items)

@@ -14,7 +14,10 @@ Events, as Rasa's `SocketIOInput` with `session_persistence: true` and `metadata
 - server `bot_uttered`, one emit per part, to the session's room: text split on blank lines `{"text"}`;
   with buttons every part is `{"text", "quick_replies": []}` and the last carries
   `[{"content_type": "text", "title", "payload"}]`; then custom (the dict itself), then image
-  `{"attachment": {"type": "image", "payload": {"src": url}}}`.
+  `{"attachment": {"type": "image", "payload": {"src": url}}}`; then product cards, one
+  `{"attachment": {"type": "template", "payload": {"template_type": "generic", "elements": [...]}}}`
+  (rasa-webchat's carousel, `server/product_cards.py`) with absolute addresses: the base URL is the one
+  the socket connected to, so a widget embedded on another site opens the bot's product pages.
 
 Messages take the one turn path of every channel (server/turns.py). While the bot starts, or over the
 per-sender or per-IP message limit, the server emits `error` with the JSON error shape (plus
@@ -31,12 +34,14 @@ from typing import Any
 
 import socketio
 from fastapi import FastAPI
+from starlette.requests import HTTPConnection
 
 from bot.config import Settings
 from bot.types import Message, Reply
 from server.errors import http_error_body
 from server.limits import RateLimited
 from server.observability import new_request_id, request_id_var
+from server.product_cards import generic_template
 from server.turns import NotReady, TurnPath
 
 log = logging.getLogger("supportbot.channels")
@@ -47,8 +52,9 @@ BOT_MESSAGE_EVENT = "bot_uttered"
 METADATA_KEY = "customData"
 
 
-def bot_uttered_payloads(replies: Sequence[Reply]) -> list[dict[str, Any]]:
-    """Replies as the `bot_uttered` payloads Rasa's `SocketIOOutput` emits, in order."""
+def bot_uttered_payloads(replies: Sequence[Reply], base_url: str = "") -> list[dict[str, Any]]:
+    """Replies as the `bot_uttered` payloads Rasa's `SocketIOOutput` emits, in order; `base_url` makes
+    the product cards' site-relative addresses absolute."""
     payloads: list[dict[str, Any]] = []
     for reply in replies:
         if reply.buttons:
@@ -65,7 +71,15 @@ def bot_uttered_payloads(replies: Sequence[Reply]) -> list[dict[str, Any]]:
             payloads.append(dict(reply.custom))
         if reply.image:
             payloads.append({"attachment": {"type": "image", "payload": {"src": reply.image}}})
+        if reply.cards:
+            payloads.append({"attachment": generic_template(reply.cards, base_url)})
     return payloads
+
+
+def _base_url(environ: dict[str, Any]) -> str:
+    """The app's base URL (`http://host:port/root/`) as the connecting client addressed it."""
+    scope = environ.get("asgi.scope")
+    return str(HTTPConnection(scope).base_url) if isinstance(scope, dict) and scope.get("type") else ""
 
 
 def _metadata(data: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +105,7 @@ def create_socketio_server(app: FastAPI, settings: Settings) -> socketio.AsyncSe
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         client = environ.get("asgi.scope", {}).get("client")
-        await sio.save_session(sid, {"ip": str(client[0]) if client else "unknown"})
+        await sio.save_session(sid, {"ip": str(client[0]) if client else "unknown", "base_url": _base_url(environ)})
 
     async def session_request(sid: str, data: Any = None) -> None:
         session_id = data.get("session_id") if isinstance(data, dict) else None
@@ -133,7 +147,7 @@ async def _user_uttered(app: FastAPI, sio: socketio.AsyncServer, sid: str, data:
             body["retry_after"] = int(e.seconds)
         await sio.emit("error", body, to=sid)
         return
-    for payload in bot_uttered_payloads(result.replies):
+    for payload in bot_uttered_payloads(result.replies, str(session.get("base_url", ""))):
         await sio.emit(BOT_MESSAGE_EVENT, payload, room=sender)
 
 

@@ -34,7 +34,7 @@ from bot.types import Message, Reply
 from server.dependencies import AssistantDep
 from server.errors import error_body
 from server.limits import RateLimited
-from server.schemas import ButtonOut, ReplyOut, SourceOut
+from server.schemas import ButtonOut, CardOut, ReplyOut, SourceOut
 from server.turns import NotReady, TurnPath
 from server.widget_schemas import (
     FeedbackOut,
@@ -88,6 +88,7 @@ def display_history(
                     feedback=votes.get(reply_id) if reply_id else None,
                     buttons=[ButtonOut.model_validate(b) for b in data.get("buttons") or []],
                     sources=[SourceOut.model_validate(s) for s in data.get("sources") or []],
+                    cards=[CardOut.model_validate(c) for c in data.get("cards") or []],
                     time=when,
                 )
             )

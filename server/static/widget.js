@@ -53,6 +53,11 @@
     failedText: "Not sent.",
     retryLabel: "Retry",
     separatorText: "New conversation",
+    cardsLabel: "Products",
+    productLinkLabel: "View product",
+    cardColoursLabel: "Colours",
+    cardSizesLabel: "In stock",
+    soldOutText: "Sold out",
   };
 
   /** Behaviour options (data-* attribute → default). */
@@ -360,6 +365,26 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
 .quick button { border: 1.5px solid var(--sb-accent); color: var(--sb-accent); background: var(--sb-background);
   border-radius: 999px; padding: 6px 13px; font-size: 0.92em; }
 .quick button:hover { background: var(--sb-bot-background); }
+.msg.has-cards { align-self: stretch; max-width: 100%; }
+.msg.has-cards > .bubble, .msg.has-cards > .sources, .msg.has-cards > .feedback { align-self: flex-start; max-width: 88%; }
+.cards { display: flex; gap: 10px; margin: 8px 0 0; padding: 2px 2px 8px; list-style: none; overflow-x: auto;
+  overscroll-behavior-x: contain; scroll-snap-type: x mandatory; scroll-padding: 0 2px; scroll-behavior: smooth; }
+.card { flex: 0 0 min(210px, 78%); min-width: 0; scroll-snap-align: start; display: flex; flex-direction: column; gap: 3px;
+  padding: 0 0 10px; border: 1px solid var(--sb-border); border-radius: 12px; background: var(--sb-background);
+  color: var(--sb-text); overflow: hidden; }
+.card:focus-visible { outline-offset: -3px; }
+.card-image { display: block; width: 100%; height: 130px; object-fit: contain; background: var(--sb-bot-background);
+  margin-bottom: 5px; }
+.card > p, .card > a { margin: 0 12px; overflow-wrap: anywhere; }
+.card-title { font-weight: 600; }
+.card-price { font-weight: 600; color: var(--sb-text); }
+.card-meta { font-size: 0.85em; color: var(--sb-muted); }
+.card-link { color: var(--sb-link); text-decoration: underline; text-underline-offset: 0.15em; font-size: 0.92em;
+  padding: 4px 0; align-self: flex-start; }
+.card-actions { display: flex; flex-wrap: wrap; gap: 6px; margin: auto 12px 0; padding-top: 6px; }
+.card-actions button { border: 1.5px solid var(--sb-accent); color: var(--sb-accent); background: var(--sb-background);
+  border-radius: 999px; padding: 5px 11px; font-size: 0.85em; min-height: 32px; }
+.card-actions button:hover { background: var(--sb-bot-background); }
 .separator { align-self: stretch; display: flex; align-items: center; gap: 10px; color: var(--sb-muted);
   font-size: 0.8em; }
 .separator::before, .separator::after { content: ""; flex: 1; border-top: 1px solid var(--sb-border); }
@@ -389,10 +414,10 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
 }
 @media (prefers-reduced-motion: reduce) {
   .panel, .launcher, .typing .dot { animation: none; transition: none; }
-  .messages { scroll-behavior: auto; }
+  .messages, .cards { scroll-behavior: auto; }
 }
 @media (forced-colors: active) {
-  .launcher, .send, .bubble, .quick button, .feedback button { border: 1px solid CanvasText; }
+  .launcher, .send, .bubble, .quick button, .feedback button, .card, .card-actions button { border: 1px solid CanvasText; }
 }
 `;
 
@@ -864,7 +889,8 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
         return h("li", { class: "separator", role: "separator", text: this.text("separatorText") });
       }
       const isBot = message.role === "bot";
-      const item = h("li", { class: `msg ${isBot ? "bot" : "user"}` });
+      const cards = isBot && Array.isArray(message.cards) ? message.cards : [];
+      const item = h("li", { class: `msg ${isBot ? "bot" : "user"}${cards.length ? " has-cards" : ""}` });
       const who = h("span", { class: "visually-hidden", text: `${isBot ? this.text("botName") : this.text("youLabel")}: ` });
       const bubble = h("div", { class: "bubble" });
       if (isBot && this.option("markdown") !== "false") {
@@ -874,8 +900,10 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
         bubble.textContent = message.text || "";
       }
       bubble.prepend(who);
-      item.append(bubble);
+      if (message.text || !cards.length) item.append(bubble);
+      else item.append(who); // cards only: no empty bubble, but still "Assistant:" for screen readers
       if (!isBot) return item;
+      if (cards.length) item.append(this.cardList(cards));
       // Sources the text already cites as links (the knowledge answer template does) are not listed twice.
       const uncited = (message.sources || []).filter((source) => !(source.url && (message.text || "").includes(source.url)));
       if (uncited.length) item.append(this.sourcesBlock(uncited));
@@ -883,6 +911,71 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       const wantsFeedback = feedback === "all" || (feedback === "answers" && message.sources && message.sources.length);
       if (message.id && wantsFeedback) item.append(this.feedbackBlock(message.id, message.feedback));
       if (buttons && message.buttons && message.buttons.length) item.append(this.quickReplies(message.buttons));
+      return item;
+    }
+
+    /** An address from the server: a site-relative one ("/products/KN-104") is on the bot's server, so
+     * it still works when the widget is embedded on another site. The absolute URL, or null when unsafe. */
+    serverHref(url) {
+      const raw = String(url || "").trim();
+      return safeHref(/^\/(?!\/)/.test(raw) ? raw.slice(1) : raw, this.serverBase);
+    }
+
+    /** Product cards: a horizontal, scroll-snapping list; Tab reaches each card, Left/Right (Home/End)
+     * move between them. Every text goes in with textContent (through h). */
+    cardList(cards) {
+      const list = h("ul", { class: "cards", role: "list", "aria-label": this.text("cardsLabel") });
+      for (const card of cards) list.append(this.cardItem(card));
+      list.addEventListener("keydown", (event) => {
+        const items = [...list.children];
+        const current = items.findIndex((el) => el.contains(event.target));
+        const moves = { ArrowRight: current + 1, ArrowLeft: current - 1, Home: 0, End: items.length - 1 };
+        if (current < 0 || !(event.key in moves) || event.altKey || event.ctrlKey || event.metaKey) return;
+        event.preventDefault();
+        items[Math.max(0, Math.min(items.length - 1, moves[event.key]))].focus();
+      });
+      // A focused card is shown whole, at the start of the list: its snap point ("nearest" would scroll
+      // less than half a card and snap back, leaving the card that peeks in half hidden).
+      list.addEventListener("focusin", (event) => {
+        if (event.target.parentElement === list) event.target.scrollIntoView({ block: "nearest", inline: "start" });
+      });
+      return list;
+    }
+
+    cardItem(card) {
+      const id = `card-${newId()}`;
+      const title = String(card.title || "");
+      const item = h("li", { class: "card", role: "listitem", tabindex: "0", "aria-labelledby": `${id}-title ${id}-price` });
+      const image = card.image_url ? this.serverHref(card.image_url) : null;
+      if (image) item.append(h("img", { class: "card-image", src: image, alt: title, loading: "lazy", width: 210, height: 130 }));
+      item.append(h("p", { class: "card-title", id: `${id}-title`, text: title }));
+      item.append(h("p", { class: "card-price", id: `${id}-price`, text: String(card.price || "") }));
+      const colours = Array.isArray(card.colours) ? card.colours.map(String) : [];
+      if (colours.length) item.append(h("p", { class: "card-meta", text: `${this.text("cardColoursLabel")}: ${colours.join(", ")}` }));
+      const sizes = Array.isArray(card.sizes) ? card.sizes.map(String) : [];
+      const stock = sizes.length ? `${this.text("cardSizesLabel")}: ${sizes.join(" ")}` : this.text("soldOutText");
+      item.append(h("p", { class: "card-meta", text: stock }));
+      const page = card.url ? this.serverHref(card.url) : null;
+      if (page) {
+        // The shop's own pages open in this tab (the widget follows, open); another site's in a new one.
+        const sameSite = new URL(page).origin === location.origin;
+        const link = sameSite
+          ? h("a", { class: "card-link", href: page, text: this.text("productLinkLabel") })
+          : h("a", { class: "card-link", href: page, target: "_blank", rel: "noopener noreferrer", text: this.text("productLinkLabel") });
+        link.setAttribute("aria-describedby", `${id}-title`);
+        item.append(link);
+      }
+      const buttons = Array.isArray(card.buttons) ? card.buttons : [];
+      if (buttons.length) {
+        const actions = h("div", { class: "card-actions" });
+        for (const button of buttons) {
+          const el = h("button", { type: "button", text: String(button.title || ""), "aria-describedby": `${id}-title` });
+          // Like a quick reply: the payload goes to the bot, the title shows as the customer's message.
+          el.addEventListener("click", () => this.send(String(button.payload || ""), { display: button.title }, button.title));
+          actions.append(el);
+        }
+        item.append(actions);
+      }
       return item;
     }
 

@@ -40,7 +40,7 @@ def test_relaxed_search_says_which_constraint_it_dropped(advisor: ProductAdvisor
 
 
 def test_bad_prices_get_a_notice_then_results(advisor: ProductAdvisor, encoder: FakeEncoder) -> None:
-    outcome = ask(advisor, encoder, "product_search", "coats under -5", category=["coat"], price_max=[-5])
+    outcome = ask(advisor, encoder, "product_search", "coats under -5", category=["coats"], price_max=[-5])
     assert [r for r, _ in said(outcome)] == ["utter_product_price_problem", "utter_product_results"]
     assert outcome.answers[0].values["problem"] == "negative"
     reversed_ = ask(
@@ -48,7 +48,7 @@ def test_bad_prices_get_a_notice_then_results(advisor: ProductAdvisor, encoder: 
         encoder,
         "product_search",
         "coats between 300 and 100",
-        category=["coat"],
+        category=["coats"],
         price_min=[300],
         price_max=[100],
     )
@@ -63,7 +63,7 @@ def test_nothing_at_all(advisor: ProductAdvisor, encoder: FakeEncoder) -> None:
 
 
 def test_refinements_work_on_the_previous_search(advisor: ProductAdvisor, encoder: FakeEncoder) -> None:
-    first = ask(advisor, encoder, "product_search", "coats", category=["coat"])
+    first = ask(advisor, encoder, "product_search", "coats", category=["coats"])
     assert len(first.context.shown) == 4
     dear = ShoppingContext(first.context.query, first.context.embedding, ("WC-01",))
     cheaper = ask(advisor, encoder, "product_refine", "cheaper ones", dear, refinement=["cheaper"])

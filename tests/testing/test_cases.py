@@ -143,7 +143,7 @@ CLICK_ERROR = (
         (
             "defaults:\n  understood: true\n  intent: greet\nconversations:\n- name: c\n  steps:\n  - user: hi\n",
             f"{SHOWN}:3: unknown key 'intent' in defaults — use one of: action, actions, slots, form, "
-            "reply_contains, reply_contains_any, reply_not_contains, buttons, understood",
+            "reply_contains, reply_contains_any, reply_not_contains, buttons, understood, cards, cards_not",
         ),
     ],
 )
@@ -176,7 +176,8 @@ def test_a_step_with_only_defaults_expects_something(conversation: Conversation,
     problems = problems_of("conversations:\n- name: c\n  steps:\n  - user: hi\n")
     assert problems == [
         f"{SHOWN}:4: the step 'hi' expects nothing — add at least one of: intent, entities, abstain, entry, "
-        "action, actions, slots, form, reply_contains, reply_contains_any, reply_not_contains, buttons, understood"
+        "action, actions, slots, form, reply_contains, reply_contains_any, reply_not_contains, buttons, understood, "
+        "cards, cards_not"
     ]
 
 
