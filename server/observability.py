@@ -6,6 +6,7 @@
   mask emails and order numbers (`Settings.order_number_pattern`) in the message, the extras and tracebacks.
 - `Metrics` holds the counters in a registry of its own (one per app, so tests never share counters);
   `GET /metrics` serves it. Channels call `record_turn(metrics, result, channel=...)` after each message.
+  Once the app has started, the knowledge service's reloads feed `supportbot_knowledge_*` (`observe_knowledge`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.assistant import HandleResult
 from bot.config import Settings
+from bot.faq.reload_health import ReloadEvent
+from bot.faq.service import KnowledgeService
 from bot.types import FALLBACK_INTENT
 
 log = logging.getLogger("supportbot.server")
@@ -194,6 +197,28 @@ class Metrics:
         self.encoder_largest_batch = Gauge(
             "supportbot_encoder_largest_batch", "Largest batch so far.", registry=r, multiprocess_mode="max"
         )
+        self.knowledge_reload_failures = Counter(
+            "supportbot_knowledge_reload_failures",
+            "Knowledge-base reloads that did not swap in a new version: failed (raised; retried with a backoff) "
+            "or invalid (the files have errors; the next save reloads).",
+            ["reason"],
+            registry=r,
+        )
+        self.knowledge_last_reload = Gauge(
+            "supportbot_knowledge_last_reload_timestamp_seconds",
+            "Unix time of the last successful knowledge-base (re)load (the oldest among live workers).",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
+        self.knowledge_ok = Gauge(
+            "supportbot_knowledge_ok",
+            "1 while the last knowledge-base reload succeeded, 0 while it failed (0 when any live worker's did).",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
+        for reason in ("failed", "invalid"):
+            self.knowledge_reload_failures.labels(reason=reason)
+        self._observed: set[int] = set()
 
     def record_encoder_batch(self, sentences: int, callers: int) -> None:
         """The micro-batching encoder's `on_batch` hook."""
@@ -203,6 +228,21 @@ class Metrics:
         if sentences > self._largest:
             self._largest = sentences
             self.encoder_largest_batch.set(sentences)
+
+    def record_knowledge_reload(self, event: ReloadEvent) -> None:
+        """A `KnowledgeService` reload listener."""
+        if event.outcome != "ok":
+            self.knowledge_reload_failures.labels(reason=event.outcome).inc()
+        self.knowledge_ok.set(1 if event.outcome == "ok" else 0)
+        if event.last_success_at is not None:
+            self.knowledge_last_reload.set(event.last_success_at)
+
+    def observe_knowledge(self, knowledge: KnowledgeService) -> None:
+        """Feed the knowledge series from `knowledge`'s reloads (once per service; the last reload at once)."""
+        if id(knowledge) in self._observed:
+            return
+        self._observed.add(id(knowledge))
+        knowledge.add_reload_listener(self.record_knowledge_reload)
 
     def render(self) -> bytes:
         """The text exposition. Under `serve --workers N` (PROMETHEUS_MULTIPROC_DIR set), the series of
@@ -272,6 +312,9 @@ class ObservabilityMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._after_startup(scope, send))
+            return
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
@@ -284,6 +327,20 @@ class ObservabilityMiddleware:
             await self._http(scope, receive, send, request_id)
         finally:
             request_id_var.reset(token)
+
+    def _after_startup(self, scope: Scope, send: Send) -> Send:
+        """Once the app's start-up is complete (`app.state.knowledge` is set), connect the knowledge
+        service's reloads to the metrics."""
+
+        async def send_after_startup(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                app = scope.get("app")
+                knowledge = getattr(getattr(app, "state", None), "knowledge", None)
+                if isinstance(knowledge, KnowledgeService):
+                    self.metrics.observe_knowledge(knowledge)
+            await send(message)
+
+        return send_after_startup
 
     async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         started = time.perf_counter()

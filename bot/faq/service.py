@@ -3,7 +3,9 @@
 The service holds one immutable `KnowledgeSnapshot` (entries, index, responder). `reload()` reads
 the folder, validates, embeds only changed entries, builds a new snapshot and swaps one reference:
 requests in flight finish on the snapshot they started with. An invalid edit keeps the last good
-snapshot serving and is reported by `status()`.
+snapshot serving and is reported by `status()`; so does a reload that raises (a disk, cache or encoder
+fault), which `watch()` retries with a backoff (`bot/faq/watcher.py`). Every outcome is recorded in
+`health` (`bot/faq/reload_health.py`), whose listeners feed the server's metrics.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bot.encoding import Encoder
-from bot.errors import KnowledgeError, Problem
+from bot.errors import KnowledgeError, Problem, display_path
 from bot.faq.entry import KnowledgeEntry
 from bot.faq.index import FaissIndex, VectorIndex
 from bot.faq.loader import EXCLUDED_DIRS, KNOWLEDGE_SUFFIXES, VARIABLES_FILE, ParseCache, load_knowledge
+from bot.faq.reload_health import ReloadHealth, ReloadListener, ReloadOutcome
 from bot.faq.responder import KnowledgeResponder, KnowledgeResult
 from bot.faq.scoring import EntryScorer, ScoringConfig, bm25_document, entry_texts
 from bot.faq.store import EmbeddingStore
@@ -38,6 +41,7 @@ from bot.faq.validation import (
     check_near_duplicates,
     render_answers,
 )
+from bot.faq.watcher import Backoff, watch_and_reload
 from bot.types import KnowledgeQuery
 
 if TYPE_CHECKING:
@@ -97,6 +101,7 @@ class KnowledgeService:
         self._last_problems: tuple[Problem, ...] = ()
         self._last_attempt: float | None = None
         self._reloads = 0
+        self.health = ReloadHealth()
 
     @classmethod
     def from_settings(cls, settings: Settings, encoder: Encoder) -> KnowledgeService:
@@ -140,7 +145,7 @@ class KnowledgeService:
         before = self._store.embedded_texts
         vectors = self._store.vectors_for(texts)
         if self._store.embedded_texts != before:
-            self._store.save(keep=texts)
+            problems += self._save_store(texts)
         if entries:
             problems += check_near_duplicates(entries, np.vstack([v[0] for v in vectors]))
         index = self._index_factory(self.encoder.dim)
@@ -156,15 +161,35 @@ class KnowledgeService:
         snapshot = KnowledgeSnapshot(entries, responder, loaded.files, tuple(problems), time.time(), answers)
         return snapshot, problems
 
+    def _save_store(self, texts: Sequence[Sequence[str]]) -> list[Problem]:
+        """Save the embeddings; a disk fault is a warning (the file is a cache, the answers are right)."""
+        try:
+            self._store.save(keep=texts)
+        except OSError as e:
+            where = self._store.file or self.knowledge_path
+            message = f"the knowledge embeddings could not be saved ({type(e).__name__}: {e})"
+            fix = "check the disk space and permissions of the state folder; answers are not affected"
+            return [Problem(display_path(where, self.root), None, message, fix, severity="warning")]
+        return []
+
     def load(self) -> KnowledgeSnapshot:
-        """First load: raises `KnowledgeError` listing every problem when the files are invalid."""
-        if not self.reload() and self._snapshot is None:
+        """First load: raises `KnowledgeError` listing every problem when the files are invalid, and
+        lets any other exception of the build through (start-up must not hide it)."""
+        if self._reload(raise_failure=True) != "ok" and self._snapshot is None:
             raise KnowledgeError(self._last_problems)
         assert self._snapshot is not None
         return self._snapshot
 
     def reload(self) -> bool:
-        """Rebuild and swap in the new snapshot. False (and the old snapshot kept) on errors."""
+        """Rebuild and swap in the new snapshot. False (and the old snapshot kept) when the files have
+        errors or the build raised; never raises (the status and the log say what went wrong)."""
+        return self.reload_outcome() == "ok"
+
+    def reload_outcome(self) -> ReloadOutcome:
+        """`reload()`, telling an invalid edit (`invalid`) from a fault worth retrying (`failed`)."""
+        return self._reload(raise_failure=False)
+
+    def _reload(self, *, raise_failure: bool) -> ReloadOutcome:
         with self._reload_lock:
             started = time.perf_counter()
             self._last_attempt = time.time()
@@ -172,23 +197,50 @@ class KnowledgeService:
                 snapshot, problems = self.build()
             except KnowledgeError as e:
                 snapshot, problems = None, list(e.problems)
+            except Exception as e:  # any fault: reported and retried, the last good snapshot keeps serving
+                serving = "the last good version keeps answering" if self._snapshot else "nothing to answer with"
+                logger.exception("knowledge not (re)loaded: the build raised; %s", serving)
+                self._last_problems = (self._failure_problem(e),)
+                self.health.record("failed", time.time(), time.perf_counter() - started, f"{type(e).__name__}: {e}")
+                if raise_failure:
+                    raise
+                return "failed"
             self._last_problems = tuple(problems)
             if snapshot is None:
                 for p in problems:
                     if p.severity == "error":
                         logger.error("knowledge not reloaded: %s", p)
-                return False
+                self.health.record("invalid", time.time(), time.perf_counter() - started)
+                return "invalid"
             self._snapshot = snapshot  # the atomic swap
             self._reloads += 1
             for p in problems:
                 logger.warning("knowledge: %s", p)
+            seconds = time.perf_counter() - started
             logger.info(
                 "knowledge loaded: %d entries from %d files in %.0f ms",
                 len(snapshot.entries),
                 len(snapshot.files),
-                1000 * (time.perf_counter() - started),
+                1000 * seconds,
             )
-            return True
+            self.health.record("ok", snapshot.loaded_at, seconds)
+            return "ok"
+
+    def _failure_problem(self, error: Exception) -> Problem:
+        """A reload that raised, as a Problem: the file the error names (else the knowledge folder)."""
+        filename = getattr(error, "filename", None)
+        where = Path(filename) if isinstance(filename, str) and filename else self.knowledge_path
+        return Problem(
+            display_path(where, self.root),
+            None,
+            f"the reload failed: {type(error).__name__}: {error}",
+            "the last good version keeps answering and the watcher retries by itself; if this stays, "
+            "see the server log (logger supportbot.knowledge) for the traceback",
+        )
+
+    def add_reload_listener(self, listener: ReloadListener) -> None:
+        """Call `listener` with every reload's `ReloadEvent` (and at once with the last one)."""
+        self.health.add_listener(listener)
 
     # Serving ----------------------------------------------------------------------------------
     @property
@@ -233,7 +285,11 @@ class KnowledgeService:
             return list(e.problems)
 
     def status(self) -> dict[str, Any]:
+        """What the admin status shows. `ok` is false while the last (re)load failed or found errors:
+        `last_error` lists them and `last_error_at` says when; `next_retry` is the watcher's next try
+        of a reload that raised; `failed_reloads` counts both kinds since start-up."""
         snapshot = self._snapshot
+        health = self.health
         errors = [p for p in self._last_problems if p.severity == "error"]
         warnings = snapshot.warnings if snapshot else tuple(p for p in self._last_problems if p.severity != "error")
         return {
@@ -243,6 +299,9 @@ class KnowledgeService:
             "last_reload": _iso(snapshot.loaded_at if snapshot else None),
             "last_attempt": _iso(self._last_attempt),
             "last_error": [p.as_dict() for p in errors],
+            "last_error_at": _iso(health.last_failure_at) if errors else None,
+            "next_retry": _iso(health.next_retry_at),
+            "failed_reloads": dict(health.failures),
             "warnings": [p.as_dict() for p in warnings],
             "thresholds": {"answer": self.thresholds.answer, "suggest": self.thresholds.suggest},
         }
@@ -264,19 +323,17 @@ class KnowledgeService:
             return False
         return path.suffix.lower() in KNOWLEDGE_SUFFIXES or rel.as_posix() == VARIABLES_FILE
 
-    async def watch(self, stop_event: asyncio.Event | None = None, *, debounce_ms: int = 150) -> None:
-        """Reload on every relevant change of the knowledge folder until `stop_event` is set."""
-        from watchfiles import awatch
-
-        def relevant(_change: Any, path: str) -> bool:
-            return self.is_relevant(Path(path))
-
-        async for _changes in awatch(
+    async def watch(
+        self, stop_event: asyncio.Event | None = None, *, debounce_ms: int = 150, backoff: Backoff | None = None
+    ) -> None:
+        """Reload on every relevant change of the knowledge folder until `stop_event` is set. Survives
+        any exception of a reload or of the file watcher; a reload that raised is retried with `backoff`."""
+        await watch_and_reload(
             self.knowledge_path,
-            watch_filter=relevant,
-            debounce=debounce_ms,
-            step=30,
+            self.reload_outcome,
+            self.is_relevant,
             stop_event=stop_event,
-            recursive=True,
-        ):
-            await asyncio.to_thread(self.reload)
+            debounce_ms=debounce_ms,
+            backoff=backoff,
+            on_retry_scheduled=self.health.schedule_retry,
+        )

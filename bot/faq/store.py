@@ -3,18 +3,36 @@
 Each text (question, alternate, answer context) is stored under its own key: a hash of the encoder
 fingerprint and the text. An edit embeds only the texts it changed (an answer edit: one context text,
 not the phrasings); a restart loads every vector from disk and embeds nothing.
+
+The file is a cache: one that is truncated, corrupt, empty or of the wrong format or shape is logged (a
+warning naming the file and the cause) and rebuilt — its texts are embedded again and the next save
+replaces it. Every save writes a temporary file of its own in the same folder and renames it over the
+store (`os.replace`), so several processes saving at once (`serve --workers N`) never see a half-written
+file nor trip over each other's temporary file; the last save wins, and vectors it lacks are embedded
+again when needed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from bot.encoding import Encoder
+
+logger = logging.getLogger("supportbot.knowledge")
+STALE_TEMP_SECONDS = 600  # a temporary file this old was left by a process that died while saving
+
+
+class DamagedStoreError(Exception):
+    """The store file cannot be used; the message says why. Handled by rebuilding, never raised out."""
 
 
 def text_key(fingerprint: str, text: str) -> str:
@@ -48,12 +66,13 @@ class EmbeddingStore:
         if file is None or not file.is_file():
             return
         try:
-            with np.load(file, allow_pickle=False) as data:
-                keys = [str(k) for k in data["keys"]]
-                vectors = data["vectors"]
-        except (OSError, ValueError, KeyError):
-            return  # a damaged cache is rebuilt, never fatal
-        if len(keys) != len(vectors):
+            keys, vectors = read_store(file, self._encoder.dim)
+        except DamagedStoreError as e:
+            logger.warning(
+                "the knowledge embeddings file %s is damaged (%s): rebuilding it — its texts are embedded again",
+                file,
+                e,
+            )
             return
         for key, vector in zip(keys, vectors, strict=True):
             self._vectors[key] = vector
@@ -99,9 +118,52 @@ class EmbeddingStore:
         dim = rows[0].shape[0] if rows else 0
         vectors = np.stack(rows).astype(np.float32) if rows else np.zeros((0, dim), dtype=np.float32)
         file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(file.name + ".tmp")
-        with tmp.open("wb") as fh:
-            np.savez(fh, keys=np.asarray(keys, dtype=str), vectors=vectors)
-        tmp.replace(file)
+        _remove_stale_temp_files(file)
+        fd, tmp_name = tempfile.mkstemp(dir=file.parent, prefix=f"{file.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, _mode_of(file))  # mkstemp makes 0600 files; keep the store readable as before
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, keys=np.asarray(keys, dtype=str), vectors=vectors)
+            os.replace(tmp_name, file)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
         legacy = file.with_name(file.name.removeprefix("text-"))  # per-entry format before text keys
         legacy.unlink(missing_ok=True)
+
+
+def read_store(file: Path, dim: int) -> tuple[list[str], np.ndarray]:
+    """(keys, vectors (n, dim) float32) of a store file; `DamagedStoreError` saying why it cannot be used."""
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            keys_array, vectors = data["keys"], data["vectors"]
+    except Exception as e:  # zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError, zlib.error …
+        raise DamagedStoreError(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__) from e
+    if keys_array.ndim != 1 or keys_array.dtype.kind != "U":
+        raise DamagedStoreError(f"'keys' must be a list of texts, found {keys_array.dtype} of shape {keys_array.shape}")
+    if vectors.ndim != 2 or vectors.dtype.kind != "f" or (len(vectors) and vectors.shape[1] != dim):
+        raise DamagedStoreError(f"'vectors' must be float rows of {dim} values, found {vectors.dtype} {vectors.shape}")
+    if len(keys_array) != len(vectors):
+        raise DamagedStoreError(f"{len(keys_array)} keys for {len(vectors)} vectors")
+    if not np.isfinite(vectors).all():
+        raise DamagedStoreError("the vectors hold NaN or infinite values")
+    return [str(k) for k in keys_array], vectors.astype(np.float32, copy=False)
+
+
+def _mode_of(file: Path) -> int:
+    try:
+        return file.stat().st_mode & 0o777
+    except OSError:
+        return 0o644
+
+
+def _remove_stale_temp_files(file: Path) -> None:
+    """Delete temporary files of `file` left by a process that died while saving (never a fresh one:
+    another process may be writing it right now)."""
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    for tmp in file.parent.glob(f"{file.name}*.tmp"):
+        try:
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+        except OSError:
+            continue  # gone already (another process cleaned it) or not ours to remove
