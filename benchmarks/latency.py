@@ -5,6 +5,8 @@
 Reports p50/p95/p99 of `Assistant.handle` over a realistic single-message mix (knowledge questions,
 task requests, small talk; each message a new conversation so forms do not carry over), the encoder's own
 share, and the peak RSS of a real `supportbot serve` process after it has answered the mix over HTTP.
+It also compares a product turn with a knowledge turn (p50, interleaved in one run) on the demo catalogue
+and on a synthesised catalogue of 10,000 products (`--only-products` runs just those rows).
 Results are merged into benchmarks/results/latency.json.
 """
 
@@ -81,6 +83,89 @@ def in_process(n: int) -> dict[str, object]:
     }
 
 
+KNOWLEDGE_TURNS = [
+    "how long does delivery to Germany take",
+    "can I pay with klarna",
+    "how do I wash cashmere",
+    "do you ship to the US",
+    "can I use two gift cards",
+    "what is your return policy",
+]
+PRODUCT_TURNS = [
+    "a warm coat under 200",
+    "linen shirts in white",
+    "black sneakers in 42",
+    "show me cashmere sweaters",
+    "a dress for a summer wedding",
+    "navy trousers in M in Berlin",
+]
+
+
+def _synthetic_catalogue(base: list[object], size: int) -> list[object]:
+    """`size` products made from the real ones (new SKUs, names and prices), for the scale row."""
+    from dataclasses import replace
+
+    out = []
+    for i in range(size):
+        p = base[i % len(base)]
+        out.append(
+            replace(  # type: ignore[type-var]
+                p,
+                sku=f"SY-{i:05d}",
+                name=f"{p.name} {i}",  # type: ignore[attr-defined]
+                price_cents=p.price_cents + (i * 37) % 5000,  # type: ignore[attr-defined]
+            )
+        )
+    return out
+
+
+def product_turns(n: int, synthetic: int) -> dict[str, object]:
+    """p50 of a product turn vs a knowledge turn, interleaved in one run (the catalogue of the demo shop
+    and a synthesised one of `synthetic` products), each message a new conversation."""
+    from bot import bootstrap
+    from bot.config import Settings
+    from bot.dialogue.tracker_store import InMemoryTrackerStore
+    from bot.products import InMemoryCatalogue
+    from bot.products.service import ProductService
+    from bot.types import Message
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(project_dir=REPO_ROOT, database_url=f"sqlite:///{tmp}/bench.db")
+        encoder = bootstrap.make_encoder(settings)
+        serving = bootstrap.load_serving(settings, encoder=encoder, tracker_store=InMemoryTrackerStore())
+        assert serving.products is not None
+        assistant = serving.assistant
+        assistant.warm_up()
+        rows: dict[str, object] = {}
+        catalogue = serving.products.catalogue
+        big = InMemoryCatalogue(
+            _synthetic_catalogue(list(catalogue.products()), synthetic),  # type: ignore[arg-type]
+            catalogue.pairings(),
+            catalogue.co_purchases(),
+            catalogue.colour_families(),
+        )
+        build = time.perf_counter()
+        big_service = ProductService(big, encoder)
+        rows["synthetic_index_build_s"] = round(time.perf_counter() - build, 1)
+        for label, service in (("demo", serving.products), (f"{synthetic}_products", big_service)):
+            assistant.engine.shopping.advisor = service.advisor
+            for text in KNOWLEDGE_TURNS + PRODUCT_TURNS:
+                assistant.handle(Message("warm", text))
+            knowledge, products = [], []
+            for i in range(n):
+                for texts, samples in ((KNOWLEDGE_TURNS, knowledge), (PRODUCT_TURNS, products)):
+                    start = time.perf_counter()
+                    assistant.handle(Message(f"lat-{label}-{i}-{len(samples)}", texts[i % len(texts)]))
+                    samples.append(time.perf_counter() - start)
+            rows[label] = {
+                "products": len(service.index),
+                "knowledge_turn_p50_ms": percentile_ms(knowledge, 50),
+                "product_turn_p50_ms": percentile_ms(products, 50),
+                "product_minus_knowledge_p50_ms": round(percentile_ms(products, 50) - percentile_ms(knowledge, 50), 2),
+            }
+        return rows
+
+
 def serve_rss() -> dict[str, object]:
     import httpx
 
@@ -108,7 +193,14 @@ def serve_rss() -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=400)
+    parser.add_argument("--only-products", action="store_true", help="only the product-turn rows")
+    parser.add_argument("--synthetic-products", type=int, default=10_000)
     args = parser.parse_args()
+    products = {**product_turns(max(args.messages // 4, 30), args.synthetic_products), "machine": machine()}
+    write_result("latency", {"product_turns": products})
+    print(json.dumps({"product_turns": products}))
+    if args.only_products:
+        return
     result = {**in_process(args.messages), **serve_rss(), "machine": machine()}
     write_result("latency", {"assistant_handle": result})
     print(json.dumps(result))

@@ -142,6 +142,8 @@ class FormLoop:
                 if outcome is None or outcome.decision != "answer":
                     # not a confident knowledge question: most likely an answer to our question
                     found = self.candidates(turn, form, requested, relaxed=True)
+            elif parse.intent.name in intent_names.PRODUCTS:  # "the gold hoop earrings" when asked which item
+                found = self.candidates(turn, form, requested, relaxed=True)
             if not found:
                 self.engine.policy.digress(state, turn, form, requested, outcome)
                 return

@@ -47,6 +47,8 @@ class Policy:
             state.fallback_count = 0
             self.run_rule(state, turn, facts)
             return
+        if intent in FOLLOW_UP_INTENTS and self.shopping_turn(state, turn):
+            return
         if intent == intent_names.FALLBACK:
             outcome = engine.knowledge_context.in_context(state, turn, record=True)
             if outcome is not None and outcome.decision in ("answer", "suggest"):
@@ -68,6 +70,22 @@ class Policy:
         if intent in intent_names.PRODUCTS and engine.shopping.answer(state, turn):
             return
         self._answer_intent(state, turn)
+
+    def shopping_turn(self, state: ConversationState, turn: Turn) -> bool:
+        """A message the classifier did not take for shopping, that is: a refinement right after a product
+        answer, or one naming a kind or material the knowledge base cannot answer confidently."""
+        engine = self.engine
+        routed = engine.shopping.route(state, turn)
+        if routed is None:
+            return False
+        if routed == intent_names.PRODUCT_SEARCH or turn.parse.intent.name == intent_names.FAQ:
+            outcome = engine.knowledge_context.in_context(state, turn, record=False)
+            if outcome is not None and outcome.decision == "answer":
+                state.fallback_count = 0
+                engine.speech.knowledge(state, turn, outcome)
+                return True
+        state.fallback_count = 0
+        return engine.shopping.answer(state, turn, routed)
 
     def _answer_intent(self, state: ConversationState, turn: Turn) -> None:
         engine = self.engine

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from bot import intent_names
 from bot.dialogue.state import ConversationState
 from bot.dialogue.turn import Turn
 from bot.errors import TemplateError
@@ -28,6 +29,16 @@ log = logging.getLogger(__name__)
 
 CARD_BUTTONS = "utter_product_card"
 """The response whose buttons every card carries (`{sku}`, `{name}` filled); `_shop` when a shop is known."""
+SIGNAL_ENTITIES = frozenset({"category", "material"})
+"""Entities that make a message a product search whatever the classifier said (unless the knowledge base
+answers it confidently)."""
+REFINE_ENTITIES = frozenset(
+    {"category", "colour", "size", "material", "price_min", "price_max", "shop", "ordinal", "refinement", "sku"}
+)
+"""Entities a refinement of the last product answer may carry."""
+PRODUCT_HINT = 0.15
+"""How high a shopping intent must rank for a message the classifier took for a knowledge question to be
+answered by product search instead (when the knowledge base has no confident answer)."""
 SUMMARY = "utter_product_summary"
 """Renders what a search looked for ("wool · coat · under €200"), given to the other responses as `summary`."""
 PreferencesLookup = Callable[[ConversationState], ShopperPreferences | None]
@@ -46,20 +57,48 @@ class Shopping:
         self.links = links or CardLinks()
         self.preferences = preferences
 
-    def answer(self, state: ConversationState, turn: Turn) -> bool:
-        """Answer a shopping message; False when the bot has no catalogue."""
+    @property
+    def available(self) -> bool:
+        return self.advisor is not None
+
+    def route(self, state: ConversationState, turn: Turn) -> str | None:
+        """The shopping intent for a message the classifier did not take for shopping: `product_refine`
+        when it only adds product facts right after a product answer ("in blue?", "and in M"),
+        `product_search` when it names a kind or a material ("red scarf", "soft alpaca"; the caller lets
+        a confident knowledge answer win: "how do I wash cashmere"), else None."""
+        if self.advisor is None:
+            return None
+        named = {e.entity for e in turn.parse.entities}
+        after_products = str(state.latest_action_name or "").startswith("utter_product_")
+        if after_products and named and named <= REFINE_ENTITIES:
+            return intent_names.PRODUCT_REFINE
+        if named & SIGNAL_ENTITIES and self._shopping_ranked(turn):
+            return intent_names.PRODUCT_SEARCH
+        return None
+
+    @staticmethod
+    def _shopping_ranked(turn: Turn) -> bool:
+        """A knowledge question naming a product ("how do I stop my jumper from pilling") stays one unless
+        the classifier also ranks a shopping intent at `PRODUCT_HINT` or more."""
+        if turn.parse.intent.name != intent_names.FAQ:
+            return True
+        return any(s.name in intent_names.PRODUCTS and s.confidence >= PRODUCT_HINT for s in turn.parse.intent_ranking)
+
+    def answer(self, state: ConversationState, turn: Turn, intent: str | None = None) -> bool:
+        """Answer a shopping message (as `intent`, default the classifier's); False without a catalogue."""
         if self.advisor is None:
             return False
         entities: dict[str, list[Any]] = {}
         for e in turn.parse.entities:
             entities.setdefault(e.entity, []).append(e.value)
         request = ProductRequest(
-            intent=turn.parse.intent.name,
+            intent=intent or turn.parse.intent.name,
             text=turn.parse.text,
             entities=entities,
             embedding=turn.embedding,
             context=ShoppingContext.from_json(state.shopping),
             preferences=self.preferences(state) if self.preferences else None,
+            spans=tuple((e.entity, e.value, e.start) for e in turn.parse.entities),
         )
         outcome = self.advisor.answer(request)
         state.shopping = outcome.context.to_json()

@@ -29,7 +29,9 @@ COMPARE = intent_names.PRODUCT_COMPARE
 REFINE = intent_names.PRODUCT_REFINE
 PAGE = 5
 _WORD = re.compile(r"[a-z0-9][a-z0-9-]*")
-_SPLIT = re.compile(r"\b(?:and|vs\.?|versus|or|compared to|compared with|than)\b|,|/", re.IGNORECASE)
+_SPLIT = re.compile(r"\b(?:and|vs\.?|versus|or|with|from|against|than)\b|,|/", re.IGNORECASE)
+_PAIR_JOIN = re.compile(r"\b(?:with|over|under|for|match(?:es)?|suits?)\b", re.IGNORECASE)
+"""The word between what is wanted and the piece it should go with ("a scarf to go WITH the wool coat")."""
 _STOP = frozenset(
     {"the", "a", "an", "my", "your", "this", "that", "these", "those", "of", "in", "on", "for", "with", "to"}
     | {"and", "or", "vs", "is", "are", "what", "whats", "what's", "which", "difference", "between", "compare"}
@@ -88,6 +90,9 @@ class ProductRequest:
     embedding: np.ndarray | None = None
     context: ShoppingContext = field(default_factory=ShoppingContext)
     preferences: ShopperPreferences | None = None
+    spans: tuple[tuple[str, Any, int], ...] = ()
+    """(entity, value, start) of the message's entities, where the order in the text matters
+    ("which scarf goes with the wool coat": the scarf is wanted, the coat is the anchor)"""
 
 
 @dataclass
@@ -121,13 +126,19 @@ class ProductAdvisor:
         self.pairings = pairings
 
     def answer(self, request: ProductRequest) -> ProductOutcome:
+        outcome = ProductOutcome(context=request.context)
+        unknown = [
+            s for s in ProductQuery.from_entities(request.text, request.entities).skus if not self.index.product(s)
+        ]
+        if unknown:  # "is KN-999 in stock?": say so rather than show anything
+            outcome.say("utter_product_unknown_sku", {"sku": unknown[0]})
+            return outcome
         handler = {
             AVAILABILITY: self._availability,
             PAIRING: self._pairing,
             COMPARE: self._compare,
             REFINE: self._refine,
         }.get(request.intent, self._search)
-        outcome = ProductOutcome(context=request.context)
         handler(request, outcome)
         return outcome
 
@@ -258,40 +269,57 @@ class ProductAdvisor:
         return self._anchor(ProductQuery(), request.context) if not query.kinds else None
 
     def _by_name(self, text: str, query: ProductQuery, embedding: np.ndarray | None) -> Product | None:
+        named = self._ranked_by_name(text, query, embedding)
+        return named[0] if named else None
+
+    def _ranked_by_name(self, text: str, query: ProductQuery, embedding: np.ndarray | None) -> list[Product]:
+        """Products whose name, kind, materials or colours share words with `text`, best first."""
         words = {w for w in _WORD.findall(text.lower()) if w not in _STOP}
         if not words:
-            return None
+            return []
         keep = self.index.mask(ProductQuery(kinds=query.kinds, colours=query.colours, materials=query.materials))
-        if not keep.any():
-            return None
         semantic = self.index.similarity(embedding)
-        best, best_score = None, 0.0
+        scored = []
         for i in np.flatnonzero(keep):
             product = self.index.products[i]
             overlap = len(words & _product_words(product))
-            if overlap == 0:
-                continue
-            score = overlap + 0.5 * float(semantic[i])
-            if score > best_score:
-                best, best_score = product, score
-        return best
+            if overlap:
+                scored.append((overlap + 0.5 * float(semantic[i]), int(i)))
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        return [self.index.products[i] for _, i in scored]
 
     # -- pairing ---------------------------------------------------------------------------------
     def _pairing(self, request: ProductRequest, outcome: ProductOutcome) -> None:
-        query = ProductQuery.from_entities(request.text, request.entities)
-        anchor = self.find(request, query)
+        wanted, anchor_request = self._pairing_parts(request)
+        query = ProductQuery.from_entities(anchor_request.text, anchor_request.entities)
+        anchor = self.find(anchor_request, query)
         if anchor is None and query.named():
             ranking = rank(self.index, query, request.embedding, limit=1)
             anchor = ranking.products[0] if ranking.products else None
         if anchor is None:
             outcome.say("utter_product_pairing_which")
             return
-        matches = goes_with(self.index, self.pairings, anchor, limit=PAGE, shop=query.shop)
+        shop = ProductQuery.from_entities(request.text, request.entities).shop
+        matches = goes_with(self.index, self.pairings, anchor, limit=PAGE, shop=shop, kinds=wanted)
         outcome.context = replace(outcome.context, shown=tuple(p.sku for p in matches), offset=0, focus=anchor.sku)
         if not matches:
             outcome.say("utter_product_pairing_none", product_values(anchor))
             return
         outcome.say("utter_product_pairing", product_values(anchor), matches)
+
+    def _pairing_parts(self, request: ProductRequest) -> tuple[frozenset[str], ProductRequest]:
+        """What kind is wanted and the request about the piece to match: "which scarf goes with the wool
+        coat" -> ({scarf}, "the wool coat"). Without a joining word, nothing is wanted in particular."""
+        joins = list(_PAIR_JOIN.finditer(request.text))
+        if not joins or not request.spans:
+            return frozenset(), request
+        cut = joins[-1].end()
+        wanted = frozenset(str(v).lower() for e, v, start in request.spans if e == "category" and start < cut)
+        entities: dict[str, list[Any]] = {}
+        for e, v, start in request.spans:
+            if start >= cut or e not in ("category", "colour", "material"):
+                entities.setdefault(e, []).append(v)
+        return wanted, replace(request, text=request.text[cut:], entities=entities)
 
     # -- compare ---------------------------------------------------------------------------------
     def _compare(self, request: ProductRequest, outcome: ProductOutcome) -> None:
@@ -314,13 +342,16 @@ class ProductAdvisor:
     def _two_named(
         self, text: str, query: ProductQuery, embedding: np.ndarray | None, found: list[Product]
     ) -> list[Product]:
+        """Two products named in `text`, one per part ("the merino | the cashmere sweater"); a part naming
+        no kind ("the wool-blend ones") looks among the kind of the other part's product."""
         parts = [p for p in _SPLIT.split(text) if p.strip()]
         chosen = list(found)
-        kinds_query = ProductQuery(kinds=query.kinds)
         for part in parts:
-            product = self._by_name(part, kinds_query, embedding)
-            if product is not None and product not in chosen:
-                chosen.append(product)
+            kinds = query.kinds or (frozenset({chosen[0].kind}) if chosen else frozenset())
+            for product in self._ranked_by_name(part, ProductQuery(kinds=kinds), embedding):
+                if product not in chosen:
+                    chosen.append(product)
+                    break
         return chosen[:2]
 
 

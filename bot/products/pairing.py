@@ -16,6 +16,7 @@ import numpy as np
 
 from bot.products.catalogue import Pairing, Product
 from bot.products.index import ProductIndex
+from bot.products.query import ProductQuery
 
 CO_PURCHASE_WEIGHT = 1.0
 CURATED_WEIGHT = 0.6
@@ -61,19 +62,31 @@ def _names(product: Product) -> tuple[str, ...]:
 
 
 def goes_with(
-    index: ProductIndex, table: PairingTable, anchor: Product, *, limit: int = 5, shop: str | None = None
+    index: ProductIndex,
+    table: PairingTable,
+    anchor: Product,
+    *,
+    limit: int = 5,
+    shop: str | None = None,
+    kinds: frozenset[str] = frozenset(),
 ) -> list[Product]:
-    """Products of other categories that go with `anchor`, best first (in stock; at `shop` when given)."""
+    """Products of other categories that go with `anchor`, best first (in stock; at `shop` when given).
+    `kinds`: only these ("which scarf goes with…"), ranked by the data first, then by closeness."""
     position = index.position(anchor.sku)
     similarity = index.vectors @ index.vectors[position] if position is not None else np.zeros(len(index))
     available = index.in_stock([], shop)
+    if kinds:
+        wanted = index.mask(ProductQuery(kinds=kinds))
+        candidates = {int(i) for i in np.flatnonzero(wanted)}
+    else:
+        candidates = _candidates(index, table, anchor)
     scored: list[tuple[float, int]] = []
-    for i in sorted(_candidates(index, table, anchor)):
+    for i in sorted(candidates):
         candidate = index.products[i]
-        if candidate.category == anchor.category or not available[i]:
+        if candidate.category == anchor.category and not kinds or not available[i] or candidate.sku == anchor.sku:
             continue
         data = table.score(anchor, candidate)
-        if data <= 0:
+        if data <= 0 and not kinds:
             continue
         scored.append((data + SIMILARITY_WEIGHT * float(similarity[i]), i))
     scored.sort(key=lambda item: (-item[0], item[1]))

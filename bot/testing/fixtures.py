@@ -91,8 +91,10 @@ def build_assistant(
     state_dir: Path | None = None,
     database_url: str | None = None,
     knowledge: bool = True,
+    products: bool = True,
 ) -> Assistant:
-    """An assistant for `project_dir` with an in-memory tracker store and no unanswered-question log.
+    """An assistant for `project_dir` with an in-memory tracker store and no unanswered-question log
+    (and product search over the `catalogue_provider`'s catalogue, unless `products` is False).
 
     `state_dir` (default: the project's own `.supportbot/`) holds the trained model and caches, which
     are reused when the data did not change. Point the shop database elsewhere with `database_url`
@@ -124,7 +126,14 @@ def build_assistant(
         )
         service.load()
         answerer = bootstrap.knowledge_answerer(service)
-    return bootstrap.load_assistant(settings, encoder=encoder, tracker_store=InMemoryTrackerStore(), knowledge=answerer)
+    catalogue = bootstrap.make_products(settings, encoder) if products else None
+    return bootstrap.load_assistant(
+        settings,
+        encoder=encoder,
+        tracker_store=InMemoryTrackerStore(),
+        knowledge=answerer,
+        products=catalogue.advisor if catalogue else None,
+    )
 
 
 def make_fake_assistant(project_dir: Path, state_dir: Path, *, knowledge: bool = True) -> Assistant:

@@ -83,10 +83,13 @@ class LookupEntityExtractor:
             word = m.group(0).lower()
             if len(word) < FUZZY_MIN_LENGTH - 1 or any(e.start <= m.start() < e.end for e in found):
                 continue
+            matched: set[str] = set()  # one value per entity ("jumpr": the item and the product category)
             for entity, value in self._fuzzy:
-                if word[0] == value[0] and word != value and one_typo_apart(word, value):
+                if entity in matched or word[0] != value[0] or word == value:
+                    continue
+                if one_typo_apart(word, value):
                     found.append(Entity(entity, value, m.start(), m.end(), self.name, m.group(0)))
-                    break
+                    matched.add(entity)
         return found
 
 

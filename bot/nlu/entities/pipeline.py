@@ -17,8 +17,15 @@ from bot.nlu.entities.extractors import (
     RegexEntityExtractor,
     WeekdayExtractor,
 )
+from bot.nlu.entities.shopping import PriceBoundsExtractor, SizeExtractor
 from bot.nlu.training_data import TrainingData
 from bot.types import Entity
+
+_NOT_A_TIME = frozenset({"amount", "order_number", "email", "price_min", "price_max", "size"})
+"""A date found inside one of these ("100-200€", "in a 38") is not a date."""
+IN_CONTEXT = frozenset({*SizeExtractor.entities, *PriceBoundsExtractor.entities})
+"""Entities the built-in extractors read from the words around them: a lookup of annotated examples
+("M", "200") would find them anywhere ("I'm", any number), so they are never looked up."""
 
 
 def _overlaps(a: Entity, b: Entity) -> bool:
@@ -67,7 +74,7 @@ class EntityPipeline:
             found.extend(extractor.extract(text))
         result = []
         resolved = resolve(found)
-        taken = [e for e in resolved if e.entity in ("amount", "order_number", "email")]
+        taken = [e for e in resolved if e.entity in _NOT_A_TIME]
         for entity in resolved:
             if entity.entity == "time" and any(_overlaps(entity, t) for t in taken):
                 continue
@@ -92,6 +99,7 @@ class EntityPipeline:
                 names |= set(extractor.patterns)
             elif isinstance(extractor, LookupEntityExtractor):
                 names |= set(extractor.tables)
+            names |= set(getattr(extractor, "entities", ()))
         return names
 
 
@@ -152,11 +160,14 @@ def build_entity_pipeline(
     languages: Sequence[str] = ("en",),
     clock: Callable[[], datetime] | None = None,
 ) -> EntityPipeline:
+    lookups = {entity: values for entity, values in learned_lookups(data).items() if entity not in IN_CONTEXT}
     extractors: list[EntityExtractor] = [
         EmailExtractor(),
         OrderNumberExtractor(order_number_pattern, order_number_format),
+        SizeExtractor(),
+        PriceBoundsExtractor(),
         RegexEntityExtractor({k: v for k, v in data.regexes.items()}),
-        LookupEntityExtractor(learned_lookups(data)),
+        LookupEntityExtractor(lookups),
         WeekdayExtractor(),
         AmountExtractor(),
         DateTimeExtractor(timezone, tuple(languages), clock),
