@@ -12,7 +12,7 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, Template
 from jinja2 import TemplateError as JinjaTemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -63,6 +63,7 @@ class ResponseRenderer:
         self.responses = responses
         self._random = random.Random(seed)
         self._jinja = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        self._compiled: dict[str, Template] = {}  # a template is compiled once, not on every turn
 
     def has(self, name: str) -> bool:
         return name in self.responses
@@ -110,7 +111,10 @@ class ResponseRenderer:
     def fill(self, text: str, context: Mapping[str, Any], name: str) -> str:
         if _JINJA.search(text):
             try:
-                return self._jinja.from_string(text).render(**context)
+                template = self._compiled.get(text)
+                if template is None:
+                    template = self._compiled[text] = self._jinja.from_string(text)
+                return template.render(**context)
             except JinjaTemplateError as e:
                 raise TemplateError(f"response '{name}' failed to render: {e}") from e
         return fill_placeholders(text, context)
