@@ -102,6 +102,7 @@ class ProductIndex:
                     if s is not None:
                         self.stock[s, r, c] = units
         self.units = self.stock.sum(axis=0)  # products x locations
+        self.available = self.units.sum(axis=1) > 0  # in stock somewhere
 
     def _kind_terms(self, p: Product) -> set[str]:
         """What a customer may call this product: its kind, the kind's last word ("trench coat" -> coat)

@@ -79,8 +79,7 @@ def scores(
     preferences: ShopperPreferences | None = None,
 ) -> np.ndarray:
     """Every product's score for `query` (constraints not applied)."""
-    in_stock = index.units.sum(axis=1) > 0 if len(index) else np.zeros(0, dtype=bool)
-    total = index.similarity(embedding) + STOCK_BONUS * in_stock
+    total = index.similarity(embedding) + STOCK_BONUS * index.available
     total = total + _tag_bonus(index, query.text) + _preference_bonus(index, preferences)
     result: np.ndarray = total.astype(np.float64)
     return result
