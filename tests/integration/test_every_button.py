@@ -111,7 +111,13 @@ BOOK_PARIS = ("book a fitting in Paris",)
 BOOK_PARIS_TIME = (*BOOK_PARIS, Click(2), Click(2))  # the 2nd day offered (not today), then its 2nd time
 RESCHEDULE = ("I want to move my appointment", "FT-DEMO1", "anna@example.com")
 
+CARD_SOURCES = frozenset({"utter_product_card", "utter_product_card_shop"})
+"""Responses whose buttons every product card carries (intents/domain/products.yml)."""
+
 ROUTES: dict[str, list[tuple[Step, ...]]] = {
+    # intents/domain/products.yml (the buttons of a product card)
+    "utter_product_card": [("show me wool coats",)],
+    "utter_product_card_shop": [("sweaters in stock in Berlin",)],
     # intents/responses.yml
     "utter_greet": [("hi",)],
     "utter_bot_challenge": [("are you a bot?",)],
@@ -252,7 +258,10 @@ def replay(new_chat: Callable[[], ConversationDriver], key: str, steps: tuple[St
             turn = chat.say(step)
     assert turn is not None, f"route for {key} has no message"
     said = _responses_said(chat)
-    if key in KNOWLEDGE_SOURCES:
+    if key in CARD_SOURCES:  # product cards carry these responses' buttons: the first card's
+        reached = bool(turn.cards)
+        buttons = list(turn.cards[0].buttons) if turn.cards else []
+    elif key in KNOWLEDGE_SOURCES:
         reached = key in turn.actions
         buttons = [b for r in turn.replies if getattr(r, "kind", "") == "knowledge" for b in r.buttons]
     else:
@@ -316,7 +325,8 @@ def problems_after_click(turn: TurnResult, previous: TurnResult, payload: str) -
 
 
 def click_each(chat: ConversationDriver, button: Any, previous: TurnResult) -> tuple[TurnResult | None, list[str]]:
-    index = next(i for i, b in enumerate(previous.buttons, 1) if b is button)
+    offered = [*previous.buttons, *(b for c in previous.cards for b in c.buttons)]  # as the driver numbers them
+    index = next(i for i, b in enumerate(offered, 1) if b is button)
     try:
         turn = chat.click(index)
     except Exception:
