@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from bot import intent_names
 from bot.dialogue.state import ConversationState
 from bot.dialogue.turn import Turn
-from bot.errors import TemplateError
 from bot.products.advisor import ProductAdvisor, ProductRequest, ShoppingContext
 from bot.products.cards import CardLinks, product_card
 from bot.products.catalogue import Product
@@ -105,31 +104,21 @@ class Shopping:
         speech = self.engine.speech
         shop = outcome.context.query.shop if outcome.context.query else None
         for answer in outcome.answers:
-            values = self._with_summary(state, answer.values)
-            try:
-                reply = speech.renderer.render(
-                    answer.response, state.slots, values, channel=turn.input_channel, kind="products"
-                )
-            except TemplateError:
-                log.exception("response %s failed to render", answer.response)
-                reply = None
+            values = self._with_summary(state, turn, answer.values)
+            reply = speech.render(answer.response, state, turn, values, "products")
             if reply is None:
-                log.warning("response %s is not defined", answer.response)
+                log.warning("response %s is not defined or failed to render", answer.response)
                 continue
             state.run_action(answer.response)
             cards = tuple(product_card(p, self._buttons(p, shop, state, turn), self.links) for p in answer.products)
             speech.emit(state, turn, replace(reply, cards=cards), values)
         return True
 
-    def _with_summary(self, state: ConversationState, values: Mapping[str, Any]) -> dict[str, Any]:
+    def _with_summary(self, state: ConversationState, turn: Turn, values: Mapping[str, Any]) -> dict[str, Any]:
         """The values, with `summary`: what was looked for, in the words of `utter_product_summary`."""
         out = dict(values)
         if "kinds" in out and self.engine.renderer.has(SUMMARY):
-            try:
-                summary = self.engine.renderer.render(SUMMARY, state.slots, out)
-            except TemplateError:
-                log.exception("response %s failed to render", SUMMARY)
-                summary = None
+            summary = self.engine.speech.render(SUMMARY, state, turn, out, "products")
             out["summary"] = " ".join(summary.text.split()) if summary is not None else ""
         return out
 

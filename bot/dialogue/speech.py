@@ -36,7 +36,7 @@ class Speech:
         """Say the response `name`; False when the domain has no such response."""
         if turn.quiet_fallback and name in QUIET_RESPONSES:
             return True
-        reply = self._render(name, state, turn, values, "response")
+        reply = self.render(name, state, turn, values, "response")
         if reply is None:
             log.warning("response %s is not defined", name)
             return False
@@ -69,7 +69,7 @@ class Speech:
                 return True
         return self.utter(state, turn, "utter_why_default")
 
-    def _render(
+    def render(
         self, name: str, state: ConversationState, turn: Turn, values: Mapping[str, Any] | None, kind: str
     ) -> Reply | None:
         """The response rendered, or None when it is not defined or its template fails (logged)."""
@@ -101,7 +101,7 @@ class Speech:
         name = message.get("response") or message.get("template")
         custom = message.get("custom") or None
         if name:
-            reply = self._render(str(name), state, turn, message_values(message), "action")
+            reply = self.render(str(name), state, turn, message_values(message), "action")
             if reply is None:
                 log.warning("action uttered unknown response %s", name)
                 return None

@@ -218,7 +218,8 @@ class ProductAdvisor:
         for word, tag in (("warmer", "warm winter"), ("lighter", "lightweight summer")):
             if word in refinements:
                 query = replace(query, text=f"{query.text} {tag}")
-        embedding = context.vector() if context.vector() is not None else request.embedding
+        remembered = context.vector()
+        embedding = remembered if remembered is not None else request.embedding
         if "more" in refinements and not newer.named():
             self._show(query, embedding, outcome, request.preferences, offset=context.offset + len(context.shown))
             return

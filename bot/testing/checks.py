@@ -86,47 +86,35 @@ def _replies(expect: Expectation, turn: TurnResult) -> list[Mismatch]:
 
 
 def _buttons(expect: Expectation, turn: TurnResult) -> list[Mismatch]:
-    if expect.buttons is None:
-        return []
     titles = [str(b.title) for b in turn.buttons]
-    shown = "; ".join(titles) or "(no buttons)"
-    if expect.buttons is True and not titles:
-        return [Mismatch("buttons", "some buttons", shown)]
-    if expect.buttons is False and titles:
-        return [Mismatch("buttons", "no buttons", shown)]
-    if isinstance(expect.buttons, tuple):
-        return [
-            Mismatch("button", repr(fragment), shown)
-            for fragment in expect.buttons
-            if not any(fragment.lower() in t.lower() for t in titles)
-        ]
-    return []
+    return _shown(expect.buttons, titles, "buttons", "button", "buttons")
 
 
 def _cards(expect: Expectation, turn: TurnResult) -> list[Mismatch]:
     cards = [f"{c.title} ({c.id})" for c in turn.cards]
-    shown = "; ".join(cards) or "(no cards)"
     found = [
         Mismatch("no card contains", repr(fragment), f"{c.title} ({c.id}): {c.subtitle}")
         for fragment in expect.cards_not
         for c in turn.cards
         if fragment.lower() in f"{c.title} {c.id} {c.subtitle}".lower()
     ]
-    return found + _cards_shown(expect, cards, shown)
+    return found + _shown(expect.cards, cards, "cards", "card", "product cards")
 
 
-def _cards_shown(expect: Expectation, cards: list[str], shown: str) -> list[Mismatch]:
-    if expect.cards is None:
+def _shown(expected: bool | tuple[str, ...] | None, items: list[str], what: str, one: str, noun: str) -> list[Mismatch]:
+    """`buttons:` / `cards:` — true (some), false (none), or texts each found in one of `items`."""
+    if expected is None:
         return []
-    if expect.cards is True and not cards:
-        return [Mismatch("cards", "some product cards", shown)]
-    if expect.cards is False and cards:
-        return [Mismatch("cards", "no product cards", shown)]
-    if isinstance(expect.cards, tuple):
+    shown = "; ".join(items) or f"(no {what})"
+    if expected is True and not items:
+        return [Mismatch(what, f"some {noun}", shown)]
+    if expected is False and items:
+        return [Mismatch(what, f"no {noun}", shown)]
+    if isinstance(expected, tuple):
         return [
-            Mismatch("card", repr(fragment), shown)
-            for fragment in expect.cards
-            if not any(fragment.lower() in c.lower() for c in cards)
+            Mismatch(one, repr(fragment), shown)
+            for fragment in expected
+            if not any(fragment.lower() in item.lower() for item in items)
         ]
     return []
 
