@@ -237,7 +237,7 @@ def make_tracker_store(settings: Settings) -> SqlTrackerStore:
 
 def make_runner(settings: Settings) -> ActionRunner:
     if settings.action_endpoint:
-        return RemoteActionRunner(settings.action_endpoint, timeout=settings.action_timeout_seconds)
+        return RemoteActionRunner.from_settings(settings)
     return InProcessActionRunner(settings.action_package)
 
 

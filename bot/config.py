@@ -90,6 +90,16 @@ class Settings(BaseSettings):
     order_number_format: str = Field(
         "AN-{digits}", description="How a found order number is normalised ({digits} = its digits)."
     )
+    verification_max_failures: int = Field(
+        5,
+        ge=1,
+        description="Failed checks of an order number (or booking reference) and email allowed per order and per "
+        "conversation within `verification_cooldown_minutes`; past it the bot refuses to check that order, or "
+        "anything in that conversation, until the cool-down has passed (docs/security.md).",
+    )
+    verification_cooldown_minutes: float = Field(
+        15.0, gt=0, description="The window over which failed verifications count, and so the cool-down."
+    )
     timezone: str = Field("Europe/Paris", description="The shop's timezone for dates and times.")
     date_languages: list[str] = Field(
         default_factory=lambda: ["en"], description="Languages dateparser reads dates in."
@@ -114,7 +124,32 @@ class Settings(BaseSettings):
     action_endpoint: str | None = Field(
         None, description="URL of a Rasa action server (…/webhook); unset = run handlers in-process."
     )
-    action_timeout_seconds: float = Field(5.0, gt=0, description="Timeout for the remote action server.")
+    action_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="The whole budget of one call to the remote action server (connecting, waiting for a free "
+        "slot and reading the answer); past it the customer gets the polite error reply. See docs/operations.md.",
+    )
+    action_connect_timeout_seconds: float = Field(
+        1.0, gt=0, description="Connecting to the remote action server, within `action_timeout_seconds`."
+    )
+    action_breaker_failures: int = Field(
+        5,
+        ge=1,
+        description="Consecutive failed calls (timeout, refused connection, 5xx, bad answer) that open the circuit "
+        "breaker of the remote action server: its actions then fail fast with the polite reply.",
+    )
+    action_breaker_cooldown_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long the breaker stays open; then one call probes the action server and closes it on success.",
+    )
+    action_concurrency: int = Field(
+        4,
+        ge=1,
+        description="Calls to the remote action server at once; as many more may wait, any further one fails fast. "
+        "The turn pool gets twice this many extra threads, so other turns never wait behind actions.",
+    )
     action_package: str = Field(
         "bot.actions",
         description="Python package of the rasa-sdk actions run in-process when `action_endpoint` is unset "
@@ -165,7 +200,16 @@ class Settings(BaseSettings):
         60, ge=0, description="Messages per conversation (sender) per minute, on every channel (0 = no limit)."
     )
     rate_limit_per_ip_per_minute: int = Field(
-        600, ge=0, description="HTTP requests per client IP per minute, health and metrics exempt (0 = no limit)."
+        600,
+        ge=0,
+        description="Requests per client IP per minute, shared by HTTP and every WebSocket frame and socket.io "
+        "event; health and metrics exempt (0 = no limit).",
+    )
+    shutdown_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="On SIGTERM, how long `serve` lets the turns in flight finish and answer before it closes the "
+        "sockets; keep it below the orchestrator's grace period (docs/operations.md, Shutdown).",
     )
     log_json: bool | None = Field(
         None, description="Structured JSON logs; false = human-readable; unset = JSON unless on a terminal."

@@ -12,6 +12,7 @@ Every error says what went wrong, where (file:line or field) and how to fix it.
     ├── NotTrainedError          serving was asked for before `supportbot train`
     ├── TemplateError            a response or answer template failed to render
     ├── BackendError             a store failed: the shop's (orders, returns, appointments) or the handoff tickets
+    │   └── TrackerStoreError    the conversation store cannot load or save now (bot/dialogue/tracker_store.py)
     └── ActionError              a task handler failed or the action server did not answer
 """
 

@@ -52,11 +52,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            # shutdown (server/draining.py has already let the turns in flight answer): stop the
+            # background tasks, then the encoder's thread once its queued passes are done
             stop.set()
             tasks = [t for t in (watcher, refresher) if t is not None]
             if tasks:
                 await asyncio.wait(tasks, timeout=2)
             app.state.assistant = None
+            await run_in_threadpool(encoder.close)
 
     app = FastAPI(
         title="supportbot",

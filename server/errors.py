@@ -1,4 +1,7 @@
-"""One JSON error shape everywhere: `{"error": {"code": str, "message": str, "details"?: [...]}}`."""
+"""One JSON error shape everywhere: `{"error": {"code": str, "message": str, "details"?: [...]}}`.
+
+A 503 (`not_ready` while starting, `store_unavailable` when the turn could not be saved) always carries
+`Retry-After`: the message was not taken and may be sent again (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -17,14 +21,42 @@ def error_body(code: str, message: str, details: list[Any] | None = None) -> dic
     return {"error": body}
 
 
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: list[Any] | None = None
+
+
+class ErrorOut(BaseModel):
+    """The one error shape."""
+
+    error: ErrorDetail
+
+
+NOT_TAKEN: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorOut,
+        "description": "The message was not taken: the bot is starting (`not_ready`) or the turn could not be saved "
+        "(`store_unavailable`). Send it again after `Retry-After` seconds.",
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait before sending again.", "schema": {"type": "integer"}}
+        },
+    }
+}
+"""OpenAPI `responses=` for routes that take a customer message."""
+
+
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
           413: "payload_too_large", 422: "invalid_request", 429: "rate_limited", 500: "internal_error",
           503: "not_ready"}  # fmt: skip
 
 
 def http_error_body(exc: StarletteHTTPException) -> dict[str, Any]:
-    """An HTTPException in the error shape: the code named after its status, its detail as the message."""
-    code = _CODES.get(exc.status_code, "error")
+    """An HTTPException in the error shape: its own `code` when it has one (`StoreUnavailable`:
+    `store_unavailable`), else the code named after its status; its detail as the message. Its headers
+    (`Retry-After` on 429 and 503) go on the response."""
+    own = getattr(exc, "code", None)
+    code = own if isinstance(own, str) else _CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     return error_body(code, message)
 

@@ -1,16 +1,19 @@
-"""Abuse limits: request body size, per-IP and per-sender rate limits, CORS allow-list.
+"""Abuse limits: request body size, per-IP and per-sender rate limits, CORS allow-list and origin check.
 
 - `BodySizeLimitMiddleware`: bodies over `max_request_bytes` get 413 — from `Content-Length` at once, or
   while streaming when the header is missing or lies.
 - `IpRateLimitMiddleware`: HTTP requests per client IP (`rate_limit_per_ip_per_minute`); operational
-  routes (`/healthz`, `/readyz`, `/metrics`) and the socket.io transport are exempt — socket.io counts
-  each message in its handler instead.
-- `Limits.take_message(sender, ip)`: messages per conversation (`rate_limit_per_minute`), and per IP for
-  socket.io, taken by the one turn path of every channel (`server/turns.py`) once the sender is known.
+  routes (`/healthz`, `/readyz`, `/metrics`) and the socket.io transport are exempt — the socket
+  channels take from the SAME per-IP budget for every frame or event instead (`Limits.take_address`),
+  so a client cannot get round it by switching channel, socket or `sender`.
+- `Limits.take_message(sender, ip)`: messages per conversation (`rate_limit_per_minute`), then per IP
+  when given (the socket channels), taken by the one turn path of every channel (`server/turns.py`).
 - Over a limit: `RateLimited`, a 429 with `Retry-After` (whole seconds) in the JSON error shape; the
   WebSocket and socket.io channels send it as an error frame or event.
 - CORS: Starlette's `CORSMiddleware` with `Settings.cors_origins`, outside the limits so browsers can
-  read a 413 or 429.
+  read a 413 or 429; a refused preflight answers in the JSON error shape (`JsonCorsMiddleware`).
+- `origin_allowed`: the origin check of the socket channels (`/ws/chat`, socket.io on every transport):
+  browsers on another origin are refused unless listed in `cors_origins`.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import Settings
@@ -95,12 +101,18 @@ class Limits:
     per_ip: RateLimiter
 
     def take_message(self, sender: str, ip: str | None = None) -> None:
-        """Take one message from `sender`'s budget, then from `ip`'s when given (socket.io: the per-IP
-        middleware never sees its messages). Raises RateLimited when a budget is spent."""
+        """Take one message from `sender`'s budget, then from `ip`'s when given (the socket channels: the
+        per-IP middleware never sees their frames). Raises RateLimited when a budget is spent."""
         wait = self.per_sender.hit(sender)
         if wait is not None:
             raise RateLimited("conversation", wait)
-        wait = self.per_ip.hit(ip) if ip is not None else None
+        if ip is not None:
+            self.take_address(ip)
+
+    def take_address(self, ip: str) -> None:
+        """Take one request from `ip`'s budget (shared with HTTP): a socket frame or event that is not a
+        customer message (history, session requests, connections). Raises RateLimited when it is spent."""
+        wait = self.per_ip.hit(ip)
         if wait is not None:
             raise RateLimited("address", wait)
 
@@ -198,6 +210,32 @@ class IpRateLimitMiddleware:
         await _send_json(send, 429, error_body("rate_limited", message), [(b"retry-after", seconds.encode())])
 
 
+def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str]) -> bool:
+    """Same-origin pages, listed origins and non-browser clients (no Origin header) may connect."""
+    if origin is None:
+        return True
+    allowed = set(allowed)
+    if "*" in allowed or origin in allowed:
+        return True
+    return bool(host) and urlsplit(origin).netloc == host
+
+
+class JsonCorsMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware, whose refused preflight (400, plain text) answers in the JSON error shape."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        reason = bytes(response.body).decode("utf-8", "replace").strip() or "Disallowed CORS request"
+        message = (
+            f"the CORS preflight was refused ({reason}) for origin {request_headers.get('origin', '')!r} — list the "
+            "page's origin in cors_origins (docs/configuration.md); methods GET, POST, OPTIONS"
+        )
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+        return JSONResponse(error_body("cors_refused", message), status_code=response.status_code, headers=headers)
+
+
 def install_limits(app: FastAPI, settings: Settings) -> None:
     """Limiters on `app.state.limits`; body size, per-IP rate limit and CORS middleware."""
     per_ip = RateLimiter(settings.rate_limit_per_ip_per_minute)
@@ -205,7 +243,7 @@ def install_limits(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(IpRateLimitMiddleware, limiter=per_ip)
     app.add_middleware(
-        CORSMiddleware,
+        JsonCorsMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Content-Type", "Authorization", "X-Request-ID"],

@@ -4,14 +4,16 @@ the frames a client sends on `WS /ws/chat` (docs/widget.md). Replies have the `P
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from bot.feedback import MAX_COMMENT_CHARS
-from server.schemas import ButtonOut, CardOut, SourceOut
+from server.schemas import ButtonOut, CardOut, CustomerText, Metadata, SourceOut
 
-SenderId = Annotated[str, Field(min_length=1, max_length=128, description="Conversation id chosen by the client.")]
+SenderId = Annotated[
+    CustomerText, Field(min_length=1, max_length=128, description="Conversation id chosen by the client.")
+]
 
 
 class HistoryMessage(BaseModel):
@@ -37,9 +39,11 @@ class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sender: SenderId
-    reply_id: str = Field(min_length=1, max_length=128, description="The `id` of the bot reply.")
+    reply_id: CustomerText = Field(
+        min_length=1, max_length=128, description="The `id` of a reply the bot sent in this conversation."
+    )
     value: Literal["up", "down"]
-    comment: str | None = Field(None, max_length=MAX_COMMENT_CHARS)
+    comment: CustomerText | None = Field(None, max_length=MAX_COMMENT_CHARS)
 
 
 class FeedbackOut(BaseModel):
@@ -54,9 +58,9 @@ class MessageFrame(BaseModel):
 
     type: Literal["message"]
     sender: SenderId
-    text: str = Field(max_length=20_000)
-    metadata: dict[str, Any] | None = None
-    id: str | None = Field(None, max_length=128, description="Client message id, echoed as `in_reply_to`.")
+    text: CustomerText = Field(max_length=20_000)
+    metadata: Metadata = None
+    id: CustomerText | None = Field(None, max_length=128, description="Client message id, echoed as `in_reply_to`.")
 
 
 class HistoryFrame(BaseModel):

@@ -78,6 +78,7 @@ def serve_workers(settings: Settings) -> None:
             workers=settings.workers,
             log_config=None,
             access_log=False,
+            timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout_seconds)),
         )
     finally:
         if own_metrics_dir:

@@ -16,7 +16,15 @@ from bot.actions.backend.protocol import (
     OrderNotFoundError,
     OrderStatus,
 )
-from bot.actions.verification import ORDER_SLOTS, OrderFormValidation, VerifiedQuestion, end_form
+from bot.actions.verification import (
+    ORDER_SLOTS,
+    OrderFormValidation,
+    VerificationGuard,
+    VerifiedQuestion,
+    conversation_key,
+    end_form,
+    order_key,
+)
 
 CANCEL_SLOTS = (*ORDER_SLOTS, "cancel_order_confirmed")
 
@@ -73,10 +81,18 @@ class ActionOrderStatus(ShopAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
         number, email = tracker.get_slot("order_number"), tracker.get_slot("order_email")
         if number and email:
-            # "can you check AN-10004 and AN-10003?": every order number the customer gave for this question
+            # "can you check AN-10004 and AN-10003?": every order number the customer gave for this question,
+            # each one a verification of its own (capped like the form's)
+            guard = VerificationGuard.of(self.deps)
             for wanted in dict.fromkeys([str(number), *numbers_asked(tracker)]):
+                keys = (order_key(wanted), conversation_key(tracker.sender_id))
+                if wanted != str(number) and guard.locked(*keys):
+                    guard.refuse(dispatcher)
+                    break
                 order = self.deps.backend.find_order(wanted, str(email))
                 if order is None:
+                    if wanted != str(number):
+                        guard.failed(*keys)
                     utter(dispatcher, "utter_order_not_found")
                 else:
                     response, values = self.status_response(order, Wording(domain))

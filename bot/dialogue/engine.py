@@ -117,7 +117,12 @@ class DialogueEngine:
         return self.speech.utter(state, turn, name, values)
 
     def run_action(self, state: ConversationState, turn: Turn, name: str, depth: int = 0) -> bool:
-        """Run a response, a form, or a custom action. Returns False if it failed or was rejected."""
+        """Run a response, a form, or a custom action. Returns False if it failed or was rejected.
+
+        A custom action that fails (it raised, or the action server timed out, failed or is cut off by its
+        circuit breaker) is apologised for and the conversation carries on: with the action's own
+        `utter_<action>_unavailable` when the domain has one (`utter_human_handoff_unavailable` tells the
+        customer how to reach a person), else with `utter_internal_error`."""
         if name.startswith("utter_"):
             return self.utter(state, turn, name)
         if name in self.domain.forms:
@@ -133,9 +138,11 @@ class DialogueEngine:
         except ActionRejected:
             log.info("action %s rejected the call", name)
             return False
-        except ActionError:
-            log.exception("action %s failed", name)
-            self.utter(state, turn, "utter_internal_error")
+        except ActionError as e:
+            log.warning("action %s failed: %s", name, e)
+            apology = f"utter_{name.removeprefix('action_')}_unavailable"
+            if not (self.renderer.has(apology) and self.utter(state, turn, apology)):
+                self.utter(state, turn, "utter_internal_error")
             return False
         state.run_action(name)
         followup = apply_events(state, parse_events(result.events))

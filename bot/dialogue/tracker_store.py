@@ -3,17 +3,23 @@
 `SqlTrackerStore` (SQLAlchemy; SQLite by default, Postgres for scale-out) keeps one row of state per
 sender and an append-only history of events; `InMemoryTrackerStore` is the fake for tests.
 Each save is one transaction.
+
+A save that is not kept raises `TrackerStoreError`, and the server then refuses the turn (503) instead of
+acknowledging it: the database failed or is read-only, or — SQLite — its file was deleted or replaced while
+serving (open connections would go on writing to the deleted file, lost at the next restart, so every
+load and save first checks that the file at the path is still the one opened). `check_writable` is the
+same guarantee as a cheap write, for readiness (docs/operations.md).
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import struct
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -36,8 +42,11 @@ from sqlalchemy import (
 from sqlalchemy import (
     event as sa_event,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot.database_file import damaged_database
 from bot.dialogue.state import MAX_EVENTS, ConversationState
+from bot.errors import BackendError
 
 _metadata = MetaData()
 conversations = Table(
@@ -60,7 +69,18 @@ history = Table(
     Index("ix_conversation_events_sender_kind", "sender_id", "event", "id"),
 )
 
+probe = Table("tracker_store_probe", _metadata, Column("id", Integer, primary_key=True), Column("checked_at", Float))
+
 HISTORY_EVENTS = ("user", "bot", "session_started", "restart", "pause", "resume")
+
+
+class TrackerStoreError(BackendError):
+    """The conversation store cannot load or save now. The message says what, where and the fix; `reason`
+    says what in a few words, without paths (it is shown on `/readyz`)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class TrackerStore(Protocol):
@@ -72,6 +92,10 @@ class TrackerStore(Protocol):
 
     def history(self, sender_id: str, limit: int = 200) -> list[dict[str, Any]]: ...
 
+    def check_writable(self) -> None:
+        """Raise `TrackerStoreError` unless a save made now would be kept (a cheap write; for readiness)."""
+        ...
+
     @contextmanager
     def lock(self, sender_id: str) -> Iterator[None]:
         """Messages of one sender are processed one at a time, in order."""
@@ -79,39 +103,50 @@ class TrackerStore(Protocol):
 
 
 class StripedLocks:
-    """One holder per key at a time: a fixed set of striped locks, picked by a stable hash of the key
-    (memory stays bounded however many customers come; two keys rarely share a stripe, and then merely
-    take turns).
+    """One holder per key at a time. A key's stripe is a stable 62-bit hash of it, so two keys practically
+    never share one (with 1,024 stripes a customer now and then waited for another's slow action); a
+    stripe's thread lock lives while held or awaited, so memory is bounded by the turns in flight.
 
-    With `path`, each stripe is also a byte-range lock on that file, so several server processes on one
-    machine (`supportbot serve --workers N`) serialise the same key too; a waiter is woken as soon as the
-    lock is free. The locks are Linux's open-file-description locks: POSIX record locks belong to the
-    whole process, and the kernel's deadlock detection then refuses (EDEADLK) a thread that waits while
-    another thread of its process holds an unrelated stripe. Either way one descriptor serves every
-    thread, which is why the thread lock of the stripe is taken first."""
+    With `path`, each stripe is also a byte-range lock on that file (at the stripe's offset), so several
+    server processes (`supportbot serve --workers N`) serialise the same key too, a waiter woken as soon as
+    the lock is free. These are Linux's open-file-description locks: POSIX record locks belong to the whole
+    process, and the kernel's deadlock detection would refuse (EDEADLK) a thread that waits while another
+    thread of its process holds an unrelated stripe. One descriptor serves every thread, hence the thread
+    lock first."""
 
-    def __init__(self, path: Path | None = None, *, stripes: int = 1024) -> None:
-        self._stripes = [threading.Lock() for _ in range(stripes)]
+    def __init__(self, path: Path | None = None, *, stripes: int = 2**62) -> None:
+        self._count = stripes
+        self._locks: dict[int, tuple[threading.Lock, list[int]]] = {}  # stripe → (lock, [holders + waiters])
+        self._guard = threading.Lock()
         self._fd: int | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
 
     def stripe(self, key: str) -> int:
-        return zlib.crc32(key.encode("utf-8")) % len(self._stripes)
+        return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big") % self._count
 
     @contextmanager
     def hold(self, key: str) -> Iterator[None]:
         index = self.stripe(key)
-        with self._stripes[index]:
-            if self._fd is None:
-                yield
-                return
-            _file_lock(self._fd, index, exclusive=True)
-            try:
-                yield
-            finally:
-                _file_lock(self._fd, index, exclusive=False)
+        with self._guard:
+            lock, users = self._locks.setdefault(index, (threading.Lock(), [0]))
+            users[0] += 1
+        try:
+            with lock:
+                if self._fd is None:
+                    yield
+                    return
+                _file_lock(self._fd, index, exclusive=True)
+                try:
+                    yield
+                finally:
+                    _file_lock(self._fd, index, exclusive=False)
+        finally:
+            with self._guard:
+                users[0] -= 1
+                if users[0] == 0:
+                    del self._locks[index]
 
 
 _OFD_SETLKW = getattr(fcntl, "F_OFD_SETLKW", None)
@@ -146,6 +181,9 @@ class InMemoryTrackerStore:
 
     def history(self, sender_id: str, limit: int = 200) -> list[dict[str, Any]]:
         return list(self._history.get(sender_id, []))[-limit:]
+
+    def check_writable(self) -> None:
+        """Memory can always be written."""
 
     @contextmanager
     def lock(self, sender_id: str) -> Iterator[None]:
@@ -188,6 +226,21 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def database_file(engine: Engine) -> Path | None:
+    """The SQLite file behind `engine`; None for an in-memory or URI-named SQLite database, or another one."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    named = database and database != ":memory:" and not database.startswith("file:")
+    return Path(database).absolute() if named and database else None
+
+
+_RESTORE_FIX = "put the file back (from a backup) and restart the server; until then turns are refused with 503"
+_WRITABLE_FIX = (
+    "make the database file, its -wal and -shm files and their folder writable by the server again (or free "
+    "the disk / remount it read-write); turns are refused with 503 meanwhile and accepted again by themselves"
+)
+_REACH_FIX = "check that the database is reachable and its tables intact; turns are refused with 503 meanwhile"
+
+
 class SqlTrackerStore:
     """Conversation state in SQL (SQLite default), shaped like Rasa's SQL tracker store: one row of state
     per sender (slots, active loop, …) and one row per event. A save upserts the state row and appends only
@@ -201,7 +254,16 @@ class SqlTrackerStore:
 
     def __init__(self, engine: Engine, *, lock_file: Path | None = None) -> None:
         self.engine = engine
-        _metadata.create_all(engine)
+        try:
+            _metadata.create_all(engine)
+        except SQLAlchemyError as e:  # a damaged SQLite file names itself and the fix (bot/database_file.py)
+            damaged = damaged_database(engine.url.render_as_string(hide_password=True), e)
+            if damaged is None:
+                raise
+            raise damaged from e
+        self.file = database_file(engine)
+        self._identity = _identity(self.file) if self.file is not None else None
+        self._where = str(self.file) if self.file is not None else engine.url.render_as_string(hide_password=True)
         self._locks = StripedLocks(lock_file)
         writer_file = lock_file.with_name(lock_file.name + ".writer") if lock_file is not None else None
         # SQLite has one writer at a time; a server database (Postgres) takes concurrent writes
@@ -222,13 +284,17 @@ class SqlTrackerStore:
         return cls(make_engine(url), lock_file=lock_file)
 
     def load(self, sender_id: str) -> ConversationState | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(self._select_state, {"sender": sender_id}).first()
-            if row is None:
-                return None
-            data = json.loads(row[0])
-            session = int(data.get("session_id", 0))
-            rows = conn.execute(self._select_events, {"sender": sender_id, "session": session}).all()
+        self._check_file()
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(self._select_state, {"sender": sender_id}).first()
+                if row is None:
+                    return None
+                data = json.loads(row[0])
+                session = int(data.get("session_id", 0))
+                rows = conn.execute(self._select_events, {"sender": sender_id, "session": session}).all()
+        except SQLAlchemyError as e:
+            raise self._failed("load a conversation", e) from e
         data["events"] = [json.loads(r[0]) for r in reversed(rows)]
         return ConversationState.from_json(data)
 
@@ -247,33 +313,93 @@ class SqlTrackerStore:
             }
             for e in state.new_events
         ]
-        writer = self._writer.hold("") if self._writer is not None else nullcontext()
-        with writer, self.engine.begin() as conn:
-            if self._upsert is not None:
-                conn.execute(self._upsert, values)
-            else:  # a database without INSERT … ON CONFLICT
-                updated = conn.execute(
-                    conversations.update().where(conversations.c.sender_id == values["sender_id"]),
-                    {"state": values["state"], "updated_at": now},
-                )
-                if updated.rowcount == 0:
-                    conn.execute(conversations.insert(), values)
-            if rows:
-                conn.execute(self._insert_event, rows)
+        try:
+            with self._writing() as conn:
+                if self._upsert is not None:
+                    conn.execute(self._upsert, values)
+                else:  # a database without INSERT … ON CONFLICT
+                    updated = conn.execute(
+                        conversations.update().where(conversations.c.sender_id == values["sender_id"]),
+                        {"state": values["state"], "updated_at": now},
+                    )
+                    if updated.rowcount == 0:
+                        conn.execute(conversations.insert(), values)
+                if rows:
+                    conn.execute(self._insert_event, rows)
+        except SQLAlchemyError as e:
+            raise self._failed("save a conversation", e) from e
         state.new_events = []
+
+    def check_writable(self) -> None:
+        """One small write (a row of `tracker_store_probe`), checked like a save."""
+        try:
+            with self._writing() as conn:
+                conn.execute(probe.delete())
+                conn.execute(probe.insert(), {"id": 1, "checked_at": time.time()})
+        except SQLAlchemyError as e:
+            raise self._failed("write", e) from e
+
+    @contextmanager
+    def _writing(self) -> Iterator[Any]:
+        """A transaction, taking the writer's turn on SQLite; the database file is checked before it and
+        after the commit, so a write that landed in a deleted file raises instead of being acknowledged."""
+        self._check_file()
+        writer = self._writer.hold("") if self._writer is not None else nullcontext()
+        with writer:
+            with self.engine.begin() as conn:
+                yield conn
+            self._check_file()
+
+    def _check_file(self) -> None:
+        """Raise unless the SQLite file at the path is still the one this store opened."""
+        if self.file is None:
+            return
+        try:
+            same: bool | None = _identity(self.file) == self._identity
+        except FileNotFoundError:
+            same = None
+        except OSError as e:
+            raise TrackerStoreError(
+                f"cannot check {self.file}: {e} — {_WRITABLE_FIX}", "the database file is unreachable"
+            ) from e
+        if not same:
+            what = "deleted" if same is None else "replaced by another file"
+            raise TrackerStoreError(
+                f"the database file {self.file} was {what} while the server was running: conversations saved now "
+                f"would be lost at the next restart — {_RESTORE_FIX}",
+                f"the database file was {what.split()[0]}",
+            )
+
+    def _failed(self, doing: str, e: SQLAlchemyError) -> TrackerStoreError:
+        cause = getattr(e, "orig", None) or e
+        if "readonly" in str(cause) or "disk I/O" in str(cause):
+            fix, reason = _WRITABLE_FIX, f"the database cannot be written ({cause})"
+        else:
+            fix, reason = _REACH_FIX, f"the database failed ({type(cause).__name__})"
+        return TrackerStoreError(f"could not {doing} in {self._where}: {cause} — {fix}", reason)
 
     def history(self, sender_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """What was said (user and bot messages and session markers), oldest first, across sessions."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(history.c.data)
-                .where(history.c.sender_id == sender_id, history.c.event.in_(HISTORY_EVENTS))
-                .order_by(history.c.id.desc())
-                .limit(limit)
-            ).all()
+        self._check_file()
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(history.c.data)
+                    .where(history.c.sender_id == sender_id, history.c.event.in_(HISTORY_EVENTS))
+                    .order_by(history.c.id.desc())
+                    .limit(limit)
+                ).all()
+        except SQLAlchemyError as e:
+            raise self._failed("read a conversation's history", e) from e
         return [json.loads(r[0]) for r in reversed(rows)]
 
     @contextmanager
     def lock(self, sender_id: str) -> Iterator[None]:
         with self._locks.hold(sender_id):
             yield
+
+
+def _identity(file: Path) -> tuple[int, int]:
+    """(device, inode) of `file`: the same path names another file once it was deleted and recreated."""
+    info = os.stat(file)
+    return info.st_dev, info.st_ino

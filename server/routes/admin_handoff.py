@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path
 from starlette.concurrency import run_in_threadpool
 
 from bot.dialogue.handoff import HandoffNotFoundError, HandoffStatus, HandoffTicket, resume_conversation
 from server.dependencies import AssistantDep, HandoffsDep
 from server.routes.admin_auth import AdminDep
+from server.schemas import NOT_FOUND
 
 router = APIRouter(prefix="/admin/handoffs", tags=["admin"])
+
+TicketId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The ticket's id (`supportbot handoff list`).")]
+"""A ticket id as the database stores it (a signed 64-bit integer): anything else is a 422, never a 500."""
 
 
 def _ticket(ticket: HandoffTicket) -> dict[str, Any]:
@@ -35,8 +39,10 @@ async def list_handoffs(_: AdminDep, handoffs: HandoffsDep, status: str = "open"
     return {"tickets": [_ticket(t) for t in tickets]}
 
 
-@router.post("/{ticket_id}/resume")
-async def resume_handoff(ticket_id: int, _: AdminDep, assistant: AssistantDep, handoffs: HandoffsDep) -> dict[str, Any]:
+@router.post("/{ticket_id}/resume", responses=NOT_FOUND)
+async def resume_handoff(
+    ticket_id: TicketId, _: AdminDep, assistant: AssistantDep, handoffs: HandoffsDep
+) -> dict[str, Any]:
     """Close the ticket and give the conversation back to the bot."""
     try:
         ticket = await run_in_threadpool(resume_conversation, ticket_id, handoffs, assistant.tracker_store)

@@ -1,7 +1,8 @@
 """Rasa's REST channel: `POST /webhooks/rest/webhook`, answered in Rasa's exact response list.
 
-Request `{"sender": "u1", "message": "hi", "metadata": {...}?, "input_channel": "..."?}` (no sender →
-`"default"`). Response: a JSON list, one item per bot message part, each `{"recipient_id": sender}` plus
+Request `{"sender": "u1", "message": "hi", "metadata": {...}?, "input_channel": "..."?}` (no sender → a
+new conversation with a random id, returned as `recipient_id`: unlike Rasa's `"default"`, callers without
+a sender never share one conversation). Response: a JSON list, one item per bot message part, each `{"recipient_id": sender}` plus
 only the non-null keys among `text`, `image`, `buttons`, `attachment`, `custom`, rendered as Rasa's
 `OutputChannel.send_response` does:
 
@@ -12,13 +13,15 @@ only the non-null keys among `text`, `image`, `buttons`, `attachment`, `custom`,
   (`server/product_cards.py`), with addresses made absolute from the request's base URL.
 
 Knowledge sources are not part of Rasa's shape; they stay on the native `POST /chat`. Failures while
-handling are logged and answered with a 200 list, as Rasa does. `?stream=true` answers
-`text/event-stream`-typed JSON lines instead.
+handling are logged and answered with a 200 list, as Rasa does — except a turn that could not be saved,
+which is never acknowledged: 503 in the JSON error shape with `Retry-After` (`store_unavailable`), as
+while the bot is starting (`not_ready`). `?stream=true` answers `text/event-stream`-typed JSON lines instead.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -28,7 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.types import Message, Reply
 from server.dependencies import TurnPathDep
+from server.errors import NOT_TAKEN
 from server.product_cards import generic_template
+from server.schemas import CustomerText, Metadata
 
 router = APIRouter(prefix="/webhooks/rest", tags=["rasa channels"])
 
@@ -40,9 +45,15 @@ class RasaRestRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    sender: str = Field("default", min_length=1, max_length=128, description="Conversation id (Rasa sender_id).")
-    message: str = Field(description="The customer's text, or a payload such as /affirm.")
-    metadata: dict[str, Any] | None = Field(None, description="Passed to the bot with the message.")
+    sender: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="Conversation id (Rasa sender_id). Without one, the message starts a new conversation of its "
+        "own (its id is every answer item's `recipient_id`); no two callers ever share a default conversation.",
+    )
+    message: CustomerText = Field(description="The customer's text, or a payload such as /affirm.")
+    metadata: Metadata = Field(None, description="Passed to the bot with the message.")
     input_channel: str | None = Field(None, description="Overrides the channel name the bot sees.")
 
 
@@ -89,7 +100,7 @@ async def rest_health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.post("/webhook", response_model=list[RasaRestMessage], response_model_exclude_none=True)
+@router.post("/webhook", response_model=list[RasaRestMessage], response_model_exclude_none=True, responses=NOT_TAKEN)
 async def rest_webhook(
     body: RasaRestRequest,
     turns: TurnPathDep,
@@ -97,9 +108,10 @@ async def rest_webhook(
     stream: bool = Query(False, description="Answer JSON lines (text/event-stream) instead of a list."),
 ) -> Any:
     """Send one message the way Rasa's REST channel does; get Rasa's list of bot messages."""
-    message = Message(body.sender, body.message, body.metadata or {}, input_channel=body.input_channel or CHANNEL)
+    sender = body.sender or f"rest-{secrets.token_hex(16)}"
+    message = Message(sender, body.message, body.metadata or {}, input_channel=body.input_channel or CHANNEL)
     result = await turns.take(message, channel=CHANNEL, silent_failures=True)
-    items = rasa_messages(body.sender, result.replies, str(request.base_url))
+    items = rasa_messages(sender, result.replies, str(request.base_url))
     if stream:
         return StreamingResponse(_lines(items), media_type="text/event-stream")
     return JSONResponse(items)

@@ -22,6 +22,18 @@ Events, as Rasa's `SocketIOInput` with `session_persistence: true` and `metadata
 Messages take the one turn path of every channel (server/turns.py). While the bot starts, or over the
 per-sender or per-IP message limit, the server emits `error` with the JSON error shape (plus
 `retry_after` seconds when limited; not a Rasa event, widgets ignore it) and drops the message.
+
+Abuse and bad input, on every transport (long-polling and WebSocket):
+
+- a browser page on another origin is refused at connect (`connect_error` "origin not allowed") unless
+  listed in `cors_origins`, exactly as on `/ws/chat` (`server/limits.py: origin_allowed`);
+- every connection, session request and message takes one request from the client address's budget,
+  the one its HTTP requests take, whatever `session_id` it names;
+- a packet that cannot be read (not JSON, nested deeper than the recursion limit, a number of more than
+  4,300 digits) and a message whose text, `session_id` or `customData` is invalid (a lone surrogate,
+  nested deeper than 16 levels, an integer beyond 64 bits) get an `error` event (`bad_request` or
+  `invalid_request`) instead of being dropped;
+- engine.io's own HTTP errors (unknown session, bad transport…) answer in the JSON error shape.
 """
 
 from __future__ import annotations
@@ -34,14 +46,20 @@ from typing import Any
 
 import socketio
 from fastapi import FastAPI
+from socketio.exceptions import ConnectionRefusedError as SocketRefused
+from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
 
 from bot.config import Settings
 from bot.types import Message, Reply
-from server.errors import http_error_body
-from server.limits import RateLimited
+from server.draining import drain_of
+from server.errors import error_body, http_error_body
+from server.limits import RateLimited, limits_of, origin_allowed
 from server.observability import new_request_id, request_id_var
 from server.product_cards import generic_template
+from server.schemas import check_json_value, check_text
 from server.turns import NotReady, TurnPath
 
 log = logging.getLogger("supportbot.channels")
@@ -50,6 +68,39 @@ CHANNEL = "socketio"
 USER_MESSAGE_EVENT = "user_uttered"
 BOT_MESSAGE_EVENT = "bot_uttered"
 METADATA_KEY = "customData"
+INVALID_PACKET_EVENT = "supportbot_invalid_packet"
+"""The event a socket.io packet that cannot be read becomes (`SafePacket`): answered with `error`."""
+MAX_SESSION_ID_CHARS = 128
+
+
+class InvalidInput(ValueError):
+    """A message the server cannot take as it is: answered with an `error` event naming the problem."""
+
+
+class _SafeJson:
+    """The JSON codec of socket.io packets: a payload that cannot be read becomes `[INVALID_PACKET_EVENT,
+    reason]` (an event the server answers) instead of an exception that drops the message silently."""
+
+    @staticmethod
+    def dumps(obj: Any, **kwargs: Any) -> str:
+        return json.dumps(obj, **kwargs)
+
+    @staticmethod
+    def loads(text: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return json.loads(text, **kwargs)
+        except RecursionError:
+            return [INVALID_PACKET_EVENT, "the packet nests JSON too deeply"]
+        except json.JSONDecodeError as e:
+            return [INVALID_PACKET_EVENT, f"the packet is not JSON ({e.msg} at character {e.pos})"]
+        except ValueError as e:  # an integer of more than 4,300 digits
+            return [INVALID_PACKET_EVENT, f"the packet holds a value that cannot be read ({str(e)[:120]})"]
+
+
+class SafePacket(socketio.packet.Packet):  # type: ignore[misc]
+    """socket.io's packet, decoded with `_SafeJson` (the engine.io layer keeps the standard codec)."""
+
+    json = _SafeJson
 
 
 def bot_uttered_payloads(replies: Sequence[Reply], base_url: str = "") -> list[dict[str, Any]]:
@@ -83,6 +134,8 @@ def _base_url(environ: dict[str, Any]) -> str:
 
 
 def _metadata(data: dict[str, Any]) -> dict[str, Any]:
+    """The message's metadata (`customData`, or `metadata`; an object or a JSON string of one). Raises
+    InvalidInput when it nests too deeply, holds too large a number or a lone surrogate."""
     raw = data.get(METADATA_KEY, data.get("metadata")) or {}
     if isinstance(raw, str):
         try:
@@ -90,7 +143,32 @@ def _metadata(data: dict[str, Any]) -> dict[str, Any]:
         except json.JSONDecodeError:
             log.warning("ignoring %s that is not JSON", METADATA_KEY)
             return {}
-    return raw if isinstance(raw, dict) else {}
+        except RecursionError:
+            raise InvalidInput(f"{METADATA_KEY} nests JSON too deeply") from None
+        except ValueError as e:
+            raise InvalidInput(f"{METADATA_KEY} holds a value that cannot be read ({str(e)[:120]})") from None
+    if not isinstance(raw, dict):
+        return {}
+    try:
+        check_json_value(raw, where=METADATA_KEY)
+    except (ValueError, RecursionError) as e:
+        raise InvalidInput(str(e) if isinstance(e, ValueError) else f"{METADATA_KEY} nests too deeply") from None
+    return raw
+
+
+def _text(value: Any, field: str) -> str:
+    text = str(value or "")
+    try:
+        return check_text(text)
+    except ValueError as e:
+        raise InvalidInput(f"{field} {e}") from None
+
+
+def _session_id(value: Any) -> str:
+    session_id = _text(value, "session_id")
+    if len(session_id) > MAX_SESSION_ID_CHARS:
+        raise InvalidInput(f"session_id is {len(session_id)} characters; at most {MAX_SESSION_ID_CHARS}")
+    return session_id
 
 
 def create_socketio_server(app: FastAPI, settings: Settings) -> socketio.AsyncServer:
@@ -101,18 +179,33 @@ def create_socketio_server(app: FastAPI, settings: Settings) -> socketio.AsyncSe
         max_http_buffer_size=settings.max_request_bytes,
         logger=False,
         engineio_logger=False,
+        serializer=SafePacket,
     )
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        origin, host = environ.get("HTTP_ORIGIN"), environ.get("HTTP_HOST")
+        if not origin_allowed(origin, host, settings.cors_origins):
+            log.warning("a socket.io connection from origin %r was refused (not in cors_origins)", origin)
+            raise SocketRefused("origin not allowed")
         client = environ.get("asgi.scope", {}).get("client")
-        await sio.save_session(sid, {"ip": str(client[0]) if client else "unknown", "base_url": _base_url(environ)})
+        ip = str(client[0]) if client else "unknown"
+        try:
+            _take_address(app, ip)
+        except RateLimited as e:
+            raise SocketRefused(f"too many requests from this address; retry in {e.seconds} s") from e
+        await sio.save_session(sid, {"ip": ip, "base_url": _base_url(environ)})
 
     async def session_request(sid: str, data: Any = None) -> None:
-        session_id = data.get("session_id") if isinstance(data, dict) else None
+        try:
+            _take_address(app, await _ip(sio, sid))
+            session_id = _session_id(data.get("session_id") if isinstance(data, dict) else None)
+        except (RateLimited, InvalidInput) as e:
+            await _emit_error(sio, sid, e)
+            return
         if not session_id:
             session_id = uuid.uuid4().hex
-        await sio.enter_room(sid, str(session_id))
-        await sio.emit("session_confirm", str(session_id), room=sid)
+        await sio.enter_room(sid, session_id)
+        await sio.emit("session_confirm", session_id, room=sid)
 
     async def user_uttered(sid: str, data: Any = None) -> None:
         token = request_id_var.set(new_request_id())
@@ -121,10 +214,37 @@ def create_socketio_server(app: FastAPI, settings: Settings) -> socketio.AsyncSe
         finally:
             request_id_var.reset(token)
 
+    async def invalid_packet(sid: str, reason: Any = None) -> None:
+        await _emit_error(sio, sid, InvalidInput(str(reason or "the packet cannot be read")), code="bad_request")
+
     sio.on("connect", connect)
     sio.on("session_request", session_request)
     sio.on(USER_MESSAGE_EVENT, user_uttered)
+    sio.on(INVALID_PACKET_EVENT, invalid_packet)
     return sio
+
+
+def _take_address(app: FastAPI, ip: str) -> None:
+    limits = limits_of(app)
+    if limits is not None:
+        limits.take_address(ip)
+
+
+async def _ip(sio: socketio.AsyncServer, sid: str) -> str:
+    session = await sio.get_session(sid)
+    return str(session.get("ip", "unknown"))
+
+
+async def _emit_error(sio: socketio.AsyncServer, sid: str, error: Exception, code: str = "invalid_request") -> None:
+    """`error` with the JSON error shape: RateLimited and NotReady as HTTP would say them (plus
+    `retry_after`), InvalidInput as `code` with its message."""
+    if isinstance(error, RateLimited | NotReady):
+        body = http_error_body(error)
+        if isinstance(error, RateLimited):
+            body["retry_after"] = int(error.seconds)
+    else:
+        body = error_body(code, str(error))
+    await sio.emit("error", body, to=sid)
 
 
 async def _user_uttered(app: FastAPI, sio: socketio.AsyncServer, sid: str, data: Any) -> None:
@@ -132,28 +252,80 @@ async def _user_uttered(app: FastAPI, sio: socketio.AsyncServer, sid: str, data:
     if not isinstance(data, dict) or not data.get("session_id"):
         log.warning("a %s event without session_id was ignored (session persistence is on)", USER_MESSAGE_EVENT)
         return
-    sender = str(data["session_id"])
+    session = await sio.get_session(sid)
+    ip = str(session.get("ip", "unknown"))
+    try:
+        sender = _session_id(data["session_id"])
+        message = Message(sender, _text(data.get("message"), "message"), _metadata(data), input_channel=CHANNEL)
+    except InvalidInput as e:
+        try:
+            _take_address(app, ip)  # a refused message still costs its address a request
+        except RateLimited as limited:
+            await _emit_error(sio, sid, limited)
+            return
+        await _emit_error(sio, sid, e)
+        return
     if sender not in sio.rooms(sid):
         await sio.enter_room(sid, sender)
-    session = await sio.get_session(sid)
-    message = Message(sender, str(data.get("message") or ""), _metadata(data), input_channel=CHANNEL)
     try:
         turns = TurnPath.of(app)
-        ip = str(session.get("ip", "unknown"))
-        result = await turns.take(message, channel=CHANNEL, ip=ip, silent_failures=True)
+        with drain_of(app).turn():
+            result = await turns.take(message, channel=CHANNEL, ip=ip, silent_failures=True)
     except (NotReady, RateLimited) as e:
-        body = http_error_body(e)
-        if isinstance(e, RateLimited):
-            body["retry_after"] = int(e.seconds)
-        await sio.emit("error", body, to=sid)
+        await _emit_error(sio, sid, e)
         return
     for payload in bot_uttered_payloads(result.replies, str(session.get("base_url", ""))):
         await sio.emit(BOT_MESSAGE_EVENT, payload, room=sender)
+
+
+class EngineIoErrors:
+    """ASGI wrapper of the engine.io app: its HTTP errors (a bare JSON string or plain text, e.g. `"Invalid
+    session"` with 400) answer in the one JSON error shape, with the same status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start: AsgiMessage | None = None
+        body = b""
+
+        async def rewriting_send(message: AsgiMessage) -> None:
+            nonlocal start, body
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                start = message
+                return
+            if start is None:
+                await send(message)
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                await _send_error(send, start, body)
+
+        await self.app(scope, receive, rewriting_send)
+
+
+async def _send_error(send: Send, start: AsgiMessage, body: bytes) -> None:
+    status = int(start["status"])
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        decoded = json.loads(text)
+        text = decoded if isinstance(decoded, str) else text
+    except ValueError:
+        pass
+    message = f"socket.io: {text or 'refused'} — connect with a socket.io client (README: HTTP API and channels)"
+    payload = json.dumps(http_error_body(HTTPException(status, message))).encode()
+    kept = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-type", b"content-length")]
+    headers = [*kept, (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 def mount_socketio(app: FastAPI, settings: Settings) -> socketio.AsyncServer:
     """Serve Rasa's socket.io channel at `/socket.io/`; the server is also kept on `app.state.sio`."""
     sio = create_socketio_server(app, settings)
     app.state.sio = sio
-    app.mount("/socket.io", socketio.ASGIApp(sio, socketio_path="socket.io"), name="socketio")
+    app.mount("/socket.io", EngineIoErrors(socketio.ASGIApp(sio, socketio_path="socket.io")), name="socketio")
     return sio

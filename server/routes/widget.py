@@ -9,8 +9,13 @@ WebSocket frames are JSON objects with a `type` (documented in docs/widget.md):
                      {"type": "history", "sender", "messages": [...]}
                      {"type": "error", "error": {"code", "message"}, "in_reply_to"?}
 
-A bad frame gets an error frame and the connection stays open. Browsers' cross-origin sockets are
-refused (close code 1008) unless the page's origin is listed in `cors_origins` (or it is `*`).
+A bad frame — not JSON, nested too deeply, a number too large, a lone surrogate, a binary frame — gets
+an error frame and the connection stays open. Browsers' cross-origin sockets are refused (close code
+1008) unless the page's origin is listed in `cors_origins` (or it is `*`). Every frame takes one request
+from the client address's budget, the same one its HTTP requests take (`server/limits.py`), and a
+message frame one from its conversation's too.
+
+`POST /feedback` accepts a vote only for a reply the bot sent in that conversation (404 otherwise).
 """
 
 from __future__ import annotations
@@ -20,9 +25,8 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, WebSocket, WebSocketDisconnect, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
@@ -32,9 +36,10 @@ from bot.config import Settings
 from bot.feedback import Feedback, FeedbackStore, SqlFeedbackStore
 from bot.types import Message, Reply
 from server.dependencies import AssistantDep
+from server.draining import drain_of
 from server.errors import error_body
-from server.limits import RateLimited
-from server.schemas import ButtonOut, CardOut, ReplyOut, SourceOut
+from server.limits import RateLimited, limits_of, origin_allowed
+from server.schemas import BAD_REQUEST, NOT_FOUND, ButtonOut, CardOut, ReplyOut, SourceOut
 from server.turns import NotReady, TurnPath
 from server.widget_schemas import (
     FeedbackOut,
@@ -50,6 +55,10 @@ log = logging.getLogger("supportbot.server.widget")
 router = APIRouter(tags=["widget"])
 
 INPUT_CHANNEL = "webchat"
+FEEDBACK_HISTORY_LIMIT = 5000
+"""How far back in a conversation `POST /feedback` looks for the reply voted on."""
+
+__all__ = ["display_history", "origin_allowed", "reply_out", "router"]
 
 
 # -- conversion --------------------------------------------------------------------------------------
@@ -148,9 +157,28 @@ async def conversation_history(
     return HistoryOut(sender=sender, messages=await _history(request.app.state, assistant, sender, limit))
 
 
-@router.post("/feedback", status_code=status.HTTP_201_CREATED, response_model=FeedbackOut)
-async def post_feedback(body: FeedbackRequest, request: Request) -> FeedbackOut:
-    """Thumbs up or down on a bot reply. Idempotent: voting again replaces the earlier vote."""
+def _sent_reply(assistant: Assistant, sender: str, reply_id: str) -> bool:
+    """Did the bot send the reply `reply_id` in `sender`'s conversation (its last FEEDBACK_HISTORY_LIMIT events)?"""
+    for event in assistant.history(sender, FEEDBACK_HISTORY_LIMIT):
+        data = event.get("data") if event.get("event") == "bot" else None
+        if isinstance(data, Mapping) and data.get("id") == reply_id:
+            return True
+    return False
+
+
+@router.post(
+    "/feedback",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FeedbackOut,
+    responses={**BAD_REQUEST, **NOT_FOUND},
+)
+async def post_feedback(body: FeedbackRequest, request: Request, assistant: AssistantDep) -> FeedbackOut:
+    """Thumbs up or down on a bot reply. Idempotent: voting again replaces the earlier vote. A reply id the
+    bot never sent in this conversation gets 404."""
+    if not await run_in_threadpool(_sent_reply, assistant, body.sender, body.reply_id):
+        raise HTTPException(
+            404, f"the bot sent no reply {body.reply_id!r} in conversation {body.sender!r}; vote on a reply's `id`"
+        )
     store = await run_in_threadpool(feedback_store, request.app.state)
     item = Feedback(sender_id=body.sender, reply_id=body.reply_id, value=body.value, comment=body.comment)
     saved = await run_in_threadpool(store.record, item)
@@ -158,16 +186,6 @@ async def post_feedback(body: FeedbackRequest, request: Request) -> FeedbackOut:
 
 
 # -- WebSocket ---------------------------------------------------------------------------------------
-def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str]) -> bool:
-    """Same-origin pages, listed origins and non-browser clients (no Origin header) may connect."""
-    if origin is None:
-        return True
-    allowed = set(allowed)
-    if "*" in allowed or origin in allowed:
-        return True
-    return bool(host) and urlsplit(origin).netloc == host
-
-
 def _error(code: str, message: str, in_reply_to: str | None = None) -> dict[str, Any]:
     frame: dict[str, Any] = {"type": "error", **error_body(code, message)}
     if in_reply_to:
@@ -182,11 +200,13 @@ async def chat_socket(websocket: WebSocket) -> None:
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="origin not allowed")
         return
     await websocket.accept()
+    client = websocket.client
+    ip = client.host if client else "unknown"
     try:
         while True:
-            raw = await websocket.receive_text()
+            raw = await _receive(websocket)
             try:
-                frame = await _answer(websocket, settings, raw)
+                frame = await _answer(websocket, settings, raw, ip)
             except WebSocketDisconnect:
                 raise
             except Exception:  # one failing turn must not drop the customer's connection
@@ -197,35 +217,58 @@ async def chat_socket(websocket: WebSocket) -> None:
         return
 
 
-def _parse(raw: str, settings: Settings) -> MessageFrame | HistoryFrame | dict[str, Any]:
+async def _receive(websocket: WebSocket) -> str | bytes:
+    """The next frame's text (or bytes, for a binary frame); WebSocketDisconnect when the client left."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    text = message.get("text")
+    if text is not None:
+        return str(text)
+    return bytes(message.get("bytes") or b"")
+
+
+def _parse(raw: str | bytes, settings: Settings) -> MessageFrame | HistoryFrame | dict[str, Any]:
     """The client frame, or the error frame that answers it."""
+    if isinstance(raw, bytes):
+        return _error("bad_request", "binary frames are not supported: send each frame as JSON text (docs/widget.md)")
     if len(raw.encode()) > settings.max_request_bytes:
         return _error("payload_too_large", f"frames are limited to {settings.max_request_bytes} bytes")
     try:
         return client_frame.validate_python(json.loads(raw))
     except json.JSONDecodeError as e:
         return _error("bad_request", f"the frame is not JSON ({e.msg} at character {e.pos})")
+    except RecursionError:
+        return _error("bad_request", "the frame nests JSON too deeply; metadata may nest 16 levels")
     except ValidationError as e:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) or "frame" for err in e.errors())
-        return _error("invalid_request", f"the frame is invalid ({fields}); see docs/widget.md")
+        first = e.errors()[0].get("msg", "")
+        return _error("invalid_request", f"the frame is invalid ({fields}: {first}); see docs/widget.md")
+    except ValueError as e:  # e.g. an integer of more than 4,300 digits
+        return _error("bad_request", f"the frame holds a value that cannot be read ({str(e)[:120]})")
 
 
-async def _answer(websocket: WebSocket, settings: Settings, raw: str) -> dict[str, Any]:
+async def _answer(websocket: WebSocket, settings: Settings, raw: str | bytes, ip: str) -> dict[str, Any]:
     """Handle one client frame; return the frame to send back (sending `typing` first for messages)."""
-    frame = _parse(raw, settings)
-    if isinstance(frame, dict):
-        return frame
-    in_reply_to = frame.id if isinstance(frame, MessageFrame) else None
+    in_reply_to: str | None = None
     try:
+        limits = limits_of(websocket.app)
+        if limits is not None:
+            limits.take_address(ip)  # every frame, whatever its sender: the address's budget
+        frame = _parse(raw, settings)
+        if isinstance(frame, dict):
+            return frame
+        in_reply_to = frame.id if isinstance(frame, MessageFrame) else None
         turns = TurnPath.of(websocket.app)
         if isinstance(frame, HistoryFrame):
             history = await _history(websocket.app.state, turns.assistant, frame.sender, frame.limit)
             messages = [m.model_dump(exclude_none=True) for m in history]
             return {"type": "history", "sender": frame.sender, "messages": messages}
         message = Message(frame.sender, frame.text, frame.metadata or {}, input_channel=INPUT_CHANNEL)
-        result = await turns.take(
-            message, channel="webchat", on_accepted=lambda: websocket.send_json({"type": "typing"})
-        )
+        with drain_of(websocket.app).turn():
+            result = await turns.take(
+                message, channel="webchat", on_accepted=lambda: websocket.send_json({"type": "typing"})
+            )
     except RateLimited as e:
         return _error("rate_limited", f"too many messages; retry in {e.seconds} s", in_reply_to)
     except NotReady as e:

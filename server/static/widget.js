@@ -51,6 +51,7 @@
     feedbackThanks: "Thanks for your feedback!",
     queuedLabel: "Waiting to send…",
     failedText: "Not sent.",
+    retryingText: "Not sent yet: we're having a technical problem on our side. Trying again…",
     retryLabel: "Retry",
     separatorText: "New conversation",
     cardsLabel: "Products",
@@ -76,6 +77,10 @@
   const BACKOFF_BASE_MS = 500;
   const BACKOFF_MAX_MS = 30000;
   const WS_FAILURES_BEFORE_HTTP = 2; // sockets that never opened, while online, before using POST /chat
+  // A message the server could not take (503 / an error frame with one of these codes: it is starting, or
+  // could not save the conversation) is sent again with backoff, this many times, before it shows "Not sent".
+  const RESEND_MAX_ATTEMPTS = 6;
+  const RESEND_CODES = new Set(["not_ready", "store_unavailable"]);
   const COUNTER_FROM = 0.8; // show the character counter from this share of data-max-length
   const REVEAL_GAP_PX = 8; // space above a long new message scrolled to the top of the log
 
@@ -84,6 +89,12 @@
 
   /** Characters as the server counts them (code points: an emoji is one, not two UTF-16 units). */
   const charCount = (text) => [...text].length;
+
+  /** A response's Retry-After in milliseconds (a number of seconds; 0 when absent or a date). */
+  const retryAfterMs = (response) => {
+    const seconds = Number.parseFloat(response.headers.get("Retry-After") || "");
+    return seconds > 0 ? seconds * 1000 : 0;
+  };
 
   /** A strings-table text with its {placeholders} filled in. */
   const fill = (template, values) => template.replace(/\{(\w+)\}/g, (all, key) => (key in values ? String(values[key]) : all));
@@ -438,6 +449,7 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       this.wsFailures = 0;
       this.attempt = 0; // reconnect attempts since the last success
       this.retryTimer = null;
+      this.resendTimer = null; // sends again the messages the server could not take yet (resendLater)
       this.historyState = "none"; // none | loading | loaded
       this.sentThisPage = false;
       this.started = false;
@@ -499,6 +511,7 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       window.removeEventListener("online", this.onOnline);
       window.removeEventListener("offline", this.onOffline);
       clearTimeout(this.retryTimer);
+      clearTimeout(this.resendTimer);
       if (this.socket) {
         this.socket.onclose = null;
         this.socket.close();
@@ -717,6 +730,26 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       this.scheduleRetry();
     }
 
+    /**
+     * The server could not take `message` yet (a 503: it is starting, or could not save the conversation).
+     * Tell the customer it is being retried and flush again after an exponential backoff with jitter, never
+     * sooner than the server's Retry-After; false once RESEND_MAX_ATTEMPTS are used up (the caller then
+     * shows "Not sent" with the Retry button). The caller keeps the message first in the outbox.
+     */
+    resendLater(message, minDelayMs) {
+      message.attempts = (message.attempts || 0) + 1;
+      if (message.attempts > RESEND_MAX_ATTEMPTS) {
+        message.attempts = 0;
+        return false;
+      }
+      this.setPending(message.item, "retrying");
+      const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (message.attempts - 1));
+      const delay = Math.max(minDelayMs, backoff / 2 + (Math.random() * backoff) / 2);
+      clearTimeout(this.resendTimer);
+      this.resendTimer = setTimeout(() => this.flush(), delay);
+      return true;
+    }
+
     /** Exponential backoff with "equal jitter": half the delay fixed, half random. */
     scheduleRetry() {
       clearTimeout(this.retryTimer);
@@ -802,11 +835,15 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
             this.scheduleRetry();
             return;
           }
-          this.outbox.shift();
           this.connected = true;
           this.down = false;
           this.attempt = 0;
           this.updateNotice();
+          if (response.status === 503 && this.resendLater(message, retryAfterMs(response))) {
+            this.inflight.delete(message.id); // not taken: it stays first in the outbox, sent again later
+            return;
+          }
+          this.outbox.shift();
           if (response.ok) {
             const body = await response.json();
             this.onFrame({ type: "replies", replies: body.replies || [], in_reply_to: message.id });
@@ -840,7 +877,10 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
         const message = frame.in_reply_to && this.inflight.get(frame.in_reply_to);
         if (message) {
           this.inflight.delete(frame.in_reply_to);
-          this.setPending(message.item, "failed", message);
+          // Over HTTP a 503 was already retried (flushHttp); a socket's error frame is retried here.
+          const retryable = this.mode === "ws" && RESEND_CODES.has(frame.error && frame.error.code);
+          if (retryable && this.resendLater(message, 0)) this.outbox.unshift(message);
+          else this.setPending(message.item, "failed", message);
         }
         this.updateTyping();
       }
@@ -1043,6 +1083,8 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       item.querySelector(".status-line")?.remove();
       if (state === "queued") {
         item.append(h("span", { class: "status-line", text: this.text("queuedLabel") }));
+      } else if (state === "retrying") {
+        item.append(h("span", { class: "status-line", role: "status", text: this.text("retryingText") }));
       } else if (state === "failed") {
         const retry = h("button", { type: "button", text: this.text("retryLabel") });
         retry.addEventListener("click", () => {

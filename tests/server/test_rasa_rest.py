@@ -89,10 +89,14 @@ def test_message_reaches_the_bot_with_sender_metadata_and_channel(client: tuple[
     assert assistant.messages[-1].input_channel == "facebook"
 
 
-def test_sender_defaults_to_default(client: tuple[TestClient, ScriptedAssistant]) -> None:
+def test_calls_without_a_sender_never_share_a_conversation(client: tuple[TestClient, ScriptedAssistant]) -> None:
     http, assistant = client
-    assert post(http, {"message": "hi"})[0]["recipient_id"] == "default"
-    assert assistant.messages[-1].sender_id == "default"
+    first = post(http, {"message": "hi"})[0]["recipient_id"]
+    assert assistant.messages[-1].sender_id == first
+    second = post(http, {"message": "hi"})[0]["recipient_id"]
+    assert assistant.messages[-1].sender_id == second
+    assert first != second
+    assert "default" not in (first, second)
 
 
 def test_a_failure_is_logged_and_answered_with_an_empty_list(client: tuple[TestClient, ScriptedAssistant]) -> None:

@@ -239,9 +239,10 @@ def test_feedback_is_an_idempotent_upsert_shown_in_history(client: TestClient, a
     assert history[-1]["feedback"] == "down"
 
 
-def test_feedback_for_an_unknown_reply_is_still_recorded(client: TestClient) -> None:
+def test_feedback_for_a_reply_the_bot_never_sent_is_refused(client: TestClient) -> None:
     response = client.post("/feedback", json={"sender": "f2", "reply_id": "never-seen", "value": "up"})
-    assert response.status_code == 201
+    assert response.status_code == 404
+    assert "never-seen" in response.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ from bot.actions._common import (
 from bot.actions.appointments.form import CANCEL_SLOTS, RESCHEDULE_SLOTS, appointment_values, slot_values
 from bot.actions.slots import APPOINTMENT_SHOPS, TimeCheck, check_time
 from bot.actions.stores import Shop
-from bot.actions.verification import TRIED_EMAIL, end_form
+from bot.actions.verification import TRIED_EMAIL, VerificationGuard, appointment_key, conversation_key, end_form
 from bot.actions.when import When, read_when
 
 _REFERENCE = re.compile(r"\bFT[- ]?([A-Z0-9]{4,6})\b", re.I)
@@ -169,15 +169,28 @@ class _ExistingAppointmentValidation(_AppointmentValidation):
     form_slots: tuple[str, ...] = ()
 
     def cross_check(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
+        """The reference and email checked together: every pair that does not match counts against the
+        reference and the conversation, and past the cap both are refused (bot/actions/verification.py)."""
         reference, email = tracker.get_slot("appointment_reference"), tracker.get_slot("appointment_email")
         tried = tracker.get_slot(TRIED_EMAIL)
-        if reference and not email and tried and self.deps.backend.find_appointment(str(reference), str(tried)):
-            tracker.slots["appointment_email"] = tried  # "oh, it's FT-DEMO1" after a reference that matched nothing
-            return [SlotSet("appointment_email", tried), *self.cross_check(dispatcher, tracker, domain)]
-        if not reference or not email:
+        if not reference:
+            return []
+        keys = (appointment_key(str(reference)), conversation_key(tracker.sender_id))
+        guard = VerificationGuard.of(self.deps)
+        if (email or tried) and guard.locked(*keys):
+            guard.refuse(dispatcher)
+            return end_form(*self.form_slots)
+        if not email and tried:
+            if self.deps.backend.find_appointment(str(reference), str(tried)):
+                tracker.slots["appointment_email"] = tried  # "oh, it's FT-DEMO1" after a reference that matched nothing
+                return [SlotSet("appointment_email", tried), *self.cross_check(dispatcher, tracker, domain)]
+            if value_before_message(tracker, "appointment_reference") != reference:
+                guard.failed(*keys)  # counted once, when the reference is new
+        if not email:
             return []
         found = self.deps.backend.find_appointment(str(reference), str(email))
         if found is None:
+            guard.failed(*keys)
             utter(dispatcher, "utter_appointment_not_found")
             tracker.slots["appointment_email"] = None  # the reference stays; a new one is tried with this email
             return [*reset_slots("appointment_email"), SlotSet(TRIED_EMAIL, email)]

@@ -4,6 +4,13 @@ Every write runs in ONE transaction (`_write`); on SQLite it starts with `BEGIN 
 concurrent bookings of the last slot serialise instead of failing with "database is locked", and the
 partial unique index `uq_appointment_booked_slot` guarantees a slot is never booked twice even if some
 other writer skips the check. Any exception inside a transaction rolls it back entirely.
+
+Failed verifications (an order number or booking reference with an email that does not go with it) are
+kept in `verification_failures`, one row per key and failure, for `bot.actions.verification` to cap.
+
+A damaged SQLite file (garbage, truncated, not a database) raises the `ConfigError` of
+`bot.database_file.damaged_database`: the file, the cause and the fix; other database failures raise
+`BackendError`.
 """
 
 from __future__ import annotations
@@ -11,10 +18,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Column, Engine, Float, Index, Integer, String, Table, create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 from sqlalchemy.pool import StaticPool
@@ -46,13 +53,25 @@ from bot.actions.backend.protocol import (
     Slot,
     SlotUnavailableError,
 )
+from bot.database_file import damaged_database
 from bot.dialogue.handoff import handoff_tickets
-from bot.errors import BackendError
+from bot.errors import BackendError, SupportbotError
 from bot.products.catalogue import Pairing, Product
 
 Clock = Callable[[], datetime]
 _WRITE = "supportbot_write"
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+VERIFICATION_RETENTION = timedelta(days=7)
+"""Failed verifications older than this are deleted (the cool-down is minutes; this bounds the table)."""
+
+verification_failures = Table(
+    "verification_failures",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("failed_at", Float, nullable=False),  # Unix seconds
+    Index("ix_verification_failures_key_time", "key", "failed_at"),
+)
 
 
 def utc_now() -> datetime:
@@ -65,6 +84,12 @@ def normalise_email(email: str) -> str:
 
 def _random_code(prefix: str, length: int) -> str:
     return prefix + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(length))
+
+
+def database_failure(url: str, doing: str, error: Exception) -> SupportbotError:
+    """The error of a failed database operation: a damaged file names itself and the fix (ConfigError),
+    anything else is a BackendError saying what failed."""
+    return damaged_database(url, error) or BackendError(f"{doing} ({url}): {error}")
 
 
 def make_engine(url: str) -> Engine:
@@ -144,7 +169,7 @@ class SqlShopBackend:
             Base.metadata.create_all(self.engine)
             handoff_tickets.create(self.engine, checkfirst=True)
         except SQLAlchemyError as e:
-            raise BackendError(f"cannot create the shop tables in {self.url!r}: {e}") from e
+            raise database_failure(self.url, "cannot create the shop tables", e) from e
 
     def drop_schema(self) -> None:
         try:
@@ -167,7 +192,7 @@ class SqlShopBackend:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
                 yield session
         except SQLAlchemyError as e:
-            raise BackendError(f"shop database read failed ({self.url}): {e}") from e
+            raise database_failure(self.url, "shop database read failed", e) from e
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -176,7 +201,7 @@ class SqlShopBackend:
             with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
                 yield session
         except SQLAlchemyError as e:
-            raise BackendError(f"shop database write failed ({self.url}): {e}") from e
+            raise database_failure(self.url, "shop database write failed", e) from e
 
     # Orders -----------------------------------------------------------------------------------
     def _order_row(self, s: Session, number: str, email: str) -> OrderRow | None:
@@ -241,6 +266,26 @@ class SqlShopBackend:
             except IntegrityError as e:
                 raise ReturnNotAllowedError(order.number, "an item was returned meanwhile") from e
             return Return(ret.rma, order.number, tuple(dict.fromkeys(item_ids)), reason, ret.created_at)
+
+    # Failed verifications (bot.actions.verification.VerificationLog) ----------------------------------
+    def record_failed_verification(self, keys: Sequence[str]) -> None:
+        """One failure now for each key (e.g. `order:AN-10001`, `conversation:<sender>`); drops old ones."""
+        now = self.clock().timestamp()
+        with self.write() as s:
+            s.execute(verification_failures.insert(), [{"key": key, "failed_at": now} for key in keys])
+            old = now - VERIFICATION_RETENTION.total_seconds()
+            s.execute(verification_failures.delete().where(verification_failures.c.failed_at < old))
+
+    def failed_verifications(self, key: str, since: datetime) -> int:
+        """How many failures `key` had from `since` on."""
+        table = verification_failures
+        with self._read() as s:
+            count = s.scalar(
+                select(func.count())
+                .select_from(table)
+                .where(table.c.key == key, table.c.failed_at >= since.timestamp())
+            )
+        return int(count or 0)
 
     # Appointments -----------------------------------------------------------------------------
     def list_slots(self, shop: str, start: datetime, end: datetime) -> list[Slot]:
