@@ -1,6 +1,6 @@
 """Fault benchmark (issue 13): customers keep talking to a real `supportbot serve` while something breaks.
 
-    python benchmarks/faults.py [--seconds 30] [--customers 16] [--scenarios actions-hang,database-read-only]
+    python benchmarks/faults.py [--seconds 30] [--customers 16] [--scenarios server-killed,actions-hang,...]
 
 Each scenario starts its own server on loopback (`supportbot serve`, the trained reference bot, a temporary
 database seeded with the demo shop, rate limits off), warms it up for a few seconds with knowledge
@@ -21,7 +21,16 @@ and merges them into benchmarks/results/faults.json.
   lost, refused and acknowledged turns during the fault, errors by kind, `/readyz` during the fault and the
   time to recover (end of the fault → first acknowledged turn, and → `/readyz` 200 again).
 
-Another fault (the server killed with SIGKILL and restarted) belongs here too; it is not written yet.
+- **server-killed** — the customers use the load mix. After a third of the run the server process gets
+  SIGKILL (no drain, no shutdown: a crash, an OOM kill) and a new `supportbot serve` starts at once on the
+  same port and database. A turn the server never answered (connection refused, or dropped mid-request) is
+  sent again every 0.25 s, as the widget's reconnect does; the run goes on until 5 s after the new server is
+  ready when that is later than `--seconds`. Afterwards every acknowledged turn must be in the database:
+  acknowledged turns lost must be 0. Reported: lost, turns before the kill / in flight / during the outage /
+  after, errors by kind, the restarted server's start-up time and the time to recover (kill → first
+  acknowledged turn, and → `/readyz` 200).
+
+The customers keep each conversation's token (`X-Conversation-Token`, benchmarks/load.py's `ChatClient`).
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -48,14 +58,19 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import REPO_ROOT, machine, percentile_ms, write_result  # noqa: E402
-from load import HttpConnection, Mix, load_mix  # noqa: E402
+from load import ChatClient, HttpConnection, Mix, load_mix  # noqa: E402
 
-from server.testing import ServerProcess, free_port, serve_command  # noqa: E402
+from server.testing import ServerNotReady, ServerProcess, free_port, serve_command  # noqa: E402
 from server.turns import STORE_RETRY_AFTER_SECONDS  # noqa: E402
 
 ACTION_MESSAGES = ["is the Berlin store open now?", "I'd like to talk to a person please", "are you open today?"]
 UNAFFECTED_TARGET_P99_MS = 300.0
 READ_ONLY_SECONDS = 5.0
+RECONNECT_SECONDS = 0.25
+"""A customer whose message got no answer (server unreachable) sends it again after this long."""
+MAX_RECOVERY_SECONDS = 300.0
+AFTER_RECOVERY_SECONDS = 5.0
+"""server-killed: the customers keep going past `--seconds` until the restarted server answered (at most this)."""
 WARMUP_SECONDS = 3.0
 
 
@@ -63,9 +78,11 @@ WARMUP_SECONDS = 3.0
 class Server(ServerProcess):
     """`supportbot serve` in a subprocess with the database `tmp/faults.db`, no rate limits, and `env`."""
 
-    def __init__(self, tmp: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, tmp: Path, env: dict[str, str] | None = None, *, port: int | None = None, log_name: str = "server.log"
+    ) -> None:
         self.database = tmp / "faults.db"
-        port = free_port()
+        port = port or free_port()
         environment = {
             **os.environ,
             "SUPPORTBOT_PROJECT_DIR": str(REPO_ROOT),
@@ -76,7 +93,7 @@ class Server(ServerProcess):
             "SUPPORTBOT_LOG_JSON": "true",
             **(env or {}),
         }
-        super().__init__(serve_command(port), port=port, env=environment, cwd=REPO_ROOT, log=tmp / "server.log")
+        super().__init__(serve_command(port), port=port, env=environment, cwd=REPO_ROOT, log=tmp / log_name)
 
     def get_json(self, path: str) -> tuple[int, Any]:
         import httpx
@@ -154,29 +171,47 @@ Script = Callable[[random.Random, int], tuple[str, list[str]]]
 
 
 async def customers(
-    base: str, count: int, seconds: float, script: Script, *, retry_refused: bool, seed: int = 13
+    base: str,
+    count: int,
+    seconds: float,
+    script: Script,
+    *,
+    retry_refused: bool,
+    retry_unreachable: bool = False,
+    running: Callable[[], bool] | None = None,
+    seed: int = 13,
 ) -> Run:
-    """`count` customers for `seconds`; each gets (kind, messages) scenarios from `script(rng, number)`."""
+    """`count` customers for `seconds` (and then as long as `running()` holds); each gets (kind, messages)
+    scenarios from `script(rng, number)`. A refused turn (503) is sent again after its Retry-After with
+    `retry_refused`, a turn the server never answered (connection refused or dropped) after
+    `RECONNECT_SECONDS` with `retry_unreachable`, as the widget does."""
     run = Run()
     host, port = base.removeprefix("http://").rsplit(":", 1)
     stop_at = time.perf_counter() + seconds
 
+    def going() -> bool:
+        return time.perf_counter() < stop_at or (running is not None and running())
+
     async def customer(number: int) -> None:
         rng = random.Random(seed * 1000 + number)
         connection = HttpConnection(host, int(port))
+        client = ChatClient(connection)
         conversation = 0
         try:
-            while time.perf_counter() < stop_at:
+            while going():
                 kind, messages = script(rng, number)
                 sender = f"faults-{seed}-{number}-{conversation}"
                 conversation += 1
                 for text in messages:
-                    while time.perf_counter() < stop_at:
-                        turn = await send(connection, number, sender, text, kind)
+                    while going():
+                        turn = await send(client, number, sender, text, kind)
                         run.turns.append(turn)
-                        if not (retry_refused and turn.status == 503):
+                        if retry_refused and turn.status == 503:
+                            await asyncio.sleep(turn.retry_after)  # as the widget does
+                        elif retry_unreachable and turn.status is None:
+                            await asyncio.sleep(RECONNECT_SECONDS)
+                        else:
                             break
-                        await asyncio.sleep(turn.retry_after)  # as the widget does
         finally:
             await connection.close()
 
@@ -184,10 +219,10 @@ async def customers(
     return run
 
 
-async def send(connection: HttpConnection, number: int, sender: str, text: str, kind: str) -> Turn:
+async def send(client: ChatClient, number: int, sender: str, text: str, kind: str) -> Turn:
     started = time.perf_counter()
     try:
-        status, body = await connection.post_json("/chat", {"sender": sender, "message": text})
+        status, body = await client.send(sender, text)
     except (OSError, asyncio.IncompleteReadError) as e:
         return Turn(number, sender, text, kind, started, time.perf_counter() - started, None, type(e).__name__)
     seconds = time.perf_counter() - started
@@ -235,7 +270,11 @@ def slowest(turns: list[Turn], n: int) -> list[Turn]:
 
 
 def errors_by_kind(turns: list[Turn]) -> dict[str, int]:
-    return dict(Counter(f"{t.status} {t.code}".strip() for t in turns if t.status != 200))
+    """`503 store_unavailable`, `no answer: ConnectionRefusedError` … with their counts."""
+    return dict(
+        Counter(f"no answer: {t.code}" if t.status is None else f"{t.status} {t.code}".strip()
+                for t in turns if t.status != 200)
+    )  # fmt: skip
 
 
 def warm_up(server: Server, mix: Mix) -> None:
@@ -386,9 +425,113 @@ def read_only_figures(run: Run, fault: dict[str, float], lost: int) -> dict[str,
     }
 
 
+def server_killed(mix: Mix, count: int, seconds: float) -> dict[str, Any]:
+    weights = mix.weights()
+    with tempfile.TemporaryDirectory(prefix="supportbot-faults-") as tmp:
+        first = Server(Path(tmp))
+        servers = [first]
+        try:
+            ready = round(first.wait_ready(300), 1)
+            warm_up(first, mix)
+            fault: dict[str, float] = {}
+            run = asyncio.run(_killed_run(Path(tmp), servers, mix, weights, count, seconds, fault))
+        finally:
+            for server in reversed(servers):
+                server.stop()
+        if "failed" in fault:
+            raise RuntimeError(
+                f"the restarted server was not ready; its log ends with:\n{servers[-1].log_text()[-3000:]}"
+            )
+        lost = lost_turns(first.database, run.turns)
+    return {"scenario": "server-killed", "customers": count, "seconds": seconds, "server_ready_seconds": ready,
+            **killed_figures(run, fault, lost)}  # fmt: skip
+
+
+async def _killed_run(
+    tmp: Path, servers: list[Server], mix: Mix, weights: dict[str, float], count: int, seconds: float,
+    fault: dict[str, float],
+) -> Run:  # fmt: skip
+    """The customers talk to `servers[0]`; after a third of `seconds` it is killed with SIGKILL and a new
+    server starts at once on the same port and database. The customers keep going until `AFTER_RECOVERY_SECONDS`
+    after the new server is ready, when that is later than `seconds`."""
+    first = servers[0]
+    stop = asyncio.Event()
+    readiness = Run()
+    poller = asyncio.create_task(poll_readiness(first.url, readiness, stop))
+    fault["start"] = time.perf_counter()
+
+    async def kill_and_restart() -> None:
+        await asyncio.sleep(seconds / 3)
+        fault["kill"] = time.perf_counter()
+        first.process.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(first.process.wait)
+        fault["dead"] = time.perf_counter()
+        servers.append(Server(tmp, port=first.port, log_name="server-restarted.log"))
+        try:
+            await asyncio.to_thread(servers[-1].wait_ready, MAX_RECOVERY_SECONDS)
+        except ServerNotReady:
+            fault["failed"] = 1.0
+            return
+        fault["ready"] = time.perf_counter()
+
+    def running() -> bool:
+        now = time.perf_counter()
+        if "kill" not in fault or "failed" in fault:
+            return False
+        if "ready" not in fault:
+            return now < fault["kill"] + MAX_RECOVERY_SECONDS
+        return now < fault["ready"] + AFTER_RECOVERY_SECONDS
+
+    def script(rng: random.Random, number: int) -> tuple[str, list[str]]:
+        return mix.scenario(rng, weights)
+
+    killer = asyncio.create_task(kill_and_restart())
+    run = await customers(
+        first.url, count, seconds, script, retry_refused=True, retry_unreachable=True, running=running
+    )
+    await killer
+    fault["end"] = time.perf_counter()
+    stop.set()
+    await poller
+    run.readiness = readiness.readiness
+    return run
+
+
+def killed_figures(run: Run, fault: dict[str, float], lost: int) -> dict[str, Any]:
+    start, kill = fault["start"], fault["kill"]
+    acknowledged = [t for t in run.turns if t.status == 200]
+    before = [t for t in acknowledged if t.started + t.seconds <= kill]
+    after = [t for t in acknowledged if t.started >= kill]
+    first_ok = min((t.started + t.seconds for t in after), default=None)
+    in_flight = [t for t in run.turns if t.started < kill < t.started + t.seconds]
+    outage = [t for t in run.turns if t.started >= kill and (first_ok is None or t.started < first_ok)]
+    ready_again = [at for at, code, _ in run.readiness if at >= kill and code == 200]
+    return {
+        "killed_at_s": round(kill - start, 2),
+        "seconds_run": round(fault["end"] - start, 1),
+        "restarted_server_ready_seconds": round(fault["ready"] - fault["dead"], 1),
+        "acknowledged_turns": len(acknowledged),
+        "acknowledged_turns_lost": lost,
+        "turns": {
+            "acknowledged_before_the_kill": len(before),
+            "in_flight_at_the_kill": len(in_flight),
+            "in_flight_at_the_kill_acknowledged": sum(1 for t in in_flight if t.status == 200),
+            "sent_during_the_outage": len(outage),
+            "acknowledged_after_the_kill": len(after),
+        },
+        "errors": errors_by_kind(run.turns),
+        "recovered_first_acknowledged_turn_s": round(first_ok - kill, 2) if first_ok is not None else None,
+        "recovered_readyz_200_s": round(min(ready_again) - kill, 2) if ready_again else None,
+        "latency_of_acknowledged_turns_before_the_kill": latency(before),
+        "latency_of_acknowledged_turns_after_the_kill": latency(after),
+        "target_met": lost == 0 and first_ok is not None,
+    }
+
+
 SCENARIOS: dict[str, Callable[[Mix, int, float], dict[str, Any]]] = {
     "actions-hang": actions_hang,
     "database-read-only": database_read_only,
+    "server-killed": server_killed,
 }
 
 

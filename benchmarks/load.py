@@ -241,11 +241,14 @@ class HttpConnection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
-    async def post_json(self, path: str, payload: dict[str, Any]) -> tuple[int, bytes]:
+    async def post_json(
+        self, path: str, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
         body = json.dumps(payload).encode()
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         head = (
             f"POST {path} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\ncontent-type: application/json\r\n"
-            f"content-length: {len(body)}\r\n\r\n"
+            f"{extra}content-length: {len(body)}\r\n\r\n"
         ).encode()
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
@@ -278,6 +281,31 @@ class HttpConnection:
         self._reader = self._writer = None
 
 
+class ChatClient:
+    """`POST /chat` for one customer over one connection, keeping each conversation's token: an answer
+    carries a fresh `token`, and the next message of that sender sends it as `X-Conversation-Token` (a
+    server without conversation tokens sends none, and none is sent)."""
+
+    TOKEN_HEADER = "X-Conversation-Token"
+
+    def __init__(self, connection: HttpConnection) -> None:
+        self.connection = connection
+        self.tokens: dict[str, str] = {}
+
+    async def send(self, sender: str, text: str) -> tuple[int, bytes]:
+        token = self.tokens.get(sender)
+        headers = {self.TOKEN_HEADER: token} if token else None
+        status, body = await self.connection.post_json("/chat", {"sender": sender, "message": text}, headers)
+        if status == 200:
+            try:
+                fresh = json.loads(body).get("token")
+            except (ValueError, AttributeError):
+                fresh = None
+            if isinstance(fresh, str):
+                self.tokens[sender] = fresh
+        return status, body
+
+
 async def run_level(
     base: str, mix: Mix, customers: int, seconds: float, warmup: float, seed: int, prefix: str = "load"
 ) -> dict[str, Any]:
@@ -291,6 +319,7 @@ async def run_level(
     async def customer(number: int) -> None:
         rng = random.Random(seed * 1000 + number)
         connection = HttpConnection(host, int(port))
+        client = ChatClient(connection)
         conversation = 0
         try:
             while time.perf_counter() < stop_at:
@@ -303,7 +332,7 @@ async def run_level(
                     t0 = time.perf_counter()
                     ok, detail = True, ""
                     try:
-                        status, body = await connection.post_json("/chat", {"sender": sender, "message": text})
+                        status, body = await client.send(sender, text)
                         if status != 200:
                             ok, detail = False, f"{status} {body[:200].decode(errors='replace')}"
                     except (OSError, asyncio.IncompleteReadError) as e:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.assistant import Assistant, AssistantOptions
 from bot.config import Settings
+from bot.customers.wiring import customer_memory
 from bot.dialogue.action_runner import ActionRunner, InProcessActionRunner, RemoteActionRunner
 from bot.dialogue.engine import DialogueEngine, KnowledgeAnswerer
 from bot.dialogue.tracker_store import SqlTrackerStore, TrackerStore
@@ -28,6 +29,7 @@ from bot.nlu.training_data import TrainingData
 from bot.products.advisor import ProductAdvisor
 from bot.products.cards import CardLinks
 from bot.responses import ResponseRenderer
+from bot.sentiment.pipeline import train_for_settings as train_sentiment
 
 if TYPE_CHECKING:
     from bot.faq.service import KnowledgeService
@@ -216,6 +218,7 @@ def train(
         on_stage=on_stage,
     )
     _save_snapshot(result.path, project)
+    train_sentiment(settings, encoder, force=force)  # reused when unchanged (docs/sentiment.md)
     return result
 
 
@@ -300,6 +303,7 @@ def load_assistant(
         languages=settings.languages,
         products=products,
         links=CardLinks(settings.product_page_url, settings.product_image_url),
+        customers=customer_memory(settings),
     )
     store = tracker_store or make_tracker_store(settings)
     options = AssistantOptions(
@@ -335,3 +339,21 @@ def load_serving(settings: Settings, *, encoder: Encoder | None = None, **kwargs
     advisor = products.advisor if products else None
     assistant = load_assistant(settings, encoder=encoder, knowledge=answerer, products=advisor, **kwargs)
     return Serving(assistant, knowledge, products)
+
+
+def reload_assistant(settings: Settings, serving: Serving, *, encoder: Encoder) -> Assistant:
+    """The model swap (`bot/learning/retrain.py`): an assistant for the data and trained model as they are now,
+    sharing the serving one's encoder, conversation store, action runner, knowledge base, product search and
+    language detector. Raises NotTrainedError unless the model for the current data is trained."""
+    current = serving.assistant
+    assistant = load_assistant(
+        settings,
+        encoder=encoder,
+        tracker_store=current.tracker_store,
+        runner=current.engine.runner,
+        knowledge=knowledge_answerer(serving.knowledge) if serving.knowledge else None,
+        products=serving.products.advisor if serving.products else None,
+        auto_train=False,
+    )
+    assistant.nlu.language = current.nlu.language
+    return assistant

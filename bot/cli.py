@@ -254,7 +254,11 @@ PLUGINS: tuple[tuple[str, str, str | None], ...] = (
     ("bot.evaluation.cli", "evaluate_command", None),
     ("bot.faq.cli", "kb_app", "kb"),
     ("bot.handoff_cli", "handoff_app", "handoff"),
+    ("bot.customers.cli", "customers_app", "customers"),
     ("bot.actions.catalogue_cli", "catalogue_app", "catalogue"),
+    ("bot.learning.cli", "learn_app", "learn"),
+    ("bot.proactive.cli", "events_app", "events"),
+    ("bot.proactive.cli", "triggers_app", "triggers"),
 )
 """Commands and command groups owned by other modules: (module, attribute, group name). `serve` belongs
 to the server, so this module never imports the web layer."""

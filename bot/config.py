@@ -159,6 +159,46 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL of the shop/tracker database; unset = SQLite in state_dir."
     )
 
+    # Customer memory (docs/customers.md)
+    customer_memory: bool = Field(
+        True,
+        description="Offer proven customers to remember their shop, sizes and fit, and remember what they agree to "
+        "(docs/customers.md); false = the bot never offers, never stores, and says memory is off.",
+    )
+    customer_token_secret: SecretStr | None = Field(
+        None,
+        description="The secret the shop's site signs customer tokens with (HMAC-SHA256 over customer id and expiry, "
+        "docs/customers.md); unset = no customer token is accepted.",
+    )
+    conversation_retention_days: int = Field(
+        90,
+        ge=0,
+        description="Conversation text older than this many days (messages, feedback comments, handoff transcripts, "
+        "unanswered questions) is purged by `serve` at start-up and daily, or by `supportbot customers purge`; "
+        "0 = keep it forever.",
+    )
+
+    # Speaking first (docs/proactive.md)
+    proactive_poll_seconds: float = Field(
+        0.5,
+        gt=0,
+        description="Each server worker checks the outbox this often for event and reminder messages to push to "
+        "the open widgets it holds (the worker that stored one pushes at once).",
+    )
+    proactive_outbox_hours: float = Field(
+        72.0,
+        gt=0,
+        description="A proactive message no open widget took is pushed when the customer's widget next connects "
+        "within this many hours; after that the conversation's history still shows it.",
+    )
+    reminder_poll_seconds: float = Field(
+        1.0, gt=0, description="How often each worker fires the reminders that are due (each one exactly once)."
+    )
+    triggers_file: Path = Field(
+        Path("knowledge/triggers.yml"),
+        description="The page triggers the widget opens with (docs/proactive.md); re-read when it changes.",
+    )
+
     # Products
     catalogue_provider: str = Field(
         "bot.actions:catalogue",
@@ -182,6 +222,43 @@ class Settings(BaseSettings):
         None, ge=0, le=1, description="Score above which 'Did you mean…' is offered; unset = fitted."
     )
 
+    # Learning (docs/learning.md)
+    learning_retrain: bool = Field(
+        True,
+        description="`serve` retrains the intent model in the background when intents/ changes (an accepted "
+        "suggestion or a hand edit) and swaps to it when it is ready; the serving model stays if that fails.",
+    )
+    learning_window_days: float = Field(
+        30.0, gt=0, description="Suggestions are made from the signals of the last this many days."
+    )
+    learning_cluster_distance: float = Field(
+        0.3,
+        gt=0,
+        le=2,
+        description="Messages closer than this (cosine distance, average linkage) are grouped into one suggestion.",
+    )
+    learning_low_confidence: float = Field(
+        0.5, ge=0, le=1, description="An intent picked below this confidence is a signal to learn from."
+    )
+    learning_alternate_min_score: float = Field(
+        0.45,
+        ge=0,
+        le=1.5,
+        description="Knowledge score from which a group of messages is suggested as alternate phrasings of its "
+        "closest entry (and 0.05 above the runner-up); below, a new entry is suggested.",
+    )
+    learning_new_entry_file: str = Field(
+        "more-questions.md",
+        description="The file of the knowledge folder a new entry goes into when no entry is close to its question.",
+    )
+
+    # Sentiment (docs/sentiment.md)
+    sentiment_general_data: Path | None = Field(
+        None,
+        description='A JSONL file of general labelled messages ({"text", "label"}, e.g. the TweetEval validation '
+        "split) the sentiment model trains on beside intents/sentiment/support.csv; unset = the support file only.",
+    )
+
     # Server
     host: str = Field("127.0.0.1", description="Address `supportbot serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `supportbot serve` binds.")
@@ -193,6 +270,33 @@ class Settings(BaseSettings):
     )
     admin_token: SecretStr | None = Field(
         None, description="Bearer token for /admin; unset = admin answers loopback clients only."
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs conversation tokens (docs/security.md); at least 32 characters, the same for every server "
+        "process. Unset = a random key generated once in state_dir/secret_key (mode 0600).",
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError(
+                f"secret_key has {len(value.get_secret_value())} characters; it needs at least 32: generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return value
+
+    conversation_token_ttl_hours: float = Field(
+        720.0,
+        gt=0,
+        description="How long a conversation token stays valid after the bot's last answer (every answer carries a "
+        "fresh one); past it, the widget starts a new conversation.",
+    )
+    rest_channel_token: SecretStr | None = Field(
+        None,
+        description="When set, Rasa's REST webhook requires `Authorization: Bearer <it>` (401 otherwise): for "
+        "server-to-server use only. Unset = open, as in Rasa.",
     )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from a browser.")
     max_request_bytes: int = Field(65536, ge=1024, description="Larger request bodies get 413.")

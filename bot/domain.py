@@ -174,6 +174,7 @@ DOMAIN_KEYS = {
     "intents",
     "entities",
     "stories",
+    "external_events",  # the events the shop may fire (bot/proactive/events.py)
 }
 
 
@@ -187,6 +188,10 @@ def _response_variations(name: str, value: Any, file: str, line: int) -> tuple[l
     for item in value:
         if not isinstance(item, dict) or not any(k in item for k in ("text", "image", "custom", "buttons")):
             problems.append(Problem(file, line, f"a variation of response '{name}' has no text", "write `- text: ...`"))
+            continue
+        if not isinstance(item.get("buttons") or [], list):
+            fix = "write `buttons:` then `- {title: Yes, payload: /affirm}` items"
+            problems.append(Problem(file, line, f"the buttons of response '{name}' must be a list", fix))
             continue
         for button in item.get("buttons") or []:
             if not isinstance(button, dict) or "title" not in button or "payload" not in button:
@@ -202,11 +207,34 @@ def _response_variations(name: str, value: Any, file: str, line: int) -> tuple[l
     return variations, problems
 
 
+def _rule_shape_problem(name: str, condition: Any, steps: list[Any], file: str, line: int) -> Problem | None:
+    """What is wrong with the shape of a rule's condition and steps (None when nothing): names must be text."""
+    if condition is not None and not isinstance(condition, list):
+        return Problem(file, line, f"the condition of rule '{name}' must be a list", "write `- active_loop: form_name`")
+    named = [(c, "active_loop") for c in condition or [] if isinstance(c, dict) and "active_loop" in c]
+    for step in steps:
+        if not isinstance(step, dict):
+            continue
+        named += [(step, key) for key in ("intent", "action", "active_loop") if key in step]
+        if step.get("entities") is not None and not isinstance(step["entities"], list):
+            return Problem(file, line, f"`entities:` of rule '{name}' must be a list", "write `- entity_name` items")
+    for holder, key in named:
+        text = holder[key]
+        if not isinstance(text, str) and not (key == "active_loop" and text is None):
+            return Problem(
+                file, line, f"`{key}:` in rule '{name}' must be a name, not {text!r}", f"write `{key}: a_name`"
+            )
+    return None
+
+
 def _parse_rule(item: LineDict, file: str, line: int) -> tuple[Rule | None, list[Problem]]:
     name = str(item.get("rule", f"rule at line {line}"))
     steps = item.get("steps")
     if not isinstance(steps, list) or not steps:
         return None, [Problem(file, line, f"rule '{name}' has no steps", "add `steps:` with an intent and an action")]
+    shape = _rule_shape_problem(name, item.get("condition"), steps, file, line)
+    if shape is not None:
+        return None, [shape]
     condition = item.get("condition") or []
     loop_condition = next((c["active_loop"] for c in condition if isinstance(c, dict) and c.get("active_loop")), None)
     intent_step = next((s for s in steps if isinstance(s, dict) and "intent" in s), {})
@@ -244,6 +272,20 @@ def _parse_rule(item: LineDict, file: str, line: int) -> tuple[Rule | None, list
     return Rule(name, intent, tuple(actions), activates, submits, after_action, file, line, entities), []
 
 
+_LIST_FIELDS = {"slots": "mappings", "forms": "required_slots"}
+
+
+def _slot_or_form_problem(key: str, name: Any, spec: Any, file: str, line: int) -> Problem | None:
+    """What is wrong with the shape of one slot or form (None when nothing)."""
+    kind = key[:-1]
+    if spec is not None and not isinstance(spec, dict):
+        return Problem(file, line, f"{kind} '{name}' must be a mapping", f"write its fields (type, …) under `{name}:`")
+    listed = _LIST_FIELDS[key]
+    if spec and spec.get(listed) is not None and not isinstance(spec[listed], list):
+        return Problem(file, line, f"'{listed}' of {kind} '{name}' must be a list", "write `- ...` items under it")
+    return None
+
+
 def parse_domain_section(key: str, value: Any, file: str, line: int, domain: Domain) -> list[Problem]:
     problems: list[Problem] = []
     if key == "responses":
@@ -269,7 +311,13 @@ def parse_domain_section(key: str, value: Any, file: str, line: int, domain: Dom
     elif key in ("slots", "forms"):
         if not isinstance(value, dict):
             return [Problem(file, line, f"'{key}' must be a mapping", f"write `{key}:` with named entries")]
-        getattr(domain, key).update({k: dict(v or {}) for k, v in value.items()})
+        for name, spec in value.items():
+            name_line = value.key_lines.get(name, line) if isinstance(value, LineDict) else line
+            problem = _slot_or_form_problem(key, name, spec, file, name_line)
+            if problem is not None:
+                problems.append(problem)
+            else:
+                getattr(domain, key)[name] = dict(spec or {})
     elif key == "rules":
         if not isinstance(value, LineList):
             return [Problem(file, line, "'rules' must be a list", "write `- rule: name` items")]
@@ -305,7 +353,8 @@ def validate_domain(domain: Domain, intents: set[str]) -> list[Problem]:
     """Responses referenced by rules must exist; rules must name known intents."""
     problems: list[Problem] = []
     for rule in domain.rules:
-        if rule.intent and rule.intent not in intents and rule.intent != "nlu_fallback":
+        known = rule.intent in intents or rule.intent == "nlu_fallback" or str(rule.intent).startswith("EXTERNAL_")
+        if rule.intent and not known:  # EXTERNAL_ intents come from events, not from customers
             problems.append(
                 Problem(
                     rule.file,

@@ -13,7 +13,9 @@ Every error says what went wrong, where (file:line or field) and how to fix it.
     ├── TemplateError            a response or answer template failed to render
     ├── BackendError             a store failed: the shop's (orders, returns, appointments) or the handoff tickets
     │   └── TrackerStoreError    the conversation store cannot load or save now (bot/dialogue/tracker_store.py)
-    └── ActionError              a task handler failed or the action server did not answer
+    ├── ActionError              a task handler failed or the action server did not answer
+    └── LearningError            a learning suggestion cannot be applied (bot/learning/errors.py: not found,
+                                 already decided, file changed by hand since, not applicable)
 """
 
 from __future__ import annotations

@@ -27,12 +27,17 @@ class _Missing(dict[str, Any]):
         return "{" + key + "}"
 
 
+_EXPRESSION_ERRORS = (ArithmeticError, LookupError, TypeError, ValueError, AttributeError)
+"""What evaluating a template's expression with the values at hand can raise ({{ total / count }} with count 0,
+{name[0]} with a number): the response cannot be rendered with these values."""
+
+
 def fill_placeholders(text: str, values: Mapping[str, Any]) -> str:
     """Rasa-style `{name}` filling; unknown names are left as written (and caught by validation)."""
     safe = _Missing({k: ("" if v is None else v) for k, v in values.items()})
     try:
         return string.Formatter().vformat(text, (), safe)
-    except (ValueError, IndexError, KeyError, AttributeError):
+    except _EXPRESSION_ERRORS:
         return text
 
 
@@ -115,6 +120,6 @@ class ResponseRenderer:
                 if template is None:
                     template = self._compiled[text] = self._jinja.from_string(text)
                 return template.render(**context)
-            except JinjaTemplateError as e:
+            except (JinjaTemplateError, *_EXPRESSION_ERRORS) as e:
                 raise TemplateError(f"response '{name}' failed to render: {e}") from e
         return fill_placeholders(text, context)

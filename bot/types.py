@@ -90,6 +90,9 @@ class Reply:
     id: str = ""
     response: str = ""  # the domain response it was rendered from (not sent to channels)
     cards: tuple[Card, ...] = ()
+    remembered: tuple[str, ...] = ()
+    """what the bot stored about the customer with this reply, as short texts ("Berlin as your shop", from
+    `utter_memory_note`): channels show it as a small "remembered" note (docs/customers.md)"""
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -106,6 +109,8 @@ class Reply:
             data["custom"] = dict(self.custom)
         if self.cards:
             data["cards"] = [c.as_dict() for c in self.cards]
+        if self.remembered:
+            data["remembered"] = list(self.remembered)
         return data
 
 

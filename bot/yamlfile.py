@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,13 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     loader.flatten_mapping(node)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, Hashable):  # `? [a, b]`: a list or mapping as a key
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping",
+                node.start_mark,
+                "a list or mapping is used as a key",
+                key_node.start_mark,
+            )
         value = loader.construct_object(value_node, deep=True)
         if key in mapping:
             loader.duplicates.append((key, key_node.start_mark.line + 1))
@@ -74,10 +82,15 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _co
 
 def load_yaml(text: str, file: str) -> tuple[Any, list[Problem]]:
     """Parse YAML text. Returns (data, problems); data is None when the syntax is broken."""
-    loader = _LineLoader(text)
+    try:
+        loader = _LineLoader(text)  # refuses control characters at once
+    except yaml.reader.ReaderError as e:
+        return None, [_unreadable_character(e, text, file)]
     loader.duplicates = []
     try:
         data = loader.get_single_data()
+    except yaml.reader.ReaderError as e:
+        return None, [_unreadable_character(e, text, file)]
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -92,6 +105,8 @@ def load_yaml(text: str, file: str) -> tuple[Any, list[Problem]]:
         ]
     except yaml.YAMLError as e:
         return None, [Problem(file, None, f"YAML error: {e}", "fix the YAML syntax")]
+    except RecursionError:
+        return None, [Problem(file, None, "the YAML is nested too deeply to read", "flatten the nested lists or maps")]
     finally:
         loader.dispose()
     problems = [
@@ -99,6 +114,18 @@ def load_yaml(text: str, file: str) -> tuple[Any, list[Problem]]:
         for key, line in loader.duplicates
     ]
     return data, problems
+
+
+def _unreadable_character(error: yaml.reader.ReaderError, text: str, file: str) -> Problem:
+    """A character YAML does not allow (a control character such as U+001F), with its line."""
+    line = text.count("\n", 0, error.position) + 1 if isinstance(error.position, int) else None
+    character = error.character if isinstance(error.character, int) else 0
+    return Problem(
+        file,
+        line,
+        f"the character U+{character:04X} is not allowed in YAML",
+        "delete it (it is invisible in most editors: retype the line)",
+    )
 
 
 def read_yaml_file(path: Path, display: str) -> tuple[Any, list[Problem]]:

@@ -17,7 +17,14 @@ from server.errors import install_error_handlers
 from server.limits import install_limits
 from server.observability import install_observability, metrics_of
 from server.observability import router as metrics_router
+from server.push import start_proactive
 from server.routes import admin_handoff, admin_knowledge, chat, health, pages, products, rasa_rest, socketio, widget
+from server.routes.admin_customers import router as admin_customers_router
+from server.routes.admin_learn import router as admin_learn_router
+from server.routes.admin_learn import start_retraining
+from server.routes.demo_pages import router as demo_pages_router
+from server.routes.events import router as events_router
+from server.routes.triggers import router as triggers_router
 from server.turns import install_turn_limiter
 
 log = logging.getLogger("supportbot.server")
@@ -48,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if serving.products and settings.catalogue_refresh_seconds > 0
             else None
         )
+        retrainer = start_retraining(app, serving, encoder, stop)  # the model swap (docs/learning.md)
+        proactive = start_proactive(app, settings, assistant, stop)  # outbox push + reminders (docs/proactive.md)
         log.info("supportbot ready on http://%s:%s", settings.host, settings.port)
         try:
             yield
@@ -55,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # shutdown (server/draining.py has already let the turns in flight answer): stop the
             # background tasks, then the encoder's thread once its queued passes are done
             stop.set()
-            tasks = [t for t in (watcher, refresher) if t is not None]
+            tasks = [t for t in (watcher, refresher, retrainer, *proactive) if t is not None]
             if tasks:
                 await asyncio.wait(tasks, timeout=2)
             app.state.assistant = None
@@ -87,6 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(admin_knowledge.router)
     app.include_router(admin_handoff.router)
+    app.include_router(admin_customers_router)
+    app.include_router(admin_learn_router)
+    app.include_router(events_router)
+    app.include_router(triggers_router)
+    app.include_router(demo_pages_router)
     return app
 
 

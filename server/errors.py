@@ -61,7 +61,52 @@ def http_error_body(exc: StarletteHTTPException) -> dict[str, Any]:
     return error_body(code, message)
 
 
+BODY_ERRORS: dict[str, dict[str, Any]] = {
+    "400": {
+        "description": "The body is not valid JSON (`invalid_json`).",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    },
+    "413": {
+        "description": "The body is larger than `max_request_bytes` (`payload_too_large`).",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    },
+}
+"""What any operation that takes a JSON body may answer before the route runs (this module's handler, the
+body size limit of server/limits.py)."""
+
+
+def document_body_errors(app: FastAPI) -> None:
+    """Every operation that takes a JSON body may answer 400 `invalid_json` and 413 `payload_too_large`: say
+    so in the OpenAPI schema, where the route did not already document its own 400 or 413."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        takes_json = [
+            operation
+            for path in schema.get("paths", {}).values()
+            for operation in path.values()
+            if "application/json" in operation.get("requestBody", {}).get("content", {})
+        ]
+        if takes_json:
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            error = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update({name: s for name, s in error.pop("$defs", {}).items() if name not in components})
+            components.setdefault("ErrorOut", error)
+        for operation in takes_json:
+            responses = operation.setdefault("responses", {})
+            for status, response in BODY_ERRORS.items():
+                responses.setdefault(status, response)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    document_body_errors(app)
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = [

@@ -246,7 +246,7 @@ def install_limits(app: FastAPI, settings: Settings) -> None:
         JsonCorsMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Content-Type", "Authorization", "X-Request-ID"],
+        allow_headers=["Content-Type", "Authorization", "X-Request-ID", "X-Conversation-Token"],
         expose_headers=["X-Request-ID", "Retry-After"],
         max_age=600,
     )

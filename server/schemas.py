@@ -108,6 +108,11 @@ class ReplyOut(BaseModel):
     cards: list[CardOut] = Field(
         default_factory=list, description="Product cards, shown under the text as a horizontal list (a carousel)."
     )
+    remembered: list[str] | None = Field(
+        default=None,
+        description='What the bot stored about the customer with this reply ("Berlin as your shop"); channels show '
+        "it as a small note under the reply. Omitted when nothing was stored (docs/customers.md).",
+    )
 
 
 class ChatRequest(BaseModel):
@@ -120,4 +125,8 @@ class ChatRequest(BaseModel):
 
 class ChatReply(BaseModel):
     sender: str
+    token: str = Field(
+        description="The conversation's token: send it with the next message (header `X-Conversation-Token`); "
+        "each answer carries a fresh one."
+    )
     replies: list[ReplyOut]

@@ -1,6 +1,7 @@
 """The widget's request and response bodies: HTTP (`/conversations/{sender}/history`, `/feedback`) and
 the frames a client sends on `WS /ws/chat` (docs/widget.md). Replies have the `POST /chat` shape
-(`server/schemas.py`)."""
+(`server/schemas.py`). Frames carry the conversation's token as `token`; HTTP requests send it in the
+`X-Conversation-Token` header (`server/conversation_tokens.py`)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,21 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from bot.feedback import MAX_COMMENT_CHARS
+from server.conversation_tokens import MAX_TOKEN_CHARS
 from server.schemas import ButtonOut, CardOut, CustomerText, Metadata, SourceOut
 
 SenderId = Annotated[
     CustomerText, Field(min_length=1, max_length=128, description="Conversation id chosen by the client.")
+]
+FrameToken = Annotated[
+    CustomerText | None,
+    Field(
+        max_length=MAX_TOKEN_CHARS,
+        description="The conversation's token (the `token` of the last answer); not needed to start a conversation.",
+    ),
+]
+TokenOut = Annotated[
+    str, Field(description="The conversation's fresh token: send it with the next request in this conversation.")
 ]
 
 
@@ -32,6 +44,7 @@ class HistoryMessage(BaseModel):
 
 class HistoryOut(BaseModel):
     sender: str
+    token: TokenOut
     messages: list[HistoryMessage]
 
 
@@ -48,6 +61,7 @@ class FeedbackRequest(BaseModel):
 
 class FeedbackOut(BaseModel):
     sender: str
+    token: TokenOut
     reply_id: str
     value: Literal["up", "down"]
     comment: str | None = None
@@ -61,6 +75,7 @@ class MessageFrame(BaseModel):
     text: CustomerText = Field(max_length=20_000)
     metadata: Metadata = None
     id: CustomerText | None = Field(None, max_length=128, description="Client message id, echoed as `in_reply_to`.")
+    token: FrameToken = None
 
 
 class HistoryFrame(BaseModel):
@@ -69,6 +84,7 @@ class HistoryFrame(BaseModel):
     type: Literal["history"]
     sender: SenderId
     limit: int = Field(200, ge=1, le=1000)
+    token: FrameToken = None
 
 
 ClientFrame = Annotated[MessageFrame | HistoryFrame, Field(discriminator="type")]

@@ -36,7 +36,7 @@ def real_settings() -> object:
     """Settings for the reference bot with this session's temporary state folder."""
     from bot.config import Settings
 
-    return Settings(project_dir=ROOT, watch_knowledge=False)
+    return Settings(project_dir=ROOT, watch_knowledge=False, learning_retrain=False)
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +49,16 @@ def real_serving(real_settings: object) -> Iterator[object]:
     assert isinstance(real_settings, Settings)
     serving = bootstrap.load_serving(real_settings, tracker_store=InMemoryTrackerStore())
     yield serving
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[object]:
+    """The one Playwright driver of the run. Its sync API refuses to start while another runs in the thread,
+    so every browser fixture (tests/browser, tests/reliability) launches its chromium from this one."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
 
 
 @pytest.fixture(scope="session")

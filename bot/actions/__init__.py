@@ -23,6 +23,12 @@ from bot.actions.appointments import (
     ValidateCancelAppointmentForm,
     ValidateRescheduleAppointmentForm,
 )
+from bot.actions.events import (
+    ActionAppointmentReminder,
+    ActionOrderShipped,
+    ActionRemindAppointment,
+    ActionReturnReceived,
+)
 from bot.actions.handoff import ActionHumanHandoff
 from bot.actions.hours import ActionStoreHours
 from bot.actions.orders import (
@@ -53,6 +59,10 @@ def prepare(settings: Settings) -> None:
 
 
 __all__ = [
+    "ActionAppointmentReminder",
+    "ActionOrderShipped",
+    "ActionRemindAppointment",
+    "ActionReturnReceived",
     "ActionAskAppointmentConfirmed",
     "ActionAskAppointmentTime",
     "ActionAskCancelAppointmentConfirmed",

@@ -32,6 +32,7 @@ from bot.actions._common import (
 )
 from bot.actions.stores import WEEKDAYS, DayHours, Shop, Stores
 from bot.actions.when import has_date_cue, read_when
+from bot.customers.identity import CUSTOMER_SHOP_SLOT
 
 SPECIALS_AHEAD_DAYS = 31
 MAX_SPECIALS = 6
@@ -56,7 +57,8 @@ class HoursQuery:
 
 
 def read_query(tracker: Tracker, stores: Stores, now: datetime) -> HoursQuery:
-    """The question of the latest message, completed by the previous one for a follow-up."""
+    """The question of the latest message, completed by the previous one for a follow-up (see `preferred_shop`
+    for a question without a shop from a customer whose shop is remembered)."""
     text = latest_text(tracker)
     shop = latest_entity(tracker, "shop")
     shop = shop if isinstance(shop, str) and shop in stores.shops else None
@@ -88,6 +90,15 @@ def _asked_time(tracker: Tracker, text: str, stores: Stores, now: datetime) -> H
         if found is not None and hasattr(found, "day") and isinstance(found.day, date):
             return HoursQuery("date", day=found.day.isoformat())
     return None
+
+
+def preferred_shop(tracker: Tracker, stores: Stores, query: HoursQuery) -> HoursQuery | None:
+    """The question for the customer's remembered shop (`customer_shop`), when it names no shop and follows
+    up no question about one; None otherwise."""
+    preferred = tracker.get_slot(CUSTOMER_SHOP_SLOT)
+    if query.shop is not None or not isinstance(preferred, str) or preferred not in stores.shops:
+        return None
+    return replace(query, shop=preferred)
 
 
 class HoursFormatter:
@@ -138,6 +149,8 @@ class ActionStoreHours(ShopAction):
         stores = self.deps.stores
         now = self.deps.now()
         query = read_query(tracker, stores, now)
+        remembered = preferred_shop(tracker, stores, query)
+        query = remembered or query
         shops = [stores.shops[query.shop]] if query.shop else list(stores.shops.values())
         answer = _Answer(dispatcher, HoursFormatter(Wording(domain)), now)
         if query.kind == "now":
@@ -148,6 +161,8 @@ class ActionStoreHours(ShopAction):
             answer.on_weekday(shops, query.weekday, stores)
         else:
             answer.week(shops, stores)
+        if remembered is not None:
+            utter(dispatcher, "utter_hours_your_shop", shop_name=shops[0].name)
         return [SlotSet("hours_query", asdict(query))]
 
 

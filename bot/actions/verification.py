@@ -42,12 +42,14 @@ from bot.actions._common import (
 )
 from bot.actions.backend.protocol import Order
 from bot.config import get_settings
+from bot.customers.identity import VERIFIED_EMAIL_SLOT
 
 log = logging.getLogger("supportbot.actions")
 
 ORDER_SLOTS = ("order_number", "order_email")
-VERIFIED_EMAIL = "verified_email"
-"""The email of an order already verified in this conversation: "and AN-10006 too" tries it first."""
+VERIFIED_EMAIL = VERIFIED_EMAIL_SLOT
+"""The email of an order (or booking) already verified in this conversation: "and AN-10006 too" tries it
+first, and it proves the customer to the customer memory for the rest of the session (docs/customers.md)."""
 TRIED_EMAIL = "tried_email"
 """An email that matched no order with the number given: tried again with the next number given."""
 VERIFIED_ORDER = "verified_order"

@@ -19,6 +19,7 @@ from bot.dialogue.action_runner import ActionRejected, ActionRunner
 from bot.dialogue.events import apply_events, parse_events
 from bot.dialogue.forms import FormLoop
 from bot.dialogue.knowledge_context import KnowledgeContext
+from bot.dialogue.memory import CustomerMemory, MemoryConfig, stored_metadata
 from bot.dialogue.policy import Policy
 from bot.dialogue.requests import PendingRequest, RequestSplitter
 from bot.dialogue.shopping import Shopping
@@ -54,6 +55,7 @@ class DialogueEngine:
         languages: Sequence[str] = ("en",),
         products: ProductAdvisor | None = None,
         links: CardLinks | None = None,
+        customers: MemoryConfig | None = None,
     ) -> None:
         self.domain = domain
         self.renderer = renderer
@@ -66,7 +68,8 @@ class DialogueEngine:
         self.knowledge_context = KnowledgeContext(knowledge)
         self.requests = RequestSplitter(domain, self.knowledge_context)
         self.forms = FormLoop(self)
-        self.shopping = Shopping(self, products, links)
+        self.memory = CustomerMemory(self, customers)
+        self.shopping = Shopping(self, products, links, preferences=self.memory.preferences)
         self.policy = Policy(self)
 
     @property
@@ -84,7 +87,8 @@ class DialogueEngine:
         (`bot.dialogue.requests.split_requests`, parsed in the same encoder batch): the requests
         among them are handled in order, the later ones after the task the first one starts."""
         parse_data = turn.parse.as_dict()
-        state.latest_message = {**parse_data, "message_id": uuid.uuid4().hex, "metadata": dict(turn.metadata)}
+        metadata = stored_metadata(turn.metadata)  # a customer token proves who is writing; it is never kept
+        state.latest_message = {**parse_data, "message_id": uuid.uuid4().hex, "metadata": metadata}
         state.add(
             event(
                 "user",
@@ -92,23 +96,26 @@ class DialogueEngine:
                 parse_data=parse_data,
                 input_channel=turn.input_channel,
                 message_id=state.latest_message["message_id"],
-                metadata=dict(turn.metadata),
+                metadata=dict(metadata),
             )
         )
         if state.paused:
             self.utter(state, turn, "utter_conversation_paused")
             return turn.replies
-        self._language_notice(state, turn)
-        requests = self.requests.requests(state.active_loop, turn, parts)
-        if len(requests) < 2:
-            self._step(state, turn)
-        else:
-            for later in requests[1:]:
-                later.replies = turn.replies
-            self._step(state, replace_turn(turn, requests[0]))
-            waiting = [PendingRequest(r.parse.text, r.parse, r.embedding).to_json() for r in requests[1:]]
-            state.pending_requests.extend(waiting)
-        self._resume_requests(state, turn, queued_now=len(requests) >= 2)
+        self.memory.begin(state, turn)
+        if not self.memory.answer_pending(state, turn):
+            self._language_notice(state, turn)
+            requests = self.requests.requests(state.active_loop, turn, parts)
+            if len(requests) < 2:
+                self._step(state, turn)
+            else:
+                for later in requests[1:]:
+                    later.replies = turn.replies
+                self._step(state, replace_turn(turn, requests[0]))
+                waiting = [PendingRequest(r.parse.text, r.parse, r.embedding).to_json() for r in requests[1:]]
+                state.pending_requests.extend(waiting)
+            self._resume_requests(state, turn, queued_now=len(requests) >= 2)
+        self.memory.finish(state, turn)
         state.add(event("action", name="action_listen", policy=None, confidence=None))
         return turn.replies
 

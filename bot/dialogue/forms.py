@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bot import intent_names
 from bot.dialogue.action_runner import ActionResult
 from bot.dialogue.events import apply_events, parse_events, requested_slot
+from bot.dialogue.memory import MEMORY_INTENTS
 from bot.dialogue.state import ConversationState, event
 from bot.dialogue.turn import Turn
 from bot.errors import ActionError
@@ -91,7 +92,9 @@ class FormLoop:
         wanted = {m.entity for m in self.domain.mappings(slot) if m.type == "from_entity"}
         return any(e.entity in wanted for e in parse.entities)
 
-    def candidates(self, turn: Turn, form: str, requested: Any, *, relaxed: bool) -> dict[str, Any]:
+    def candidates(
+        self, turn: Turn, form: str, requested: Any, *, relaxed: bool, free_text: bool = True
+    ) -> dict[str, Any]:
         """Slot values for the form's required slots from this message. `relaxed` reads the message as
         an answer (`inform`) whatever its intent: for replies the classifier took for a question, such
         as "cashmere sweater" or "31st of February", and for corrections of an earlier answer such as
@@ -102,7 +105,7 @@ class FormLoop:
             values = self.mapping_values(slot, turn, form, requested, as_inform=corrective, entities_only=True)
             if values:
                 found[slot] = values[0]
-        if not found and isinstance(requested, str):  # the whole text answers the question asked
+        if not found and free_text and isinstance(requested, str):  # the whole text answers the question asked
             values = self.mapping_values(requested, turn, form, requested, as_inform=relaxed)
             if values:
                 found[requested] = values[0]
@@ -144,6 +147,8 @@ class FormLoop:
                     found = self.candidates(turn, form, requested, relaxed=True)
             elif parse.intent.name in intent_names.PRODUCTS:  # "the gold hoop earrings" when asked which item
                 found = self.candidates(turn, form, requested, relaxed=True)
+            elif parse.intent.name in MEMORY_INTENTS:  # "actually make it London" read as "remember London"
+                found = self.candidates(turn, form, requested, relaxed=True, free_text=False)
             if not found:
                 self.engine.policy.digress(state, turn, form, requested, outcome)
                 return

@@ -1,9 +1,10 @@
 """The policy: what the bot does with a message when no form is active, and with a digression in one.
 
-Order of precedence, Rasa-style: a follow-up of the previous knowledge answer; facts with a rule of
-their own; the two-stage fallback for abstentions (after the knowledge base had its say); `faq` for the
-knowledge base; "why?"; the rule for the intent (facts outside a task continue the last task); the
-knowledge base for `out_of_scope`; the intent's response; `utter_default`.
+Order of precedence, Rasa-style: the customer-memory intents (`bot.dialogue.memory`); a follow-up of the
+previous knowledge answer; facts with a rule of their own; the two-stage fallback for abstentions (after
+the knowledge base had its say); `faq` for the knowledge base; "why?"; the rule for the intent (facts
+outside a task continue the last task); the knowledge base for `out_of_scope`; the intent's response;
+`utter_default`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from bot import intent_names
 from bot.dialogue.knowledge_context import is_follow_up, previous_answer
+from bot.dialogue.memory import MEMORY_INTENTS
 from bot.dialogue.requests import INHERITED
+from bot.dialogue.shopping import REFINE_ENTITIES
 from bot.dialogue.state import ConversationState
 from bot.dialogue.turn import KnowledgeOutcome, Turn
 from bot.domain import Rule
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
 
 FOLLOW_UP_INTENTS = frozenset({intent_names.INFORM, intent_names.FAQ, intent_names.FALLBACK, intent_names.OUT_OF_SCOPE})
 """Intents a follow-up of a knowledge answer ("and to France?") or a message of facts may come with."""
+PRODUCT_FACTS = REFINE_ENTITIES | {"item"}
+"""Entities that make a message about products (a message naming only an order is about the order)."""
 TASK_HINT = 0.2
 """A task intent ranked at least this high is a candidate for a message that only gives facts."""
 
@@ -36,6 +41,11 @@ class Policy:
     def free_turn(self, state: ConversationState, turn: Turn) -> None:
         engine = self.engine
         intent = turn.parse.intent.name
+        if intent in MEMORY_INTENTS and engine.memory.answer(state, turn):
+            state.fallback_count = 0
+            return
+        if intent == intent_names.STOP and engine.memory.forget_that(state, turn):
+            return  # "forget that" right after the bot remembered something
         if intent in FOLLOW_UP_INTENTS and previous_answer(state) and is_follow_up(turn):
             outcome = engine.knowledge_context.in_context(state, turn, record=False)  # "and to France?" after Germany
             if outcome is not None and outcome.decision == "answer":
@@ -123,10 +133,13 @@ class Policy:
 
     def facts_rule(self, turn: Turn) -> Rule | None:
         """A message the classifier took for a question or could not place, carrying facts with a rule
-        of their own ("what happened to my order AN-10008"): that rule."""
+        of their own ("what happened to my order AN-10008"), or took for shopping while it names an order
+        and no product ("so what's the status of AN-10004 now?"): that rule."""
         parse = turn.parse
         own = [e.entity for e in parse.entities if e.extractor != INHERITED]  # not facts of an earlier part
-        if parse.intent.name not in FOLLOW_UP_INTENTS - intent_names.FORM_FILLING or not own:
+        intent = parse.intent.name
+        not_shopping = intent in intent_names.PRODUCTS and not set(own) & PRODUCT_FACTS
+        if (intent not in FOLLOW_UP_INTENTS - intent_names.FORM_FILLING and not not_shopping) or not own:
             return None
         facts = self.domain.action_for_intent(intent_names.INFORM, None, own)
         return facts if facts is not None and facts.entities else None
@@ -208,6 +221,8 @@ class Policy:
             engine.speech.explain(state, turn)
         elif intent in intent_names.PRODUCTS and engine.shopping.answer(state, turn):
             pass  # a product question in a task: answered, then back to the task's question
+        elif intent in MEMORY_INTENTS and engine.memory.answer(state, turn, in_task=True):
+            pass  # "what do you know about me?" in a task: answered, then back to the task's question
         elif rule is not None and rule.activates_form and rule.activates_form != form:
             engine.forms.deactivate(state)  # the customer switched task: say so (when the bot has words for it)
             if engine.renderer.has("utter_switch_task"):

@@ -30,6 +30,9 @@ class ConversationState:
     fallback_count: int = 0  # consecutive nlu_fallback turns (two-stage fallback)
     pending_requests: list[dict[str, Any]] = field(default_factory=list)  # `PendingRequest.to_json()`s
     shopping: dict[str, Any] = field(default_factory=dict)  # `ShoppingContext.to_json()`: the last search
+    customer: dict[str, Any] = field(default_factory=dict)  # `bot.dialogue.memory`'s notes on this session
+    known_customer: Any = field(default=None, repr=False)
+    """the customer proven for the message being handled (`bot.dialogue.memory.KnownCustomer`); never saved"""
     new_events: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def add(self, item: dict[str, Any]) -> None:
@@ -76,6 +79,7 @@ class ConversationState:
             "fallback_count": self.fallback_count,
             "pending_requests": self.pending_requests,
             "shopping": self.shopping,
+            "customer": self.customer,
         }
 
     @classmethod
@@ -93,4 +97,5 @@ class ConversationState:
             fallback_count=int(data.get("fallback_count", 0)),
             pending_requests=list(data.get("pending_requests") or []),
             shopping=dict(data.get("shopping") or {}),
+            customer=dict(data.get("customer") or {}),
         )

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import Problem
-from bot.faq.entry import VALID_ID, KnowledgeEntry, empty_file, file_stem, slugify, title_of
+from bot.faq.entry import VALID_ID, KnowledgeEntry, empty_file, file_stem, shows_nothing, slugify, title_of
+from bot.faq.markdown_loader import reads_as_a_field
 
 REQUIRED_COLUMNS = ("question", "answer")
 OPTIONAL_COLUMNS = ("alternates", "id", "tags")
@@ -118,7 +119,7 @@ class _Table:
         if not question:
             self.problem(line, "row has no question", "fill the 'question' cell or delete the row")
             return None
-        if not answer:
+        if shows_nothing(answer):
             self.problem(line, f"the question '{question}' has no answer", "fill the 'answer' cell or delete the row")
             return None
         entry_id = cells.get("id", "")
@@ -153,15 +154,22 @@ def write_table(entries: Sequence[KnowledgeEntry], path: Path) -> None:
 
 
 _JINJA = re.compile(r"\{\{|\{%|\{#")
+_HEADING_START = re.compile(r"^([ \t]*)#", re.MULTILINE)
+_FENCE = re.compile(r"^[ \t]{0,3}(?:```|~~~)", re.MULTILINE)  # as bot.faq.markdown_loader reads them
 
 
 def _escape_markdown_answer(answer: str) -> str:
-    """Make an imported answer safe for the Markdown format: literal braces, no headings."""
-    lines = [("\\" + line) if line.lstrip().startswith("#") else line for line in answer.splitlines()]
-    text = "\n".join(lines)
-    if _JINJA.search(text):
-        text = "{% raw %}" + text + "{% endraw %}"
-    return text
+    """Make an imported answer safe for the Markdown format: literal braces, no headings, and a first line
+    that is not read as a `Shop:` or `Also asked:` line (its colon escaped: Markdown shows `\\:` as `:`), and
+    no code block left open."""
+    text = _HEADING_START.sub(r"\1\\#", answer)
+    first, newline, rest = text.partition("\n")
+    if reads_as_a_field(first):
+        text = first.replace(":", "\\:", 1) + newline + rest
+    raw, end_raw = ("{% raw %}", "{% endraw %}") if _JINJA.search(text) else ("", "")
+    if len(_FENCE.findall(raw + text)) % 2:  # a code block left open would hide the questions after it
+        text += "\n```"
+    return raw + text + end_raw
 
 
 def to_markdown(entries: Sequence[KnowledgeEntry], title: str) -> str:

@@ -34,6 +34,14 @@ def title_of(stem: str) -> str:
     return stem.replace("-", " ").replace("_", " ").capitalize()
 
 
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def shows_nothing(answer: str) -> bool:
+    """An answer that is empty once its HTML comments are left out (they are never shown)."""
+    return not _COMMENT.sub("", answer).strip()
+
+
 def empty_file(file: str, fix: str) -> tuple[list[KnowledgeEntry], list[Problem]]:
     """What parsing an empty knowledge file gives: no entries and one problem."""
     return [], [Problem(file, None, "the file is empty", fix)]

@@ -22,24 +22,24 @@ from __future__ import annotations
 import re
 
 from bot.errors import Problem
-from bot.faq.entry import VALID_ID, KnowledgeEntry, empty_file, file_stem, slugify, title_of
+from bot.faq.entry import VALID_ID, KnowledgeEntry, empty_file, file_stem, shows_nothing, slugify, title_of
 from bot.faq.front_matter import FileMeta, parse_front_matter
 
 _HEADING = re.compile(r"^##(?!#)(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _H1 = re.compile(r"^#(?!#)([ \t]|$)")
-_ID_SUFFIX = re.compile(r"[ \t]*\{#([^}]*)\}[ \t]*$")
+_ID_SUFFIX = re.compile(r"[ \t]*\{#([^{}]*)\}[ \t]*$")
 _ALSO_ASKED = re.compile(r"^also asked[ \t]*:[ \t]*$", re.IGNORECASE)
 ABOUT_KEYS = {"country": "country", "countries": "country", "shop": "shop", "shops": "shop",
               "product": "product", "products": "product"}  # fmt: skip
 _ABOUT = re.compile(r"^([A-Za-z]+)[ \t]*:[ \t]*(.*?)[ \t]*$")
 _BULLET = re.compile(r"^[ \t]*[-*+][ \t]+(.*\S)[ \t]*$")
 _FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)")
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def parse_markdown(text: str, file: str) -> tuple[list[KnowledgeEntry], list[Problem]]:
     """Parse a knowledge Markdown file. `file` is the name used in entries and problems."""
-    lines = text.splitlines()
+    lines = _LINE_END.split(text.removesuffix("\n"))  # as editors count lines: not at U+0085, U+2028, form feeds …
     if not text.strip():
         return empty_file(file, "add at least one '## question' heading followed by its answer, or delete the file")
     meta, start, problems = parse_front_matter(lines, file)
@@ -71,6 +71,12 @@ def parse_markdown(text: str, file: str) -> tuple[list[KnowledgeEntry], list[Pro
     return entries, problems
 
 
+def reads_as_a_field(line: str) -> bool:
+    """Whether a line right under a question is read as an `About:` line (`Shop: Berlin`) or `Also asked:`."""
+    about = _ABOUT.match(line.strip())
+    return bool(about and about.group(1).lower() in ABOUT_KEYS) or bool(_ALSO_ASKED.match(line.strip()))
+
+
 def _parse_entry(
     lines: list[str], h: int, stop: int, file: str, stem: str, meta: FileMeta
 ) -> tuple[KnowledgeEntry | None, list[Problem]]:
@@ -94,7 +100,7 @@ def _parse_entry(
     body.skip_blank()
     alternates, alternate_lines = body.also_asked()
     answer, answer_line = body.answer()
-    if not _COMMENT.sub("", answer).strip():
+    if shows_nothing(answer):
         problems.append(
             Problem(
                 file,

@@ -2,9 +2,9 @@
 
 Request `{"sender": "u1", "message": "hi", "metadata": {...}?, "input_channel": "..."?}` (no sender → a
 new conversation with a random id, returned as `recipient_id`: unlike Rasa's `"default"`, callers without
-a sender never share one conversation). Response: a JSON list, one item per bot message part, each `{"recipient_id": sender}` plus
-only the non-null keys among `text`, `image`, `buttons`, `attachment`, `custom`, rendered as Rasa's
-`OutputChannel.send_response` does:
+a sender never share one conversation). Response: a JSON list, one item per bot message part, each
+`{"recipient_id": sender}` plus only the non-null keys among `text`, `image`, `buttons`, `attachment`,
+`custom`, rendered as Rasa's `OutputChannel.send_response` does:
 
 - a reply with buttons → one item `{text, buttons}`;
 - otherwise its text, stripped, split on blank lines (`"\\n\\n"`) → one item per part;
@@ -16,24 +16,37 @@ Knowledge sources are not part of Rasa's shape; they stay on the native `POST /c
 handling are logged and answered with a 200 list, as Rasa does — except a turn that could not be saved,
 which is never acknowledged: 503 in the JSON error shape with `Retry-After` (`store_unavailable`), as
 while the bot is starting (`not_ready`). `?stream=true` answers `text/event-stream`-typed JSON lines instead.
+
+Like Rasa's, this channel trusts its caller with any `sender`: whoever calls it can continue any
+conversation. It is meant for servers (a shop backend, a messaging bridge), not browsers: set
+`rest_channel_token` and the webhook requires `Authorization: Bearer <rest_channel_token>` (401
+`unauthorized` otherwise), so only those servers can use it (docs/security.md).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.types import Message, Reply
 from server.dependencies import TurnPathDep
-from server.errors import NOT_TAKEN
+from server.errors import NOT_TAKEN, ErrorOut
 from server.product_cards import generic_template
 from server.schemas import CustomerText, Metadata
+
+STREAMED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Rasa's list of bot messages; with `?stream=true`, the same items as JSON lines.",
+        "content": {"application/json": {}, "text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
 
 router = APIRouter(prefix="/webhooks/rest", tags=["rasa channels"])
 
@@ -94,13 +107,40 @@ def rasa_messages(recipient_id: str, replies: Sequence[Reply], base_url: str = "
     return items
 
 
+def require_rest_token(request: Request) -> None:
+    """With `rest_channel_token` set, 401 unless the request sends `Authorization: Bearer <it>`."""
+    expected = request.app.state.settings.rest_channel_token
+    if expected is None:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.strip().encode(), expected.get_secret_value().encode()
+    ):
+        raise HTTPException(
+            401,
+            "this REST channel is for servers: send 'Authorization: Bearer <rest_channel_token>' (docs/security.md)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "`rest_channel_token` is set and the request did not send it."}
+}
+
+
 @router.get("/")
 async def rest_health() -> dict[str, str]:
     """Rasa's channel health check."""
     return {"status": "ok"}
 
 
-@router.post("/webhook", response_model=list[RasaRestMessage], response_model_exclude_none=True, responses=NOT_TAKEN)
+@router.post(
+    "/webhook",
+    response_model=list[RasaRestMessage],
+    response_model_exclude_none=True,
+    responses={**NOT_TAKEN, **UNAUTHORIZED, **STREAMED},
+    dependencies=[Depends(require_rest_token)],
+)
 async def rest_webhook(
     body: RasaRestRequest,
     turns: TurnPathDep,

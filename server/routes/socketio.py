@@ -6,12 +6,25 @@ requests pass through the same middleware (request id, body limit, CORS) as the 
 
 Events, as Rasa's `SocketIOInput` with `session_persistence: true` and `metadata_key: customData`:
 
-- client `session_request {"session_id": id|null}` → server `session_confirm "<id>"` (a new uuid4 hex
-  when none is given); the socket joins the room named after the session.
+- client `session_request {"session_id": id|null, "token"?}` → server `session_confirm {"session_id",
+  "token"}` (rasa-webchat takes the object's `session_id`, as it takes Rasa's plain string); the socket
+  joins the room named after the session, and leaves the one it held before.
 - client `user_uttered {"message", "session_id", "customData"}` (metadata may be a JSON string;
   `metadata` is read when `customData` is absent). Without `session_id` the message is ignored with a
-  warning. The sender is the session id, so a conversation survives reconnects and page loads.
-- server `bot_uttered`, one emit per part, to the session's room: text split on blank lines `{"text"}`;
+  warning. The sender is the session id.
+
+Who may join a session (docs/security.md): the replies of a session go to every socket in its room, so
+a socket joins the room of an existing conversation only with its token (`server/conversation_tokens.py`),
+sent as `token` in `session_request` (or `user_uttered`) or in the connection's `auth` (`{"token"}`).
+A session id that has stored events or a socket in its room, asked for without a valid token, is not
+confirmed: `session_confirm` answers a new random id (rasa-webchat then starts a new conversation), and a
+`user_uttered` for it gets an `error` event (`conversation_token_required`, `…_invalid`, `…_expired`).
+A session id nobody uses is confirmed as Rasa does, so a client may name its new conversation. Clients
+that keep the token (the session's `token` of `session_confirm`) keep their conversation across
+reconnects and page loads; rasa-webchat, which keeps only the id, starts anew after a reconnect.
+- server `bot_uttered`, one emit per part, to the session's room (and a proactive message — an event or a
+  reminder, docs/proactive.md — to each socket of the session, registered with the push hub when it
+  joins): text split on blank lines `{"text"}`;
   with buttons every part is `{"text", "quick_replies": []}` and the last carries
   `[{"content_type": "text", "title", "payload"}]`; then custom (the dict itself), then image
   `{"attachment": {"type": "image", "payload": {"src": url}}}`; then product cards, one
@@ -54,13 +67,15 @@ from starlette.types import Message as AsgiMessage
 
 from bot.config import Settings
 from bot.types import Message, Reply
+from server.conversation_tokens import MAX_TOKEN_CHARS, ConversationTokenRefused, has_events, tokens_of
 from server.draining import drain_of
 from server.errors import error_body, http_error_body
 from server.limits import RateLimited, limits_of, origin_allowed
 from server.observability import new_request_id, request_id_var
 from server.product_cards import generic_template
+from server.push import PushHub, push_of, replies_of
 from server.schemas import check_json_value, check_text
-from server.turns import NotReady, TurnPath
+from server.turns import NotReady, TurnPath, ready_assistant
 
 log = logging.getLogger("supportbot.channels")
 
@@ -171,6 +186,62 @@ def _session_id(value: Any) -> str:
     return session_id
 
 
+def _token(value: Any) -> str | None:
+    """A conversation token sent by the client (None when absent or not a string of a sane length)."""
+    return value if isinstance(value, str) and 0 < len(value) <= MAX_TOKEN_CHARS else None
+
+
+def _in_use(sio: socketio.AsyncServer, session_id: str, sid: str) -> bool:
+    """Is another socket of this process in the session's room?"""
+    return any(other != sid for other, _ in sio.manager.get_participants("/", session_id))
+
+
+async def _may_join(app: FastAPI, sio: socketio.AsyncServer, sid: str, session_id: str, token: str | None) -> None:
+    """Raise ConversationTokenRefused unless socket `sid` may join `session_id`: a valid token for it, or a
+    session with no socket in its room and no stored events. NotReady while the bot starts or the store fails."""
+    if token:
+        tokens_of(app).check(session_id, token)
+        return
+    refused = ConversationTokenRefused(
+        "conversation_token_required",
+        "this session is in use: send its token (`token` in session_request or the connection's auth), or ask "
+        "for a new session",
+    )
+    if _in_use(sio, session_id, sid) or await has_events(ready_assistant(app), session_id):
+        raise refused
+    if _in_use(sio, session_id, sid):  # another socket took it while the store was asked
+        raise refused
+
+
+async def _join(app: FastAPI, sio: socketio.AsyncServer, sid: str, session_id: str) -> None:
+    """Move socket `sid` into the session's room (out of the one it held), and remember it. The socket
+    receives the session's proactive messages (server/push.py) from now on, and no longer the previous one's."""
+    hub = push_of(app)
+    async with sio.session(sid) as session:
+        previous = session.get("conversation")
+        if previous and previous != session_id:
+            await sio.leave_room(sid, previous)
+            _unregister(hub, session)
+        await sio.enter_room(sid, session_id)
+        session["conversation"] = session_id
+        if hub is not None and session.get("pushed") is None:
+            base_url = str(session.get("base_url", ""))
+
+            async def deliver(replies: list[dict[str, Any]]) -> None:
+                for payload in bot_uttered_payloads(replies_of(replies), base_url):
+                    await sio.emit(BOT_MESSAGE_EVENT, payload, to=sid)
+
+            session["pushed"] = (session_id, deliver)
+            hub.register(session_id, deliver)
+
+
+def _unregister(hub: PushHub | None, session: dict[str, Any]) -> None:
+    """Stop pushing to the socket whose sio session this is (it left its conversation or disconnected)."""
+    pushed = session.pop("pushed", None)
+    if hub is not None and pushed is not None:
+        hub.unregister(*pushed)
+
+
 def create_socketio_server(app: FastAPI, settings: Settings) -> socketio.AsyncServer:
     """The socket.io server with Rasa's event handlers; the assistant is read from `app.state`."""
     sio = socketio.AsyncServer(
@@ -193,19 +264,31 @@ def create_socketio_server(app: FastAPI, settings: Settings) -> socketio.AsyncSe
             _take_address(app, ip)
         except RateLimited as e:
             raise SocketRefused(f"too many requests from this address; retry in {e.seconds} s") from e
-        await sio.save_session(sid, {"ip": ip, "base_url": _base_url(environ)})
+        auth_token = _token(auth.get("token")) if isinstance(auth, dict) else None
+        await sio.save_session(sid, {"ip": ip, "base_url": _base_url(environ), "auth_token": auth_token})
 
     async def session_request(sid: str, data: Any = None) -> None:
+        data = data if isinstance(data, dict) else {}
         try:
             _take_address(app, await _ip(sio, sid))
-            session_id = _session_id(data.get("session_id") if isinstance(data, dict) else None)
+            session_id = _session_id(data.get("session_id"))
         except (RateLimited, InvalidInput) as e:
             await _emit_error(sio, sid, e)
             return
-        if not session_id:
-            session_id = uuid.uuid4().hex
-        await sio.enter_room(sid, session_id)
-        await sio.emit("session_confirm", session_id, room=sid)
+        token = _token(data.get("token")) or (await sio.get_session(sid)).get("auth_token")
+        try:
+            if session_id:
+                await _may_join(app, sio, sid, session_id, token)
+        except ConversationTokenRefused:
+            log.info("a socket.io session_request for a session in use without its token got a new session")
+            session_id = ""
+        except NotReady as e:
+            await _emit_error(sio, sid, e)
+            return
+        session_id = session_id or uuid.uuid4().hex
+        await _join(app, sio, sid, session_id)
+        confirm = {"session_id": session_id, "token": tokens_of(app).issue(session_id)}
+        await sio.emit("session_confirm", confirm, room=sid)
 
     async def user_uttered(sid: str, data: Any = None) -> None:
         token = request_id_var.set(new_request_id())
@@ -217,7 +300,15 @@ def create_socketio_server(app: FastAPI, settings: Settings) -> socketio.AsyncSe
     async def invalid_packet(sid: str, reason: Any = None) -> None:
         await _emit_error(sio, sid, InvalidInput(str(reason or "the packet cannot be read")), code="bad_request")
 
+    async def disconnect(sid: str, *args: Any) -> None:
+        try:
+            async with sio.session(sid) as session:
+                _unregister(push_of(app), session)
+        except KeyError:  # the connection was refused before it had a session
+            pass
+
     sio.on("connect", connect)
+    sio.on("disconnect", disconnect)
     sio.on("session_request", session_request)
     sio.on(USER_MESSAGE_EVENT, user_uttered)
     sio.on(INVALID_PACKET_EVENT, invalid_packet)
@@ -238,7 +329,7 @@ async def _ip(sio: socketio.AsyncServer, sid: str) -> str:
 async def _emit_error(sio: socketio.AsyncServer, sid: str, error: Exception, code: str = "invalid_request") -> None:
     """`error` with the JSON error shape: RateLimited and NotReady as HTTP would say them (plus
     `retry_after`), InvalidInput as `code` with its message."""
-    if isinstance(error, RateLimited | NotReady):
+    if isinstance(error, RateLimited | NotReady | ConversationTokenRefused):
         body = http_error_body(error)
         if isinstance(error, RateLimited):
             body["retry_after"] = int(error.seconds)
@@ -265,8 +356,14 @@ async def _user_uttered(app: FastAPI, sio: socketio.AsyncServer, sid: str, data:
             return
         await _emit_error(sio, sid, e)
         return
-    if sender not in sio.rooms(sid):
-        await sio.enter_room(sid, sender)
+    try:
+        if session.get("conversation") != sender:
+            token = _token(data.get("token")) or session.get("auth_token")
+            await _may_join(app, sio, sid, sender, token)
+            await _join(app, sio, sid, sender)
+    except (NotReady, ConversationTokenRefused) as e:
+        await _emit_error(sio, sid, e)
+        return
     try:
         turns = TurnPath.of(app)
         with drain_of(app).turn():

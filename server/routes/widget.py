@@ -2,12 +2,19 @@
 
 WebSocket frames are JSON objects with a `type` (documented in docs/widget.md):
 
-    client → server  {"type": "message", "sender", "text", "metadata"?, "id"?}
-                     {"type": "history", "sender", "limit"?}
+    client → server  {"type": "message", "sender", "text", "metadata"?, "id"?, "token"?}
+                     {"type": "history", "sender", "limit"?, "token"}
     server → client  {"type": "typing"}                       as soon as a message is accepted
-                     {"type": "replies", "sender", "replies": [...], "in_reply_to"?}
-                     {"type": "history", "sender", "messages": [...]}
+                     {"type": "replies", "sender", "token", "replies": [...], "in_reply_to"?}
+                     {"type": "history", "sender", "token", "messages": [...]}
+                     {"type": "replies", "sender", "token", "proactive": true, "replies": [...]}
+                                                               pushed: an event or reminder (docs/proactive.md)
                      {"type": "error", "error": {"code", "message"}, "in_reply_to"?}
+
+Every request names its conversation by `sender` and proves it may use it with the conversation's token
+(`server/conversation_tokens.py`): a frame's `token`, the `X-Conversation-Token` header over HTTP. Only
+the first message of a conversation goes without one; every answer carries a fresh token, and a refused
+one is a 403 / an error frame (`conversation_token_required`, `…_invalid`, `…_expired`).
 
 A bad frame — not JSON, nested too deeply, a number too large, a lone surrogate, a binary frame — gets
 an error frame and the connection stays open. Browsers' cross-origin sockets are refused (close code
@@ -15,11 +22,15 @@ an error frame and the connection stays open. Browsers' cross-origin sockets are
 from the client address's budget, the same one its HTTP requests take (`server/limits.py`), and a
 message frame one from its conversation's too.
 
+A socket whose frame's token was accepted for a conversation is registered with the worker's push hub
+(`server/push.py`) for it, and receives that conversation's proactive messages until it closes.
+
 `POST /feedback` accepts a vote only for a reply the bot sent in that conversation (404 otherwise).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -35,10 +46,18 @@ from bot.assistant import Assistant
 from bot.config import Settings
 from bot.feedback import Feedback, FeedbackStore, SqlFeedbackStore
 from bot.types import Message, Reply
+from server.conversation_tokens import (
+    TOKEN_REFUSED,
+    ConversationTokenRefused,
+    TokenHeader,
+    authorize,
+    tokens_of,
+)
 from server.dependencies import AssistantDep
 from server.draining import drain_of
 from server.errors import error_body
 from server.limits import RateLimited, limits_of, origin_allowed
+from server.push import Deliver, PushHub, push_of
 from server.schemas import BAD_REQUEST, NOT_FOUND, ButtonOut, CardOut, ReplyOut, SourceOut
 from server.turns import NotReady, TurnPath
 from server.widget_schemas import (
@@ -146,15 +165,24 @@ async def _history(state: State, assistant: Assistant, sender: str, limit: int) 
 
 
 # -- HTTP --------------------------------------------------------------------------------------------
-@router.get("/conversations/{sender}/history", response_model=HistoryOut, response_model_exclude_none=True)
+@router.get(
+    "/conversations/{sender}/history",
+    response_model=HistoryOut,
+    response_model_exclude_none=True,
+    responses=TOKEN_REFUSED,
+)
 async def conversation_history(
     sender: Annotated[str, Path(min_length=1, max_length=128)],
     assistant: AssistantDep,
     request: Request,
+    conversation_token: TokenHeader = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> HistoryOut:
-    """The conversation so far, oldest first, as the widget displays it (an unknown sender has none)."""
-    return HistoryOut(sender=sender, messages=await _history(request.app.state, assistant, sender, limit))
+    """The conversation so far, oldest first, as the widget displays it, and a fresh token. Needs the
+    conversation's token (`X-Conversation-Token`), whether or not the conversation has messages."""
+    await authorize(request.app, assistant, sender, conversation_token, starts=False)
+    messages = await _history(request.app.state, assistant, sender, limit)
+    return HistoryOut(sender=sender, token=tokens_of(request.app).issue(sender), messages=messages)
 
 
 def _sent_reply(assistant: Assistant, sender: str, reply_id: str) -> bool:
@@ -170,11 +198,14 @@ def _sent_reply(assistant: Assistant, sender: str, reply_id: str) -> bool:
     "/feedback",
     status_code=status.HTTP_201_CREATED,
     response_model=FeedbackOut,
-    responses={**BAD_REQUEST, **NOT_FOUND},
+    responses={**BAD_REQUEST, **NOT_FOUND, **TOKEN_REFUSED},
 )
-async def post_feedback(body: FeedbackRequest, request: Request, assistant: AssistantDep) -> FeedbackOut:
-    """Thumbs up or down on a bot reply. Idempotent: voting again replaces the earlier vote. A reply id the
-    bot never sent in this conversation gets 404."""
+async def post_feedback(
+    body: FeedbackRequest, request: Request, assistant: AssistantDep, conversation_token: TokenHeader = None
+) -> FeedbackOut:
+    """Thumbs up or down on a bot reply. Idempotent: voting again replaces the earlier vote. Needs the
+    conversation's token (`X-Conversation-Token`); a reply id the bot never sent in it gets 404."""
+    await authorize(request.app, assistant, body.sender, conversation_token, starts=False)
     if not await run_in_threadpool(_sent_reply, assistant, body.sender, body.reply_id):
         raise HTTPException(
             404, f"the bot sent no reply {body.reply_id!r} in conversation {body.sender!r}; vote on a reply's `id`"
@@ -182,7 +213,13 @@ async def post_feedback(body: FeedbackRequest, request: Request, assistant: Assi
     store = await run_in_threadpool(feedback_store, request.app.state)
     item = Feedback(sender_id=body.sender, reply_id=body.reply_id, value=body.value, comment=body.comment)
     saved = await run_in_threadpool(store.record, item)
-    return FeedbackOut(sender=saved.sender_id, reply_id=saved.reply_id, value=saved.value, comment=saved.comment)
+    return FeedbackOut(
+        sender=saved.sender_id,
+        token=tokens_of(request.app).issue(saved.sender_id),
+        reply_id=saved.reply_id,
+        value=saved.value,
+        comment=saved.comment,
+    )
 
 
 # -- WebSocket ---------------------------------------------------------------------------------------
@@ -202,19 +239,62 @@ async def chat_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     client = websocket.client
     ip = client.host if client else "unknown"
+    line = _Line(websocket)
     try:
         while True:
             raw = await _receive(websocket)
             try:
-                frame = await _answer(websocket, settings, raw, ip)
+                frame = await _answer(websocket, settings, raw, ip, line)
             except WebSocketDisconnect:
                 raise
             except Exception:  # one failing turn must not drop the customer's connection
                 log.exception("widget socket: handling a frame failed")
                 frame = _error("internal_error", "something went wrong on our side")
-            await websocket.send_json(frame)
+            await line.send(frame)
     except WebSocketDisconnect:
         return
+    finally:
+        line.close()
+
+
+class _Line:
+    """One widget socket: its sends (serialised: the push hub sends from the poller's task) and the
+    conversations it proved and is registered for with the push hub."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self.hub: PushHub | None = push_of(websocket.app)
+        self.pushed: dict[str, Deliver] = {}
+        self._lock = asyncio.Lock()
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        async with self._lock:
+            await self.websocket.send_json(frame)
+
+    def proved(self, sender: str) -> None:
+        """`sender`'s token was accepted on this socket: receive its proactive messages from now on."""
+        if self.hub is None or sender in self.pushed:
+            return
+        app = self.websocket.app
+
+        async def deliver(replies: list[dict[str, Any]]) -> None:
+            frame = {
+                "type": "replies",
+                "sender": sender,
+                "proactive": True,
+                "token": tokens_of(app).issue(sender),
+                "replies": [ReplyOut.model_validate(r).model_dump(exclude_none=True) for r in replies],
+            }
+            await self.send(frame)
+
+        self.pushed[sender] = deliver
+        self.hub.register(sender, deliver)
+
+    def close(self) -> None:
+        if self.hub is not None:
+            for sender, deliver in self.pushed.items():
+                self.hub.unregister(sender, deliver)
+        self.pushed.clear()
 
 
 async def _receive(websocket: WebSocket) -> str | bytes:
@@ -248,7 +328,7 @@ def _parse(raw: str | bytes, settings: Settings) -> MessageFrame | HistoryFrame 
         return _error("bad_request", f"the frame holds a value that cannot be read ({str(e)[:120]})")
 
 
-async def _answer(websocket: WebSocket, settings: Settings, raw: str | bytes, ip: str) -> dict[str, Any]:
+async def _answer(websocket: WebSocket, settings: Settings, raw: str | bytes, ip: str, line: _Line) -> dict[str, Any]:
     """Handle one client frame; return the frame to send back (sending `typing` first for messages)."""
     in_reply_to: str | None = None
     try:
@@ -260,20 +340,31 @@ async def _answer(websocket: WebSocket, settings: Settings, raw: str | bytes, ip
             return frame
         in_reply_to = frame.id if isinstance(frame, MessageFrame) else None
         turns = TurnPath.of(websocket.app)
+        is_history = isinstance(frame, HistoryFrame)
+        await authorize(websocket.app, turns.assistant, frame.sender, frame.token, starts=not is_history)
+        if frame.token or is_history:
+            line.proved(frame.sender)
         if isinstance(frame, HistoryFrame):
             history = await _history(websocket.app.state, turns.assistant, frame.sender, frame.limit)
             messages = [m.model_dump(exclude_none=True) for m in history]
-            return {"type": "history", "sender": frame.sender, "messages": messages}
+            token = tokens_of(websocket.app).issue(frame.sender)
+            return {"type": "history", "sender": frame.sender, "token": token, "messages": messages}
         message = Message(frame.sender, frame.text, frame.metadata or {}, input_channel=INPUT_CHANNEL)
         with drain_of(websocket.app).turn():
-            result = await turns.take(
-                message, channel="webchat", on_accepted=lambda: websocket.send_json({"type": "typing"})
-            )
+            result = await turns.take(message, channel="webchat", on_accepted=lambda: line.send({"type": "typing"}))
     except RateLimited as e:
         return _error("rate_limited", f"too many messages; retry in {e.seconds} s", in_reply_to)
     except NotReady as e:
-        return _error("not_ready", e.detail, in_reply_to)
-    out: dict[str, Any] = {"type": "replies", "sender": frame.sender, "replies": [reply_out(r) for r in result.replies]}
+        return _error(e.code, e.detail, in_reply_to)
+    except ConversationTokenRefused as e:
+        return _error(e.code, str(e.detail), in_reply_to)
+    out: dict[str, Any] = {
+        "type": "replies",
+        "sender": frame.sender,
+        "token": tokens_of(websocket.app).issue(frame.sender),
+        "replies": [reply_out(r) for r in result.replies],
+    }
     if in_reply_to:
         out["in_reply_to"] = in_reply_to
+    line.proved(frame.sender)  # a conversation's first message (no token yet) starts it on this socket
     return out

@@ -59,6 +59,8 @@
     cardColoursLabel: "Colours",
     cardSizesLabel: "In stock",
     soldOutText: "Sold out",
+    rememberedLabel: "Remembered",
+    unreadLabel: "Open chat: new message",
   };
 
   /** Behaviour options (data-* attribute → default). */
@@ -72,6 +74,9 @@
     storageKey: "supportbot", // localStorage/sessionStorage key prefix
     position: "right", // right | left
     maxLength: "2000", // characters per message; keep it equal to the server's max_message_chars
+    customerToken: "", // the shop's signed token of the logged-in customer, forwarded as metadata.customer_token
+    triggers: "", // page triggers: their URL; default the server's widget/triggers; "off" = none
+    pageValues: "", // JSON object of the page's values for the triggers' conditions and {placeholders}
   };
 
   const BACKOFF_BASE_MS = 500;
@@ -81,8 +86,16 @@
   // could not save the conversation) is sent again with backoff, this many times, before it shows "Not sent".
   const RESEND_MAX_ATTEMPTS = 6;
   const RESEND_CODES = new Set(["not_ready", "store_unavailable"]);
+  // The server no longer lets this device use its conversation (its token is missing, wrong or expired):
+  // the widget starts a new conversation and sends the message again there, at most this many times.
+  const TOKEN_CODES = new Set(["conversation_token_required", "conversation_token_invalid", "conversation_token_expired"]);
+  const TOKEN_RESEND_MAX = 3;
+  const TOKEN_HEADER = "X-Conversation-Token";
   const COUNTER_FROM = 0.8; // show the character counter from this share of data-max-length
   const REVEAL_GAP_PX = 8; // space above a long new message scrolled to the top of the log
+  const TYPING_QUIET_MS = 2000; // a page trigger waits until no key was pressed for this long
+  const TRIGGER_RECHECK_MS = 1000; // how often a trigger held back by typing is tried again
+  const DAY_MS = 86400000;
 
   // -- small helpers -----------------------------------------------------------------------------------
   const camelToKebab = (name) => name.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -97,7 +110,18 @@
   };
 
   /** A strings-table text with its {placeholders} filled in. */
-  const fill = (template, values) => template.replace(/\{(\w+)\}/g, (all, key) => (key in values ? String(values[key]) : all));
+  const fill = (template, values) => template.replace(/\{(\w+)\}/g, (all, key) => (Object.hasOwn(values, key) ? String(values[key]) : all));
+
+  /** A page value against a trigger's condition ({equals, at_least, at_most, present}); all given must hold. */
+  function valueHolds(value, condition) {
+    const present = value !== undefined && value !== null && value !== "";
+    if ("present" in condition && present !== Boolean(condition.present)) return false;
+    if ("equals" in condition && !(present && String(value) === String(condition.equals))) return false;
+    const number = typeof value === "number" ? value : Number.parseFloat(value);
+    if ("at_least" in condition && !(Number.isFinite(number) && number >= Number(condition.at_least))) return false;
+    if ("at_most" in condition && !(Number.isFinite(number) && number <= Number(condition.at_most))) return false;
+    return true;
+  }
 
   function h(tag, attrs = {}, ...children) {
     const el = document.createElement(tag);
@@ -157,6 +181,7 @@
     return {
       get: (k) => (store ? store.getItem(k) : memory.get(k) ?? null),
       set: (k, v) => (store ? store.setItem(k, v) : memory.set(k, v)),
+      remove: (k) => (store ? store.removeItem(k) : memory.delete(k)),
     };
   }
 
@@ -372,6 +397,9 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
 .feedback button[aria-pressed="true"] { color: var(--sb-accent-text); background: var(--sb-accent); border-color: var(--sb-accent); }
 .feedback svg { flex: none; width: 16px; height: 16px; }
 .feedback-thanks { font-size: 0.8em; margin-left: 4px; }
+.remembered { margin: 4px 0 0; font-size: 0.8em; color: var(--sb-muted); }
+.launcher .badge { position: absolute; top: 4px; right: 4px; width: 14px; height: 14px; border-radius: 50%;
+  background: var(--sb-error); border: 2px solid var(--sb-accent-text); }
 .quick { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; }
 .quick button { border: 1.5px solid var(--sb-accent); color: var(--sb-accent); background: var(--sb-background);
   border-radius: 999px; padding: 6px 13px; font-size: 0.92em; }
@@ -439,7 +467,8 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       this.attachShadow({ mode: "open" });
       this.local = safeStorage("localStorage");
       this.session = safeStorage("sessionStorage");
-      this.outbox = []; // messages not yet handed to the server: {id, text, metadata, item}
+      this.outbox = []; // messages not yet handed to the server: {id, seq, text, metadata, item, sentAs?}
+      this.seq = 0; // the order messages were written in (a message sent again keeps its place)
       this.inflight = new Map(); // id → message sent, waiting for its replies
       this.socket = null;
       this.mode = null; // "ws" | "http", chosen on first connect
@@ -454,6 +483,11 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       this.sentThisPage = false;
       this.started = false;
       this.revealTarget = null; // the first of the latest bot messages, shown from its top when long
+      this.shownIds = new Set(); // ids of the bot replies on screen (a pushed one may also be in the history)
+      this.openedBy = null; // the page trigger that opened the panel (closing it is a dismissal)
+      this.openedThisPage = false; // page triggers never fire once the chat was open on this page
+      this.lastKeyAt = 0;
+      this.triggerTimers = [];
     }
 
     // -- configuration ---------------------------------------------------------------------------------
@@ -486,6 +520,28 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       }
       return id;
     }
+    /** The conversation's token: the server's proof that this device may read and continue it. */
+    get tokenKey() {
+      return `${this.option("storageKey")}:token`;
+    }
+    get conversationToken() {
+      return this.local.get(this.tokenKey) || "";
+    }
+    /** Keep the fresh token of an answer, if it is for the conversation shown now. */
+    keepToken(sender, token) {
+      if (token && sender === this.conversationId) this.local.set(this.tokenKey, token);
+    }
+    /** Headers of an HTTP request in this conversation. */
+    headers(extra = {}) {
+      const token = this.conversationToken;
+      return token ? { ...extra, [TOKEN_HEADER]: token } : extra;
+    }
+    /** A message's metadata as sent: with the shop's customer token (data-customer-token), when set. */
+    metadataOf(message) {
+      const customerToken = this.option("customerToken");
+      if (!customerToken) return message.metadata || null;
+      return { ...(message.metadata || {}), customer_token: customerToken };
+    }
 
     // -- lifecycle -------------------------------------------------------------------------------------
     connectedCallback() {
@@ -505,11 +561,20 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       window.addEventListener("offline", this.onOffline);
       const wasOpen = this.session.get(`${this.option("storageKey")}:open`) === "1";
       if (wasOpen || this.option("open") === "true") this.open({ focus: false });
+      else if (this.local.get(this.conversationKey) && this.conversationToken) this.connect(); // pushed messages arrive
+      this.onKey = () => {
+        this.lastKeyAt = Date.now();
+      };
+      document.addEventListener("keydown", this.onKey, true);
+      this.startTriggers();
     }
 
     disconnectedCallback() {
       window.removeEventListener("online", this.onOnline);
       window.removeEventListener("offline", this.onOffline);
+      document.removeEventListener("keydown", this.onKey, true);
+      this.triggerTimers.forEach(clearTimeout);
+      this.triggerTimers = [];
       clearTimeout(this.retryTimer);
       clearTimeout(this.resendTimer);
       if (this.socket) {
@@ -534,6 +599,8 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
           "aria-expanded": "false", "aria-controls": "panel", "aria-haspopup": "dialog" },
         icon(ICONS.chat),
       );
+      this.badge = h("span", { class: "badge", hidden: true });
+      this.launcher.append(this.badge);
       this.titleEl = h("h2", { class: "title", id: "title", text: this.text("title") });
       const subtitle = this.text("subtitle") ? h("p", { class: "subtitle", text: this.text("subtitle") }) : null;
       this.newButton = h(
@@ -614,6 +681,8 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
 
     // -- public API ------------------------------------------------------------------------------------
     open({ focus = true } = {}) {
+      this.openedThisPage = true;
+      this.setUnread(false);
       this.panel.hidden = false;
       this.launcher.hidden = true;
       this.launcher.setAttribute("aria-expanded", "true");
@@ -629,14 +698,23 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       this.launcher.hidden = false;
       this.launcher.setAttribute("aria-expanded", "false");
       this.session.set(`${this.option("storageKey")}:open`, "0");
+      if (this.openedBy) this.local.set(this.triggerKey(this.openedBy, "dismissed"), String(Date.now()));
+      this.openedBy = null;
       this.launcher.focus();
+    }
+
+    /** A message arrived while the panel is closed: a dot on the launcher, and its name says so. */
+    setUnread(unread) {
+      this.badge.hidden = !unread;
+      this.launcher.setAttribute("aria-label", this.text(unread ? "unreadLabel" : "launcherLabel"));
     }
 
     /** Send a customer message (typed text, or a button payload with its title as `display`). */
     send(text, metadata = null, display = null) {
+      this.openedBy = null; // the customer took up the conversation: closing is no longer a dismissal
       const id = newId();
       const item = this.addMessage({ role: "user", text: display || text });
-      const message = { id, text, metadata, item };
+      const message = { id, seq: ++this.seq, text, metadata, item };
       this.sentThisPage = true;
       this.outbox.push(message);
       this.setPending(item, "queued");
@@ -647,6 +725,7 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
     /** A fresh conversation: a new id (the old one stays on the server, no longer shown here). */
     newConversation() {
       this.local.set(this.conversationKey, newId());
+      this.local.remove(this.tokenKey);
       this.outbox = [];
       this.inflight.clear();
       for (const el of [...this.list.children]) if (el !== this.typing) el.remove();
@@ -655,6 +734,115 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       this.sentThisPage = false;
       this.startConversation();
       this.input.focus();
+    }
+
+    // -- page triggers (docs/proactive.md): the widget opens by itself with a message ----------------------
+    triggerKey(id, what) {
+      return `${this.option("storageKey")}:trigger:${id}:${what}`;
+    }
+
+    /** The page's values (data-page-values, a JSON object); {} when absent or not an object. */
+    get pageValues() {
+      try {
+        const values = JSON.parse(this.option("pageValues") || "{}");
+        return values && typeof values === "object" && !Array.isArray(values) ? values : {};
+      } catch {
+        return {};
+      }
+    }
+
+    /** Did this browser visit before this visit (a session)? Counted once per visit. */
+    get returningVisitor() {
+      const key = this.option("storageKey");
+      let returning = this.session.get(`${key}:returning`);
+      if (returning === null) {
+        returning = this.local.get(`${key}:visited`) ? "1" : "0";
+        this.session.set(`${key}:returning`, returning);
+        this.local.set(`${key}:visited`, String(Date.now()));
+      }
+      return returning === "1";
+    }
+
+    async startTriggers() {
+      const returning = this.returningVisitor; // counts the visit on every page, triggers or not
+      const source = this.option("triggers");
+      if (source === "off") return;
+      let triggers;
+      try {
+        const url = source ? new URL(source, location.href) : new URL("widget/triggers", this.serverBase);
+        const response = await fetch(url, { headers: { Accept: "application/json" } });
+        if (!response.ok) return;
+        triggers = (await response.json()).triggers;
+      } catch {
+        return; // no triggers: the widget works as before
+      }
+      if (!Array.isArray(triggers) || !this.started) return;
+      const values = this.pageValues;
+      for (const trigger of triggers) {
+        if (!this.triggerApplies(trigger, values, returning)) continue;
+        const delay = Math.max(0, Number(trigger.after_seconds) || 0) * 1000;
+        this.triggerTimers.push(setTimeout(() => this.fireTrigger(trigger, values), delay));
+      }
+    }
+
+    /** The trigger's page, visitor and value conditions, and its caps (checked again when it fires). */
+    triggerApplies(trigger, values, returning) {
+      if (!trigger || typeof trigger.id !== "string" || typeof trigger.message !== "string") return false;
+      try {
+        if (!new RegExp(trigger.page).test(location.pathname)) return false;
+      } catch {
+        return false;
+      }
+      if (typeof trigger.returning_visitor === "boolean" && trigger.returning_visitor !== returning) return false;
+      for (const [name, condition] of Object.entries(trigger.values || {})) {
+        if (!valueHolds(values[name], condition || {})) return false;
+      }
+      return this.triggerAllowed(trigger);
+    }
+
+    triggerAllowed(trigger) {
+      if (trigger.once_per_visit !== false && this.session.get(this.triggerKey(trigger.id, "shown"))) return false;
+      const dismissed = Number(this.local.get(this.triggerKey(trigger.id, "dismissed")) || 0);
+      const quietDays = Number(trigger.dismiss_days ?? 1);
+      if (dismissed && Date.now() - dismissed < quietDays * DAY_MS) return false;
+      const day = this.triggerDay(trigger);
+      return day.count < Math.max(1, Number(trigger.max_per_day) || 1);
+    }
+
+    /** How often the trigger was shown today: {date, count} (a new day starts at 0). */
+    triggerDay(trigger) {
+      const today = new Date().toLocaleDateString("en-CA"); // YYYY-MM-DD, local time
+      try {
+        const day = JSON.parse(this.local.get(this.triggerKey(trigger.id, "day")) || "{}");
+        return day.date === today ? { date: today, count: Number(day.count) || 0 } : { date: today, count: 0 };
+      } catch {
+        return { date: today, count: 0 };
+      }
+    }
+
+    fireTrigger(trigger, values) {
+      if (!this.started || this.openedThisPage || !this.panel.hidden) return; // the chat is (or was) open
+      const typing = this.input.value.trim() || Date.now() - this.lastKeyAt < TYPING_QUIET_MS;
+      if (typing) {
+        this.triggerTimers.push(setTimeout(() => this.fireTrigger(trigger, values), TRIGGER_RECHECK_MS));
+        return;
+      }
+      if (!this.triggerAllowed(trigger)) return;
+      this.session.set(this.triggerKey(trigger.id, "shown"), "1");
+      const day = this.triggerDay(trigger);
+      this.local.set(this.triggerKey(trigger.id, "day"), JSON.stringify({ date: day.date, count: day.count + 1 }));
+      this.triggerTimers.forEach(clearTimeout); // one trigger per page
+      this.triggerTimers = [];
+      this.sentThisPage = true; // the trigger's message opens the conversation: no greeting, no start payload
+      const buttons = (Array.isArray(trigger.quick_replies) ? trigger.quick_replies : [])
+        .map((q) => (typeof q === "string" ? { title: q, payload: q } : q))
+        .filter((q) => q && q.title && q.payload)
+        .map((q) => ({ title: String(q.title), payload: String(q.payload) }));
+      this.open({ focus: false });
+      this.openedBy = trigger.id;
+      const item = this.addMessage({ role: "bot", plain: true, text: fill(trigger.message, values), buttons }, { announce: true });
+      item.classList.add("trigger");
+      item.dataset.trigger = trigger.id;
     }
 
     // -- transport -------------------------------------------------------------------------------------
@@ -774,32 +962,86 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
 
     loadHistory() {
       if (this.historyState !== "none") return;
-      if (!this.local.get(this.conversationKey)) {
-        this.historyState = "loaded"; // a new visitor: nothing to restore
+      if (!this.local.get(this.conversationKey) || !this.conversationToken) {
+        // A new visitor, or a conversation this device holds no token for: nothing to restore.
+        if (this.local.get(this.conversationKey)) this.local.set(this.conversationKey, newId());
+        this.historyState = "loaded";
         this.startConversation();
         return;
       }
       this.historyState = "loading";
+      const sender = this.conversationId;
       if (this.mode === "ws") {
-        this.socket.send(JSON.stringify({ type: "history", sender: this.conversationId }));
+        this.socket.send(JSON.stringify({ type: "history", sender, token: this.conversationToken }));
         return;
       }
-      const url = new URL(`conversations/${encodeURIComponent(this.conversationId)}/history`, this.serverBase);
-      fetch(url, { headers: { Accept: "application/json" } })
-        .then((response) => (response.ok ? response.json() : { messages: [] }))
-        .then((body) => this.showHistory(body.messages || []))
+      const url = new URL(`conversations/${encodeURIComponent(sender)}/history`, this.serverBase);
+      fetch(url, { headers: this.headers({ Accept: "application/json" }) })
+        .then(async (response) => {
+          const body = await response.json().catch(() => ({}));
+          if (response.ok) this.onFrame({ type: "history", ...body });
+          else if (TOKEN_CODES.has(body.error && body.error.code)) this.historyRefused();
+          else this.showHistory([]);
+        })
         .catch(() => {
           this.historyState = "none"; // retried on the next (re)connect
         });
+    }
+
+    /** The server refused this device the stored conversation: carry on in a new one. */
+    historyRefused() {
+      if (this.historyState !== "loading") return;
+      this.renewConversation();
+      this.historyState = "loaded";
+      this.startConversation();
+    }
+
+    /**
+     * A new conversation, because the server no longer accepts this one's token (expired, or the server's
+     * key changed). What is on screen stays, under a separator; nothing typed is lost: the caller sends the
+     * refused messages again.
+     */
+    renewConversation() {
+      this.local.set(this.conversationKey, newId());
+      this.local.remove(this.tokenKey);
+      if ([...this.list.children].some((el) => el !== this.typing)) this.addMessage({ role: "separator" });
+    }
+
+    /** `message` was refused for its conversation's token: send it again, in a new conversation if need be. */
+    tokenRefused(message) {
+      const sentAs = message.sentAs || {};
+      if (sentAs.sender === this.conversationId && (sentAs.token || "") === this.conversationToken) {
+        this.renewConversation(); // the credentials it went with are the current ones: they are dead
+      }
+      message.tokenRetries = (message.tokenRetries || 0) + 1;
+      if (message.tokenRetries > TOKEN_RESEND_MAX) {
+        message.tokenRetries = 0; // the Retry button starts over
+        this.setPending(message.item, "failed", message);
+        return;
+      }
+      this.requeue(message);
+    }
+
+    /** Put `message` back in the outbox at its place (the order the customer wrote in). */
+    requeue(message) {
+      const at = this.outbox.findIndex((m) => (m.seq || 0) > (message.seq || 0));
+      this.outbox.splice(at < 0 ? this.outbox.length : at, 0, message);
+      this.setPending(message.item, "queued");
     }
 
     flush() {
       if (this.mode === "http") return this.flushHttp();
       if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return;
       while (this.outbox.length) {
+        // The first message of a conversation goes alone: the next ones wait for its answer's token.
+        if (!this.conversationToken && this.inflight.size) break;
         const message = this.outbox.shift();
-        const frame = { type: "message", sender: this.conversationId, text: message.text, id: message.id };
-        if (message.metadata) frame.metadata = message.metadata;
+        const sentAs = { sender: this.conversationId, token: this.conversationToken };
+        const frame = { type: "message", sender: sentAs.sender, text: message.text, id: message.id };
+        if (sentAs.token) frame.token = sentAs.token;
+        const metadata = this.metadataOf(message);
+        if (metadata) frame.metadata = metadata;
+        message.sentAs = sentAs;
         this.socket.send(JSON.stringify(frame));
         this.inflight.set(message.id, message);
         this.setPending(message.item, null);
@@ -818,11 +1060,13 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
           this.setPending(message.item, null);
           this.updateTyping();
           let response;
+          const sentAs = { sender: this.conversationId, token: this.conversationToken };
+          message.sentAs = sentAs;
           try {
             response = await fetch(new URL("chat", this.serverBase), {
               method: "POST",
-              headers: { "Content-Type": "application/json", Accept: "application/json" },
-              body: JSON.stringify({ sender: this.conversationId, message: message.text, metadata: message.metadata || undefined }),
+              headers: this.headers({ "Content-Type": "application/json", Accept: "application/json" }),
+              body: JSON.stringify({ sender: sentAs.sender, message: message.text, metadata: this.metadataOf(message) || undefined }),
             });
           } catch {
             // The network is down: keep it queued and try again later.
@@ -846,7 +1090,7 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
           this.outbox.shift();
           if (response.ok) {
             const body = await response.json();
-            this.onFrame({ type: "replies", replies: body.replies || [], in_reply_to: message.id });
+            this.onFrame({ type: "replies", sender: body.sender, token: body.token, replies: body.replies || [], in_reply_to: message.id });
           } else {
             const body = await response.json().catch(() => ({}));
             this.onFrame({ type: "error", error: body.error || { code: "error" }, in_reply_to: message.id });
@@ -861,35 +1105,56 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
     onFrame(frame) {
       if (frame.type === "typing") {
         this.updateTyping(); // the indicator already shows from send; nothing more to do
+      } else if (frame.type === "replies" && frame.proactive) {
+        // Pushed by the server (an event, a reminder): for the conversation shown, each reply once.
+        if (frame.sender !== this.conversationId) return;
+        this.keepToken(frame.sender, frame.token);
+        const fresh = (frame.replies || []).filter((reply) => !(reply.id && this.shownIds.has(reply.id)));
+        this.showReplies(fresh);
+        if (fresh.length && this.panel.hidden) this.setUnread(true);
       } else if (frame.type === "replies") {
         if (frame.in_reply_to) this.inflight.delete(frame.in_reply_to);
+        this.keepToken(frame.sender, frame.token);
         this.updateTyping();
-        let first = null;
-        for (const reply of frame.replies || []) {
-          const item = this.addMessage({ role: "bot", ...reply }, { announce: true, scroll: false });
-          first ||= item;
-        }
-        if (first) this.reveal(first);
-        else this.scrollToEnd();
+        this.showReplies(frame.replies || []);
+        if (this.outbox.length) this.flush(); // messages waiting for this conversation's first token
       } else if (frame.type === "history") {
+        this.keepToken(frame.sender, frame.token);
         this.showHistory(frame.messages || []);
       } else if (frame.type === "error") {
+        const code = frame.error && frame.error.code;
         const message = frame.in_reply_to && this.inflight.get(frame.in_reply_to);
         if (message) {
           this.inflight.delete(frame.in_reply_to);
           // Over HTTP a 503 was already retried (flushHttp); a socket's error frame is retried here.
-          const retryable = this.mode === "ws" && RESEND_CODES.has(frame.error && frame.error.code);
-          if (retryable && this.resendLater(message, 0)) this.outbox.unshift(message);
+          const retryable = this.mode === "ws" && RESEND_CODES.has(code);
+          if (TOKEN_CODES.has(code)) this.tokenRefused(message);
+          else if (retryable && this.resendLater(message, 0)) this.outbox.unshift(message);
           else this.setPending(message.item, "failed", message);
+        } else if (!frame.in_reply_to && TOKEN_CODES.has(code)) {
+          this.historyRefused(); // the answer to a history frame (it has no id)
         }
         this.updateTyping();
+        if (TOKEN_CODES.has(code)) this.flush();
       }
     }
 
     // -- rendering ---------------------------------------------------------------------------------------
+    showReplies(replies) {
+      let first = null;
+      for (const reply of replies) {
+        const item = this.addMessage({ role: "bot", ...reply }, { announce: true, scroll: false });
+        first ||= item;
+      }
+      if (first) this.reveal(first);
+      else this.scrollToEnd();
+    }
+
     showHistory(messages) {
       if (this.historyState === "loaded") return;
       this.historyState = "loaded";
+      // A reply pushed while the history was on its way is already on screen.
+      messages = messages.filter((m) => !(m.role === "bot" && m.id && this.shownIds.has(m.id)));
       const fragment = document.createDocumentFragment();
       // Quick replies are live only after the customer's last message (older ones were answered).
       let lastUser = -1;
@@ -910,7 +1175,7 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       if (payload) {
         this.sentThisPage = true;
         const id = newId();
-        this.outbox.push({ id, text: payload, metadata: { silent: true }, item: null });
+        this.outbox.push({ id, seq: ++this.seq, text: payload, metadata: { silent: true }, item: null });
         this.flush();
       }
     }
@@ -929,11 +1194,12 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
         return h("li", { class: "separator", role: "separator", text: this.text("separatorText") });
       }
       const isBot = message.role === "bot";
+      if (isBot && message.id) this.shownIds.add(message.id);
       const cards = isBot && Array.isArray(message.cards) ? message.cards : [];
       const item = h("li", { class: `msg ${isBot ? "bot" : "user"}${cards.length ? " has-cards" : ""}` });
       const who = h("span", { class: "visually-hidden", text: `${isBot ? this.text("botName") : this.text("youLabel")}: ` });
       const bubble = h("div", { class: "bubble" });
-      if (isBot && this.option("markdown") !== "false") {
+      if (isBot && !message.plain && this.option("markdown") !== "false") {
         bubble.append(renderMarkdown(message.text || "", this.serverBase));
       } else {
         bubble.classList.add("plain");
@@ -944,6 +1210,11 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       else item.append(who); // cards only: no empty bubble, but still "Assistant:" for screen readers
       if (!isBot) return item;
       if (cards.length) item.append(this.cardList(cards));
+      const remembered = Array.isArray(message.remembered) ? message.remembered.map(String).filter(Boolean) : [];
+      if (remembered.length) {
+        const note = `${this.text("rememberedLabel")}: ${remembered.join(", ")}`;
+        item.append(h("p", { class: "remembered", role: "status", text: note }));
+      }
       // Sources the text already cites as links (the knowledge answer template does) are not listed twice.
       const uncited = (message.sources || []).filter((source) => !(source.url && (message.text || "").includes(source.url)));
       if (uncited.length) item.append(this.sourcesBlock(uncited));
@@ -1053,10 +1324,12 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       try {
         const response = await fetch(new URL("feedback", this.serverBase), {
           method: "POST",
-          headers: { "Content-Type": "application/json" },
+          headers: this.headers({ "Content-Type": "application/json" }),
           body: JSON.stringify({ sender: this.conversationId, reply_id: replyId, value }),
         });
         if (!response.ok) throw new Error(`feedback: HTTP ${response.status}`);
+        const body = await response.json().catch(() => ({}));
+        this.keepToken(body.sender, body.token);
         thanks.textContent = this.text("feedbackThanks");
       } catch {
         buttons.forEach((b, i) => b.setAttribute("aria-pressed", previous[i]));

@@ -36,6 +36,9 @@ def clock() -> datetime:
 def domain() -> dict[str, Any]:
     data = yaml.safe_load(DOMAIN_FILE.read_text(encoding="utf-8"))
     assert isinstance(data, dict)
+    events = yaml.safe_load((DOMAIN_FILE.parent / "events.yml").read_text(encoding="utf-8"))
+    data["button_titles"] = {**data["button_titles"], **events["button_titles"]}  # merged, as the engine does
+    data["responses"] = {**data["responses"], **events["responses"]}
     return data
 
 

@@ -34,7 +34,7 @@ CHROMIUM_ARGS = [
 ]
 
 pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect  # noqa: E402
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,12 +79,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser(chromium_path: str) -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        expect.set_options(timeout=20_000)
-        yield browser
-        browser.close()
+def browser(chromium_path: str, playwright_driver: Playwright) -> Iterator[Browser]:
+    browser = playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+    expect.set_options(timeout=20_000)
+    yield browser
+    browser.close()
 
 
 @pytest.hookimpl(wrapper=True)

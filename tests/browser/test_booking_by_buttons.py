@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 from starlette.applications import Starlette
 from starlette.responses import FileResponse, HTMLResponse
 from starlette.routing import Route
@@ -60,17 +60,12 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Browser]:
-    """This module's own chromium, closed when the module ends (overrides the session one of conftest.py).
-
-    Playwright's sync API refuses to start while another sync Playwright is running in the thread:
-    `test_rasa_webchat.py`, collected after this file, starts its own for its module, so the session
-    browser must not be running yet when that module starts."""
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        expect.set_options(timeout=20_000)
-        yield browser
-        browser.close()
+def browser(chromium_path: str, playwright_driver: Playwright) -> Iterator[Browser]:
+    """This module's own chromium, closed when the module ends (overrides the session one of conftest.py)."""
+    browser = playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+    expect.set_options(timeout=20_000)
+    yield browser
+    browser.close()
 
 
 # -- the conversation, whatever the widget ---------------------------------------------------------------

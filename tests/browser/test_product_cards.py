@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, expect
 
 from bot.config import Settings
 from bot.products.cards import product_card
@@ -72,15 +72,12 @@ def shop(tmp_path: Path) -> Iterator[tuple[str, ScriptedAssistant]]:
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Browser]:
-    """This module's own chromium, closed when the module ends (overrides the session one of conftest.py):
-    Playwright's sync API refuses to start while another one runs in the thread, and
-    `test_rasa_webchat.py`, collected after this file, starts its own."""
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        expect.set_options(timeout=20_000)
-        yield browser
-        browser.close()
+def browser(chromium_path: str, playwright_driver: Playwright) -> Iterator[Browser]:
+    """This module's own chromium, closed when the module ends (overrides the session one of conftest.py)."""
+    browser = playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+    expect.set_options(timeout=20_000)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture

@@ -132,16 +132,13 @@ def servers(real_settings: Any, real_serving: Any) -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
+def browser(playwright_driver: Any) -> Iterator[Any]:
     executable = shutil.which("chromium")
     if executable is None:
         pytest.skip("chromium is not installed (make browser-deps)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    browser = playwright_driver.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 def test_rasa_webchat_talks_to_supportbot(servers: tuple[str, str], browser: Any) -> None:

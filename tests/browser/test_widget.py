@@ -47,8 +47,15 @@ def conversation_id(page: Page) -> str:
     return value
 
 
-def history(base: str, sender: str) -> list[dict[str, Any]]:
-    response = httpx.get(f"{base}/conversations/{sender}/history", timeout=10)
+def conversation_token(page: Page) -> str:
+    value = page.evaluate("localStorage.getItem('supportbot:token')")
+    assert isinstance(value, str) and value
+    return value
+
+
+def history(base: str, sender: str, token: str) -> list[dict[str, Any]]:
+    """The conversation as the server keeps it (read with its token, as the widget does)."""
+    response = httpx.get(f"{base}/conversations/{sender}/history", headers={"X-Conversation-Token": token}, timeout=10)
     response.raise_for_status()
     messages: list[dict[str, Any]] = response.json()["messages"]
     return messages
@@ -73,7 +80,7 @@ def test_knowledge_question_gets_an_answer_with_a_source_link_and_feedback(page:
     helpful.click()
     expect(helpful).to_have_attribute("aria-pressed", "true")
     expect(answer.get_by_text("Thanks for your feedback!")).to_be_visible()
-    reply = [m for m in history(live_server, conversation_id(page)) if m.get("sources")][-1]
+    reply = [m for m in history(live_server, conversation_id(page), conversation_token(page)) if m.get("sources")][-1]
     assert reply["feedback"] == "up"
 
 
@@ -110,7 +117,7 @@ def test_reload_restores_the_history_and_the_same_conversation(page: Page, live_
 
     ask(chat, "Thanks!")
     expect(chat.locator(".msg.bot")).to_have_count(3)
-    users = [m["text"] for m in history(live_server, first_id) if m["role"] == "user"]
+    users = [m["text"] for m in history(live_server, first_id, conversation_token(page)) if m["role"] == "user"]
     assert users == ["Do you have a student discount?", "Thanks!"]
 
 
@@ -131,7 +138,9 @@ def test_offline_then_online_reconnects_and_sends_the_queued_message(
     expect(notice).to_be_hidden()
     expect(chat.locator(".msg.user").last.locator(".status-line")).to_have_count(0)
     expect(chat.locator(".msg.bot", has_text="Atelier Nord Berlin").first).to_be_visible()
-    users = [m["text"] for m in history(live_server, conversation_id(page)) if m["role"] == "user"]
+    users = [
+        m["text"] for m in history(live_server, conversation_id(page), conversation_token(page)) if m["role"] == "user"
+    ]
     assert users == ["What are your opening hours?"]  # sent once, under the same conversation
 
 
@@ -203,13 +212,13 @@ def test_new_conversation_starts_a_fresh_one(page: Page, live_server: str) -> No
     chat = open_chat(page, live_server)
     ask(chat, "Hello")
     expect(chat.locator(".msg.bot")).to_have_count(2)
-    old_id = conversation_id(page)
+    old_id, old_token = conversation_id(page), conversation_token(page)
     chat.get_by_role("button", name="Start a new conversation").click()
     expect(chat.locator(".msg.user")).to_have_count(0)
     expect(chat.locator(".msg.bot")).to_have_count(1)
     expect(chat.get_by_label("Message")).to_be_focused()
     assert conversation_id(page) != old_id
-    assert [m["text"] for m in history(live_server, old_id) if m["role"] == "user"] == ["Hello"]
+    assert [m["text"] for m in history(live_server, old_id, old_token) if m["role"] == "user"] == ["Hello"]
 
 
 # -- transport details, with the socket intercepted -------------------------------------------------------

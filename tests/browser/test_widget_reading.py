@@ -96,8 +96,10 @@ def placement(message: Locator) -> dict[str, float | bool]:
     return result
 
 
-def history_texts(base: str, sender: str) -> list[str]:
-    response = httpx.get(f"{base}/conversations/{sender}/history", timeout=10)
+def history_texts(base: str, page: Page) -> list[str]:
+    """What the customer said, as the server keeps it (read with the conversation's token, as the widget does)."""
+    sender, token = page.evaluate("['conversation', 'token'].map((k) => localStorage.getItem(`supportbot:${k}`))")
+    response = httpx.get(f"{base}/conversations/{sender}/history", headers={"X-Conversation-Token": token}, timeout=10)
     response.raise_for_status()
     return [m["text"] for m in response.json()["messages"] if m["role"] == "user"]
 
@@ -196,8 +198,7 @@ def test_a_long_paste_is_kept_counted_and_not_sent_until_shortened(page: Page, l
     expect(chat.locator(".msg.user")).to_have_count(1)
     expect(chat.locator(".msg.bot")).to_have_count(2)
     expect(limit).to_be_hidden()
-    sender = page.evaluate("localStorage.getItem('supportbot:conversation')")
-    assert history_texts(live_server, sender) == [shortened]
+    assert history_texts(live_server, page) == [shortened]
 
 
 def test_the_limit_follows_the_data_max_length_option(page: Page, live_server: str) -> None:

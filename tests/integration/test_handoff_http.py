@@ -12,7 +12,8 @@ def test_handoff_pause_list_and_resume(live_server: str) -> None:
     chat = f"{live_server}/chat"
     first = httpx.post(chat, json={"sender": "handoff-1", "message": "I want to talk to a human"}).json()
     assert "ticket" in first["replies"][0]["text"].lower()
-    paused = httpx.post(chat, json={"sender": "handoff-1", "message": "where is my order?"}).json()
+    token = {"X-Conversation-Token": first["token"]}
+    paused = httpx.post(chat, json={"sender": "handoff-1", "message": "where is my order?"}, headers=token).json()
     assert "order number" not in paused["replies"][0]["text"].lower()
 
     tickets = httpx.get(f"{live_server}/admin/handoffs").json()["tickets"]
@@ -22,7 +23,8 @@ def test_handoff_pause_list_and_resume(live_server: str) -> None:
 
     resumed = httpx.post(f"{live_server}/admin/handoffs/{mine[0]['id']}/resume").json()
     assert resumed["resumed"] is True and resumed["ticket"]["status"] == "resolved"
-    after = httpx.post(chat, json={"sender": "handoff-1", "message": "where is my order?"}).json()
+    token = {"X-Conversation-Token": paused["token"]}
+    after = httpx.post(chat, json={"sender": "handoff-1", "message": "where is my order?"}, headers=token).json()
     assert "order number" in after["replies"][-1]["text"].lower()
 
 

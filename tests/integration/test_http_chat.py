@@ -26,9 +26,13 @@ def test_chat_knowledge_reply_has_sources(live_server: str) -> None:
 
 def test_chat_remembers_the_conversation(live_server: str) -> None:
     first = httpx.post(f"{live_server}/chat", json={"sender": "h3", "message": "I want to return my jacket"}).json()
-    second = httpx.post(f"{live_server}/chat", json={"sender": "h3", "message": "AN-99999"}).json()
+    token = {"X-Conversation-Token": first["token"]}
+    second = httpx.post(f"{live_server}/chat", json={"sender": "h3", "message": "AN-99999"}, headers=token).json()
     assert first["replies"] and second["replies"]
     assert first["replies"][-1]["text"] != second["replies"][-1]["text"]
+    # the conversation is continued only with its token (docs/security.md)
+    third = httpx.post(f"{live_server}/chat", json={"sender": "h3", "message": "hello"})
+    assert third.status_code == 403 and third.json()["error"]["code"] == "conversation_token_required"
 
 
 @pytest.mark.parametrize(

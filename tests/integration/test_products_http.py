@@ -11,9 +11,15 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
+_tokens: dict[str, str] = {}
+"""Each conversation's token, from its last answer (docs/security.md)."""
+
+
 def _chat(server: str, sender: str, message: str) -> list[dict[str, object]]:
-    response = httpx.post(f"{server}/chat", json={"sender": sender, "message": message}, timeout=30)
+    headers = {"X-Conversation-Token": _tokens[sender]} if sender in _tokens else {}
+    response = httpx.post(f"{server}/chat", json={"sender": sender, "message": message}, headers=headers, timeout=30)
     assert response.status_code == 200
+    _tokens[sender] = response.json()["token"]
     replies: list[dict[str, object]] = response.json()["replies"]
     return replies
 

@@ -46,12 +46,19 @@ def _children(pid: int) -> list[int]:
     return workers
 
 
+_tokens: dict[str, str] = {}
+"""Each conversation's token from its last answer: a token one worker issued works on the other (the
+workers share the key in the state folder)."""
+
+
 def _say(base: str, sender: str, text: str) -> dict[str, Any]:
     """One message on a fresh connection, so the kernel may hand it to either worker."""
-    with httpx.Client(base_url=base, timeout=60, headers={"connection": "close"}) as client:
+    headers = {"connection": "close"} | ({"X-Conversation-Token": _tokens[sender]} if sender in _tokens else {})
+    with httpx.Client(base_url=base, timeout=60, headers=headers) as client:
         response = client.post("/chat", json={"sender": sender, "message": text})
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
+    _tokens[sender] = body["token"]
     return body
 
 

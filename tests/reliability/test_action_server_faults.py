@@ -325,9 +325,11 @@ def test_readyz_and_metrics_show_the_open_breaker_while_chat_goes_on(
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
     assert ready.json()["checks"]["actions"] == {"status": "ok", "runner": "remote", "breaker": "closed"}
 
+    token: dict[str, str] = {}
     for _ in range(3):
-        reply = client.post("/chat", json={"sender": "ready-1", "message": "/human_handoff"})
+        reply = client.post("/chat", json={"sender": "ready-1", "message": "/human_handoff"}, headers=token)
         assert reply.status_code == 200
+        token = {"X-Conversation-Token": reply.json()["token"]}
         assert reply.json()["replies"][0]["text"] in responses(assistant, "utter_human_handoff_unavailable")
     ready = client.get("/readyz")
     assert ready.status_code == 200, "a broken action server must not take the knowledge base out of service"

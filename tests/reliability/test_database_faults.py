@@ -71,10 +71,18 @@ def serve(assistant: Assistant, store: Any, tmp_path: Path) -> TestClient:
     return TestClient(app)
 
 
+_tokens: dict[str, str] = {}
+"""Each conversation's token from its last `POST /chat` answer (docs/security.md)."""
+
+
+def _token(sender: str) -> dict[str, str]:
+    return {"X-Conversation-Token": _tokens[sender]} if sender in _tokens else {}
+
+
 def assert_not_taken(client: TestClient, sender: str, text: str = "hello") -> None:
     """Both HTTP channels answer 503 in the error shape with Retry-After, and /readyz fails."""
     for path in ("/chat", "/webhooks/rest/webhook"):
-        response = client.post(path, json={"sender": sender, "message": text})
+        response = client.post(path, json={"sender": sender, "message": text}, headers=_token(sender))
         assert response.status_code == 503, (path, response.status_code, response.text)
         assert response.json()["error"]["code"] == "store_unavailable", path
         assert "not saved" in response.json()["error"]["message"]
@@ -85,8 +93,9 @@ def assert_not_taken(client: TestClient, sender: str, text: str = "hello") -> No
 
 
 def assert_taken(client: TestClient, sender: str) -> None:
-    chat = client.post("/chat", json={"sender": sender, "message": "hello"})
+    chat = client.post("/chat", json={"sender": sender, "message": "hello"}, headers=_token(sender))
     assert chat.status_code == 200 and chat.json()["replies"]
+    _tokens[sender] = chat.json()["token"]
     rest = client.post("/webhooks/rest/webhook", json={"sender": sender, "message": "hello"})
     assert rest.status_code == 200 and rest.json()
     ready = client.get("/readyz")

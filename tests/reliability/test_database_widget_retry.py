@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Browser, Page, Route, WebSocketRoute, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, Playwright, Route, WebSocketRoute, expect  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -30,16 +30,17 @@ NOT_SAVED = {"error": {"code": "store_unavailable", "message": "your message was
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed; CI must run `make browser-deps` first")
         pytest.skip("chromium is not installed (run `make browser-deps`)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
+    browser = playwright_driver.chromium.launch(
+        executable_path=path, headless=True, args=["--no-sandbox", "--disable-gpu"]
+    )
+    yield browser
+    browser.close()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.testing.fakes import ScriptedAssistant
 from bot.types import Reply
 from server.app import create_app
+from server.conversation_tokens import tokens_of
 from server.testing import ServerThread
 
 PER_IP = 4
@@ -56,15 +57,23 @@ def test_one_socket_changing_sender_every_frame_is_limited(tmp_path: Path) -> No
 
 
 def test_history_frames_are_limited(tmp_path: Path) -> None:
-    with TestClient(make_app(tmp_path)).websocket_connect("/ws/chat") as ws:
-        kinds = [answer(ws, {"type": "history", "sender": f"s{i}"})["type"] for i in range(PER_IP + 1)]
-    assert kinds == ["history"] * PER_IP + ["error"]
+    app = make_app(tmp_path)
+    tokens = tokens_of(app)
+    with TestClient(app).websocket_connect("/ws/chat") as ws:
+        answers = [
+            answer(ws, {"type": "history", "sender": f"s{i}", "token": tokens.issue(f"s{i}")})
+            for i in range(PER_IP + 1)
+        ]
+    assert [a["type"] for a in answers] == ["history"] * PER_IP + ["error"]
+    assert answers[-1]["error"]["code"] == "rate_limited"
 
 
 def test_http_and_the_socket_share_the_address_budget(tmp_path: Path) -> None:
-    client = TestClient(make_app(tmp_path))
+    app = make_app(tmp_path)
+    client = TestClient(app)
+    token = {"X-Conversation-Token": tokens_of(app).issue("x")}
     for _ in range(PER_IP):
-        assert client.get("/conversations/x/history").status_code == 200
+        assert client.get("/conversations/x/history", headers=token).status_code == 200
     with client.websocket_connect("/ws/chat") as ws:
         refused = answer(ws, {"type": "message", "sender": "s", "text": "hi"})
     assert refused["error"]["code"] == "rate_limited"

@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.testing.fakes import ScriptedAssistant
 from bot.types import Message, Reply
 from server.app import create_app
+from server.conversation_tokens import tokens_of
 from server.testing import ServerThread
 
 DEEP = '{"a":' * 1000 + "1" + "}" * 1000
@@ -91,9 +92,16 @@ def test_engineio_errors_answer_in_the_error_shape(client: TestClient) -> None:
 
 def test_feedback_for_a_reply_that_never_existed_is_a_404(client: TestClient, app: FastAPI) -> None:
     app.state.assistant.handle(Message("f1", "hello"))
-    assert client.post("/feedback", json={"sender": "f1", "reply_id": "r1", "value": "up"}).status_code == 201
+    token = {"X-Conversation-Token": tokens_of(app).issue("f1")}
+    assert (
+        client.post("/feedback", json={"sender": "f1", "reply_id": "r1", "value": "up"}, headers=token).status_code
+        == 201
+    )
     for sender, reply_id in (("f1", "never-sent"), ("someone-else", "r1")):
-        response = client.post("/feedback", json={"sender": sender, "reply_id": reply_id, "value": "down"})
+        token = {"X-Conversation-Token": tokens_of(app).issue(sender)}
+        response = client.post(
+            "/feedback", json={"sender": sender, "reply_id": reply_id, "value": "down"}, headers=token
+        )
         assert response.status_code == 404
         assert_error_shape(response.json(), "not_found")
 
@@ -143,8 +151,8 @@ def test_a_binary_frame_gets_an_error_frame_not_a_dropped_connection(client: Tes
         ws.send_bytes(b"\x00\x01binary")
         error = ws.receive_json()
         assert "binary" in assert_error_shape({"error": error["error"]}, "bad_request")
-        ws.send_json({"type": "history", "sender": "s"})
-        assert ws.receive_json()["type"] == "history"
+        ws.send_json({"type": "message", "sender": "s", "text": "still there?"})
+        assert ws.receive_json() == {"type": "typing"}
 
 
 # -- socket.io -----------------------------------------------------------------------------------------------

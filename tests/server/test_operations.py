@@ -213,8 +213,11 @@ def test_per_ip_limit_answers_429_with_retry_after_and_spares_health(tmp_path: P
 
 def test_chat_over_the_sender_limit_is_429_with_retry_after(tmp_path: Path) -> None:
     client = TestClient(make_app(tmp_path, rate_limit_per_minute=1))
-    assert client.post("/chat", json={"sender": "u", "message": "hi"}).status_code == 200
-    response = client.post("/chat", json={"sender": "u", "message": "hi"})
+    first = client.post("/chat", json={"sender": "u", "message": "hi"})
+    assert first.status_code == 200
+    response = client.post(
+        "/chat", json={"sender": "u", "message": "hi"}, headers={"X-Conversation-Token": first.json()["token"]}
+    )
     assert (response.status_code, response.headers["Retry-After"]) == (429, "60")
     message = "too many messages from this conversation; retry in 60 s"
     assert response.json() == {"error": {"code": "rate_limited", "message": message}}

@@ -243,7 +243,8 @@ def test_socketio_emits_the_cards_as_one_generic_template(served: str) -> None:
     client.connect(served, socketio_path="/socket.io", transports=["polling"], wait_timeout=10)
     try:
         client.emit("session_request", {"session_id": "cards-1"})
-        assert events.get(timeout=10) == ("session_confirm", "cards-1")
+        name, confirmed = events.get(timeout=10)
+        assert (name, confirmed["session_id"]) == ("session_confirm", "cards-1")
         client.emit("user_uttered", {"message": "sweaters", "session_id": "cards-1"})
         got = [events.get(timeout=10) for _ in range(2)]
     finally:

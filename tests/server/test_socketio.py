@@ -43,12 +43,15 @@ class Customer:
     def next(self) -> tuple[str, Any]:
         return self.events.get(timeout=10)
 
-    def session(self, session_id: str | None) -> str:
-        self.client.emit("session_request", {"session_id": session_id})
+    def session(self, session_id: str | None, token: str | None = None) -> str:
+        """Ask for a session (with its token, to rejoin one in use); the confirmed id. Keeps its token."""
+        self.client.emit("session_request", {"session_id": session_id, "token": token})
         name, data = self.next()
         assert name == "session_confirm"
-        assert isinstance(data, str)
-        return data
+        assert set(data) == {"session_id", "token"}  # rasa-webchat reads `session_id` of an object
+        self.token: str = data["token"]
+        confirmed: str = data["session_id"]
+        return confirmed
 
     def say(self, text: str, session_id: str | None, **extra: Any) -> None:
         self.client.emit("user_uttered", {"message": text, "session_id": session_id, **extra})
@@ -140,16 +143,17 @@ def test_a_message_without_session_id_is_ignored(served: tuple[str, ScriptedAssi
     assert [m.text for m in served[1].messages] == ["media"]
 
 
-def test_the_conversation_survives_a_reconnect(served: tuple[str, ScriptedAssistant]) -> None:
+def test_the_conversation_survives_a_reconnect_with_its_token(served: tuple[str, ScriptedAssistant]) -> None:
     first = Customer(served[0])
     sid = first.session(None)
     first.say("hi", sid)
     first.replies(2)
     first.close()
     again = Customer(served[0])
-    assert again.session(sid) == sid
+    assert again.session(sid, token=first.token) == sid
     again.say("hi", sid)
     assert again.replies(2)[0] == {"text": "Hello!"}
+    assert again.session(sid) != sid  # without the token: a new session (docs/security.md)
     again.close()
     assert {m.sender_id for m in served[1].messages} == {sid}
 

@@ -20,6 +20,7 @@ from bot.feedback import Feedback, InMemoryFeedbackStore, SqlFeedbackStore
 from bot.testing.fakes import ScriptedAssistant
 from bot.types import Button, Message, Reply, Source
 from server.app import create_app
+from server.conversation_tokens import tokens_of
 from server.routes.widget import display_history, origin_allowed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,21 @@ def client(app: FastAPI) -> TestClient:
     return TestClient(app)  # not entered: the lifespan (real model) does not run
 
 
+def say(ws: Any, tokens: dict[str, str], sender: str, text: str, **extra: Any) -> dict[str, Any]:
+    """One message on the widget socket with its conversation's token (kept in `tokens` from each answer);
+    the frame after `typing`."""
+    ws.send_json({"type": "message", "sender": sender, "text": text, **extra} | token_field(tokens, sender))
+    assert ws.receive_json() == {"type": "typing"}
+    frame: dict[str, Any] = ws.receive_json()
+    if "token" in frame:
+        tokens[sender] = frame["token"]
+    return frame
+
+
+def token_field(tokens: dict[str, str], sender: str) -> dict[str, str]:
+    return {"token": tokens[sender]} if sender in tokens else {}
+
+
 # -- WebSocket -----------------------------------------------------------------------------------------
 def test_socket_sends_typing_then_replies_in_chat_shape(client: TestClient, app: FastAPI) -> None:
     with client.websocket_connect("/ws/chat") as ws:
@@ -77,18 +93,14 @@ def test_socket_sends_typing_then_replies_in_chat_shape(client: TestClient, app:
 
 
 def test_socket_passes_metadata_and_answers_history(client: TestClient) -> None:
+    tokens: dict[str, str] = {}
     with client.websocket_connect("/ws/chat") as ws:
-        ws.send_json({"type": "message", "sender": "s2", "text": "/greet", "metadata": {"silent": True}})
-        ws.receive_json()
-        ws.receive_json()
-        ws.send_json(
-            {"type": "message", "sender": "s2", "text": "/ask_hours", "metadata": {"display": "Opening hours"}}
-        )
-        ws.receive_json()
-        ws.receive_json()
-        ws.send_json({"type": "history", "sender": "s2"})
+        say(ws, tokens, "s2", "/greet", metadata={"silent": True})
+        say(ws, tokens, "s2", "/ask_hours", metadata={"display": "Opening hours"})
+        ws.send_json({"type": "history", "sender": "s2", "token": tokens["s2"]})
         frame = ws.receive_json()
     assert frame["type"] == "history"
+    assert frame["token"]
     messages = frame["messages"]
     assert [(m["role"], m["text"]) for m in messages] == [
         ("bot", "Hi!"),
@@ -144,8 +156,10 @@ def test_socket_over_the_sender_limit_answers_an_error_frame(tmp_path: Path) -> 
     app.state.assistant = widget_assistant()
     with TestClient(app).websocket_connect("/ws/chat") as ws:
         ws.send_json({"type": "message", "sender": "s", "text": "hi"})
-        assert [ws.receive_json()["type"] for _ in range(2)] == ["typing", "replies"]
-        ws.send_json({"type": "message", "sender": "s", "text": "again", "id": "m2"})
+        assert ws.receive_json()["type"] == "typing"
+        answer = ws.receive_json()
+        assert answer["type"] == "replies"
+        ws.send_json({"type": "message", "sender": "s", "text": "again", "id": "m2", "token": answer["token"]})
         frame = ws.receive_json()
     assert frame == {
         "type": "error",
@@ -180,15 +194,15 @@ def test_origin_allowed(origin: str | None, host: str, allowed: list[str], ok: b
 
 # -- history -------------------------------------------------------------------------------------------
 def test_history_endpoint_restores_the_conversation_with_separators(client: TestClient) -> None:
+    tokens: dict[str, str] = {}
     with client.websocket_connect("/ws/chat") as ws:
         for text in ("how do I return this", "/restart", "hello again"):
-            ws.send_json({"type": "message", "sender": "h1", "text": text})
-            ws.receive_json()
-            ws.receive_json()
-    response = client.get("/conversations/h1/history")
+            say(ws, tokens, "h1", text)
+    response = client.get("/conversations/h1/history", headers={"X-Conversation-Token": tokens["h1"]})
     assert response.status_code == 200
     body = response.json()
     assert body["sender"] == "h1"
+    assert body["token"]
     assert [(m["role"], m.get("kind"), m["text"]) for m in body["messages"]] == [
         ("user", None, "how do I return this"),
         ("bot", None, "You have **30 days**."),
@@ -201,8 +215,15 @@ def test_history_endpoint_restores_the_conversation_with_separators(client: Test
     assert all(isinstance(m["time"], float) for m in body["messages"])
 
 
-def test_history_of_an_unknown_sender_is_empty(client: TestClient) -> None:
-    assert client.get("/conversations/nobody/history").json() == {"sender": "nobody", "messages": []}
+def test_history_of_an_unknown_sender_is_empty_with_its_token_and_refused_without(
+    client: TestClient, app: FastAPI
+) -> None:
+    token = tokens_of(app).issue("nobody")
+    body = client.get("/conversations/nobody/history", headers={"X-Conversation-Token": token}).json()
+    assert body["sender"] == "nobody" and body["messages"] == [] and body["token"]
+    response = client.get("/conversations/nobody/history")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "conversation_token_required"
 
 
 def test_history_while_starting_is_503_in_the_error_shape(client: TestClient, app: FastAPI) -> None:
@@ -227,11 +248,19 @@ def test_display_history_drops_silent_messages_and_edge_separators() -> None:
 # -- feedback ------------------------------------------------------------------------------------------
 def test_feedback_is_an_idempotent_upsert_shown_in_history(client: TestClient, app: FastAPI) -> None:
     client.app.state.assistant.handle(Message("f1", "returns?"))  # type: ignore[attr-defined]
+    client.headers["X-Conversation-Token"] = tokens_of(app).issue("f1")
     first = client.post("/feedback", json={"sender": "f1", "reply_id": "r1", "value": "up"})
     again = client.post("/feedback", json={"sender": "f1", "reply_id": "r1", "value": "up"})
     changed = client.post("/feedback", json={"sender": "f1", "reply_id": "r1", "value": "down", "comment": "vague"})
     assert [r.status_code for r in (first, again, changed)] == [201, 201, 201]
-    assert changed.json() == {"sender": "f1", "reply_id": "r1", "value": "down", "comment": "vague"}
+    assert changed.json() == {
+        "sender": "f1",
+        "token": changed.json()["token"],
+        "reply_id": "r1",
+        "value": "down",
+        "comment": "vague",
+    }
+    assert tokens_of(app).valid("f1", changed.json()["token"])
     store = app.state.feedback
     assert isinstance(store, SqlFeedbackStore)
     assert [(f.reply_id, f.value) for f in store.list("f1")] == [("r1", "down")]
@@ -239,8 +268,9 @@ def test_feedback_is_an_idempotent_upsert_shown_in_history(client: TestClient, a
     assert history[-1]["feedback"] == "down"
 
 
-def test_feedback_for_a_reply_the_bot_never_sent_is_refused(client: TestClient) -> None:
-    response = client.post("/feedback", json={"sender": "f2", "reply_id": "never-seen", "value": "up"})
+def test_feedback_for_a_reply_the_bot_never_sent_is_refused(client: TestClient, app: FastAPI) -> None:
+    token = {"X-Conversation-Token": tokens_of(app).issue("f2")}
+    response = client.post("/feedback", json={"sender": "f2", "reply_id": "never-seen", "value": "up"}, headers=token)
     assert response.status_code == 404
     assert "never-seen" in response.json()["error"]["message"]
 

@@ -18,6 +18,7 @@ from bot.actions.appointments.form import (
     time_payload,
 )
 from bot.actions.backend.protocol import AppointmentNotFoundError, SlotUnavailableError
+from bot.actions.events import cancel_reminder, offer_reminder, reminder_offer
 from bot.actions.slots import free_times
 
 
@@ -48,7 +49,8 @@ class ActionSubmitAppointment(ShopAction):
             utter_buttons(dispatcher, response, buttons, **slot_values(shop, moment, wording))
             return reset_slots("appointment_time", "appointment_day", "appointment_time_text", "appointment_confirmed")
         utter(dispatcher, "utter_appointment_booked", **appointment_values(booked, shop, wording))
-        return reset_slots(*BOOK_SLOTS)
+        offer = reminder_offer(booked.reference, shop.name, booked.starts_at.astimezone(shop.timezone))
+        return reset_slots(*BOOK_SLOTS) + offer_reminder(dispatcher, domain, offer, self.deps.now())
 
 
 class ActionSubmitRescheduleAppointment(ShopAction):
@@ -76,6 +78,7 @@ class ActionSubmitRescheduleAppointment(ShopAction):
             else:
                 shop = self.deps.stores.shop(moved.shop)
                 utter(dispatcher, "utter_appointment_rescheduled", **appointment_values(moved, shop, wording))
+                return [cancel_reminder(moved.reference), *reset_slots(*RESCHEDULE_SLOTS)]  # its reminder is off
         return reset_slots(*RESCHEDULE_SLOTS)
 
 
@@ -96,4 +99,5 @@ class ActionSubmitCancelAppointment(ShopAction):
             else:
                 shop = self.deps.stores.shop(cancelled.shop)
                 utter(dispatcher, "utter_appointment_cancelled", **appointment_values(cancelled, shop, Wording(domain)))
+                return [cancel_reminder(cancelled.reference), *reset_slots(*CANCEL_SLOTS)]
         return reset_slots(*CANCEL_SLOTS)

@@ -28,8 +28,16 @@ from bot.actions._common import (
 from bot.actions.appointments.form import CANCEL_SLOTS, RESCHEDULE_SLOTS, appointment_values, slot_values
 from bot.actions.slots import APPOINTMENT_SHOPS, TimeCheck, check_time
 from bot.actions.stores import Shop
-from bot.actions.verification import TRIED_EMAIL, VerificationGuard, appointment_key, conversation_key, end_form
+from bot.actions.verification import (
+    TRIED_EMAIL,
+    VERIFIED_EMAIL,
+    VerificationGuard,
+    appointment_key,
+    conversation_key,
+    end_form,
+)
 from bot.actions.when import When, read_when
+from bot.customers.identity import CUSTOMER_SHOP_SLOT
 
 _REFERENCE = re.compile(r"\bFT[- ]?([A-Z0-9]{4,6})\b", re.I)
 
@@ -145,6 +153,36 @@ class ValidateAppointmentForm(_AppointmentConfirmation, _AppointmentValidation):
             return {"appointment_shop": None}
         return {"appointment_shop": key, **self.move_time(tracker)}
 
+    def cross_check(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
+        events = self.preferred_shop(dispatcher, tracker)
+        events += self.pending_time(dispatcher, tracker, domain)
+        return events + self.verified_email(dispatcher, tracker)
+
+    def preferred_shop(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Events:
+        """A booking started without a shop, by a customer whose shop is remembered: that shop, and say so."""
+        preferred = tracker.get_slot(CUSTOMER_SHOP_SLOT)
+        if tracker.get_slot("appointment_shop") or tracker.get_slot("requested_slot") or latest_entity(tracker, "shop"):
+            return []  # a shop chosen, a question already asked, or a shop named in this message
+        if (
+            not isinstance(preferred, str)
+            or preferred not in APPOINTMENT_SHOPS
+            or preferred not in self.deps.stores.shops
+        ):
+            return []
+        tracker.slots["appointment_shop"] = preferred
+        utter(dispatcher, "utter_appointment_your_shop", shop_name=self.deps.stores.shops[preferred].name)
+        return [SlotSet("appointment_shop", preferred)]
+
+    def verified_email(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Events:
+        """The email verified earlier in this conversation, used when the booking comes to it (and said)."""
+        email = tracker.get_slot(VERIFIED_EMAIL)
+        ready = tracker.get_slot("appointment_shop") and tracker.get_slot("appointment_time")
+        if not email or not ready or tracker.get_slot("appointment_email"):
+            return []
+        tracker.slots["appointment_email"] = email
+        utter(dispatcher, "utter_using_verified_email", email=str(email))
+        return [SlotSet("appointment_email", email)]
+
     def move_time(self, tracker: Tracker) -> dict[str, Any]:
         """Another shop after a time was chosen ("actually make it London"): the same day and time of
         day are checked again at the new shop (by `pending_time`), and the booking asked again."""
@@ -199,6 +237,8 @@ class _ExistingAppointmentValidation(_AppointmentValidation):
             utter(dispatcher, "utter_appointment_already_past", **appointment_values(found, shop, Wording(domain)))
             return end_form(*self.form_slots)
         events: Events = []
+        if tracker.get_slot(VERIFIED_EMAIL) != found.email:  # the reference and email proved the customer
+            events.append(SlotSet(VERIFIED_EMAIL, found.email))
         if tracker.get_slot("appointment_shop") != found.shop:
             tracker.slots["appointment_shop"] = found.shop
             events.append(SlotSet("appointment_shop", found.shop))

@@ -23,7 +23,7 @@ def test_confirmed_booking_is_written(deps: dict[str, Any], domain: dict[str, An
         "appointment_confirmed": True,
     }
     result = run_action(ActionSubmitAppointment(**deps), make_tracker(slots=slots), domain)
-    assert result.responses == ["utter_appointment_booked"]
+    assert result.responses == ["utter_appointment_booked", "utter_appointment_reminder_offer"]
     reference = result.messages[0]["reference"]
     booked = backend.find_appointment(reference, "new@example.com")
     assert booked is not None and booked.starts_at == datetime.fromisoformat("2026-12-22T11:00:00+01:00")
