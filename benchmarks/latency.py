@@ -7,6 +7,8 @@ task requests, small talk; each message a new conversation so forms do not carry
 share, and the peak RSS of a real `supportbot serve` process after it has answered the mix over HTTP.
 It also compares a product turn with a knowledge turn (p50, interleaved in one run) on the demo catalogue
 and on a synthesised catalogue of 10,000 products (`--only-products` runs just those rows).
+It also compares turns of a customer proven by a signed customer token (with a remembered profile) with
+anonymous ones (p50, interleaved; `--only-identified` runs just that row).
 Results are merged into benchmarks/results/latency.json.
 """
 
@@ -99,6 +101,58 @@ PRODUCT_TURNS = [
     "a dress for a summer wedding",
     "navy trousers in M in Berlin",
 ]
+
+
+def identified_turns(n: int) -> dict[str, object]:
+    """The same messages from an anonymous customer and from one proven by a signed customer token (with a
+    remembered shop and size), interleaved in one run, each a new conversation; on a copy of the database."""
+    import shutil
+
+    from bot import bootstrap
+    from bot.config import Settings
+    from bot.customers.identity import Identity, sign_customer_token
+    from bot.customers.profile import Consent
+    from bot.customers.sql import SqlCustomerStore
+    from bot.dialogue.tracker_store import InMemoryTrackerStore
+    from bot.types import Message
+
+    secret = "benchmark-secret-benchmark-secret-0123"
+    with tempfile.TemporaryDirectory(prefix="supportbot-latency-") as tmp:
+        base = Settings(project_dir=REPO_ROOT)
+        database = Path(tmp) / "supportbot.db"
+        if (base.state_path / "supportbot.db").exists():
+            shutil.copy(base.state_path / "supportbot.db", database)
+        settings = base.with_overrides(database_url=f"sqlite:///{database}", customer_token_secret=secret)
+        serving = bootstrap.load_serving(settings, tracker_store=InMemoryTrackerStore())
+        store = SqlCustomerStore.from_url(settings.resolved_database_url)
+        assistant = serving.assistant
+        assistant.warm_up()
+        token = sign_customer_token(secret, "bench-customer", int(time.time()) + 86_400)
+        metadata = {"customer_token": token}
+        profile = store.set_consent(
+            Identity("shop", "bench-customer"), Consent.GIVEN, {"shop": "berlin", "size_tops": "M"}
+        )
+        for text in MIX:
+            assistant.handle(Message("warm-a", text))
+            assistant.handle(Message("warm-i", text, metadata))
+        anonymous, identified = [], []
+        for i in range(n):
+            text = MIX[i % len(MIX)]
+            start = time.perf_counter()
+            assistant.handle(Message(f"anon-{i}", text))
+            anonymous.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            assistant.handle(Message(f"known-{i}", text, metadata))
+            identified.append(time.perf_counter() - start)
+    return {
+        "messages": n,
+        "profile_preferences": dict(profile.preferences),
+        "anonymous_p50_ms": percentile_ms(anonymous, 50),
+        "identified_p50_ms": percentile_ms(identified, 50),
+        "identified_minus_anonymous_p50_ms": round(percentile_ms(identified, 50) - percentile_ms(anonymous, 50), 3),
+        "anonymous_p95_ms": percentile_ms(anonymous, 95),
+        "identified_p95_ms": percentile_ms(identified, 95),
+    }
 
 
 def _synthetic_catalogue(base: list[object], size: int) -> list[object]:
@@ -195,7 +249,13 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=400)
     parser.add_argument("--only-products", action="store_true", help="only the product-turn rows")
     parser.add_argument("--synthetic-products", type=int, default=10_000)
+    parser.add_argument("--only-identified", action="store_true", help="only identified vs anonymous turns")
     args = parser.parse_args()
+    identified = {**identified_turns(max(args.messages // 2, 60)), "machine": machine()}
+    write_result("latency", {"identified_turns": identified})
+    print(json.dumps({"identified_turns": identified}))
+    if args.only_identified:
+        return
     products = {**product_turns(max(args.messages // 4, 30), args.synthetic_products), "machine": machine()}
     write_result("latency", {"product_turns": products})
     print(json.dumps({"product_turns": products}))

@@ -19,7 +19,8 @@ from bot.dialogue.tracker_store import InMemoryTrackerStore, TrackerStore
 from bot.encoding import Encoded, Encoder, EncodingRequest, encode_with_layers
 from bot.nlu.model import NluModel, parse_intent_payload
 from bot.responses import ResponseRenderer
-from bot.types import IntentScore, Message, Parse, Reply
+from bot.sentiment import Sentiment, SentimentModel
+from bot.types import IntentScore, Message, Parse, Reply, Source
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,17 @@ _NO_INTENT = IntentScore("", 0.0)
 class HandleResult:
     parse: Parse | None
     replies: list[Reply]
+    sentiment: Sentiment | None = None  # the message's sentiment (None: no sentiment model, or not a message)
+
+    def as_json(self, text: str) -> dict[str, Any]:
+        """Rasa's parse shape (with `"sentiment": {"label", "score"}` when known) plus the replies."""
+        data: dict[str, Any] = (
+            self.parse.as_dict() if self.parse else {"text": text, "intent": None, "entities": [], "intent_ranking": []}
+        )
+        if self.sentiment is not None:
+            data["sentiment"] = self.sentiment.to_json()
+        data["replies"] = [r.as_dict() for r in self.replies]
+        return data
 
 
 @dataclass
@@ -54,6 +66,7 @@ class Assistant:
         tracker_store: TrackerStore | None = None,
         options: AssistantOptions | None = None,
         clock: Callable[[], float] = time.time,
+        sentiment: SentimentModel | None = None,
     ) -> None:
         self.encoder = encoder
         self.nlu = nlu
@@ -62,19 +75,27 @@ class Assistant:
         self.tracker_store: TrackerStore = tracker_store or InMemoryTrackerStore()
         self.options = options or AssistantOptions()
         self.clock = clock
+        self.sentiment = sentiment
 
     def warm_up(self) -> None:
         """Load the model and extractors now, so the first customer does not wait."""
         self.parse("hello")
         self.nlu.entities.warm_up()
-        warm = getattr(self.nlu.language, "warm_up", None)
-        if warm is not None:
-            warm()
+        for part in (self.nlu.language, self.sentiment):
+            warm = getattr(part, "warm_up", None)
+            if warm is not None:
+                warm()
 
     # -- NLU -------------------------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> Encoded:
         """One encoder pass: the embeddings (for the knowledge base and NLU) and the layer features NLU uses."""
-        return encode_with_layers(self.encoder, list(texts), self.nlu.layer_names)
+        return encode_with_layers(self.encoder, list(texts), self.layer_names)
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        """The layer features one encoder pass computes: NLU's and the sentiment model's."""
+        extra = self.sentiment.layer_names if self.sentiment is not None else ()
+        return tuple(dict.fromkeys((*self.nlu.layer_names, *extra)))
 
     def parse(self, text: str, encoded: Encoded | None = None) -> Parse:
         """NLU for one message; `encoded` is its one-row `encode([text])`, when already computed."""
@@ -111,7 +132,7 @@ class Assistant:
         texts = self.texts_to_encode(message.text)
         if not texts:
             return None
-        return EncodingRequest(tuple(texts), self.nlu.layer_names)
+        return EncodingRequest(tuple(texts), self.layer_names)
 
     def handle_full(self, message: Message, encoded: Encoded | None = None) -> HandleResult:
         """Like `handle`, also returning the NLU result (for `supportbot ask --json` and tests).
@@ -147,12 +168,45 @@ class Assistant:
             log.exception("NLU failed")
             return HandleResult(None, self._say(state, "utter_internal_error", message))
         embedding = encoded.vectors[0] if encoded is not None else None
-        turn = Turn(parse, embedding, message.input_channel, message.metadata)
+        sentiment = self.predict_sentiment(text, encoded)
+        turn = Turn(parse, embedding, message.input_channel, message.metadata, sentiment=sentiment)
         try:
-            return HandleResult(parse, self.engine.handle(state, turn, parts))
+            return HandleResult(parse, self.engine.handle(state, turn, parts), sentiment)
         except Exception:
             log.exception("dialogue failed for sender %s", state.sender_id)
-            return HandleResult(parse, turn.replies + self._say(state, "utter_internal_error", message))
+            return HandleResult(parse, turn.replies + self._say(state, "utter_internal_error", message), sentiment)
+
+    def predict_sentiment(self, text: str, encoded: Encoded | None) -> Sentiment | None:
+        """The message's sentiment from its one encoding (row 0); neutral for a button payload; None
+        without a sentiment model, or when it fails (the turn goes on without)."""
+        if self.sentiment is None:
+            return None
+        if encoded is None:
+            return Sentiment.neutral()
+        try:
+            return self.sentiment.predict(text, encoded.vectors[0], encoded.rows([0]).layers)
+        except Exception:  # the sentiment model must never cost the customer their answer
+            log.exception("sentiment failed")
+            return None
+
+    def on_feedback(self, sender_id: str, reply_id: str, value: str) -> list[Reply]:
+        """A customer's vote on the reply `reply_id`. A thumbs down ("down") on a reply of this conversation
+        gets an apology with other knowledge answers to the same question and a person as quick replies
+        (docs/sentiment.md), recorded in the conversation; anything else gets nothing ([])."""
+        if value != "down":
+            return []
+        with self.tracker_store.lock(sender_id):
+            state = self.tracker_store.load(sender_id)
+            if state is None:
+                return []
+            found = voted_reply(state.events, reply_id)
+            if found is None:
+                return []
+            question, voted = found
+            turn = Turn(question, None, None, {})
+            self.engine.tone.thumbs_down(state, turn, voted)
+            self.tracker_store.save(state)
+            return turn.replies
 
     def _say(
         self, state: ConversationState, name: str, message: Message, values: dict[str, Any] | None = None
@@ -195,3 +249,26 @@ class Assistant:
 
     def history(self, sender_id: str, limit: int = 200) -> list[dict[str, Any]]:
         return self.tracker_store.history(sender_id, limit)
+
+
+def voted_reply(events: Sequence[dict[str, Any]], reply_id: str) -> tuple[Parse, Reply] | None:
+    """The customer's message a bot reply answered and the reply (with its sources), by the reply's id."""
+    question: dict[str, Any] | None = None
+    for item in events:
+        if item.get("event") == "user":
+            question = item.get("parse_data") or {"text": item.get("text") or ""}
+        elif item.get("event") == "bot" and (item.get("data") or {}).get("id") == reply_id and question is not None:
+            data = item.get("data") or {}
+            sources = tuple(
+                Source(str(s.get("id", "")), str(s.get("title", "")), str(s.get("file", "")), s.get("url"))
+                for s in data.get("sources") or []
+            )
+            intent = question.get("intent") or {}
+            parse = Parse(
+                str(question.get("text") or ""),
+                IntentScore(str(intent.get("name") or ""), float(intent.get("confidence") or 0.0)),
+                language=question.get("language"),
+            )
+            kind = "knowledge" if sources else "response"
+            return parse, Reply(str(item.get("text") or ""), sources=sources, kind=kind)
+    return None

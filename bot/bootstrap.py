@@ -19,7 +19,7 @@ from bot.dialogue.engine import DialogueEngine, KnowledgeAnswerer
 from bot.dialogue.tracker_store import SqlTrackerStore, TrackerStore
 from bot.domain import Domain, Rule
 from bot.encoding import CachedEncoder, Encoder, ProgressCallback, build_encoder
-from bot.errors import ConfigError, NotTrainedError, TrainingDataError
+from bot.errors import ConfigError, ModelError, NotTrainedError, TrainingDataError
 from bot.intents_loader import IntentsProject, load_intents, require_valid
 from bot.nlu.classifier import ClassifierConfig
 from bot.nlu.entities import EntityPipeline, annotation_synonyms, build_entity_pipeline
@@ -29,6 +29,8 @@ from bot.nlu.training_data import TrainingData
 from bot.products.advisor import ProductAdvisor
 from bot.products.cards import CardLinks
 from bot.responses import ResponseRenderer
+from bot.sentiment import SentimentModel
+from bot.sentiment.pipeline import load_for_settings as load_sentiment
 from bot.sentiment.pipeline import train_for_settings as train_sentiment
 
 if TYPE_CHECKING:
@@ -313,8 +315,24 @@ def load_assistant(
         slots_defaults=_slot_defaults(domain.slots),
     )
     return Assistant(
-        encoder=query_encoder(encoder), nlu=nlu, engine=engine, renderer=renderer, tracker_store=store, options=options
+        encoder=query_encoder(encoder),
+        nlu=nlu,
+        engine=engine,
+        renderer=renderer,
+        tracker_store=store,
+        options=options,
+        sentiment=sentiment_model(settings, encoder),
     )
+
+
+def sentiment_model(settings: Settings, encoder: Encoder) -> SentimentModel | None:
+    """The sentiment model beside the NLU one (docs/sentiment.md); None when it is not trained or cannot be
+    loaded: the bot then answers as it did without one."""
+    try:
+        return load_sentiment(settings, encoder)
+    except ModelError as e:
+        log.warning("no sentiment: %s", e)
+        return None
 
 
 def _slot_defaults(slots: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

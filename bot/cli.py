@@ -167,11 +167,7 @@ def _load_assistant(settings: Settings) -> Any:
 
 
 def _result_json(result: Any, text: str) -> dict[str, Any]:
-    parse = result.parse
-    data: dict[str, Any] = (
-        parse.as_dict() if parse else {"text": text, "intent": None, "entities": [], "intent_ranking": []}
-    )
-    data["replies"] = [r.as_dict() for r in result.replies]
+    data: dict[str, Any] = result.as_json(text)
     return data
 
 

@@ -185,6 +185,9 @@ class Metrics:
         self.intents = Counter("supportbot_intents", "Predicted intents of customer messages.", ["intent"], registry=r)
         self.fallbacks = Counter("supportbot_fallbacks", "Messages the classifier abstained on.", registry=r)
         self.handoffs = Counter("supportbot_handoffs", "Requests for a human.", registry=r)
+        self.sentiments = Counter(
+            "supportbot_sentiment", "Sentiment of customer messages (docs/sentiment.md).", ["label"], registry=r
+        )
         self.knowledge_answers = Counter(
             "supportbot_knowledge_answers",
             "Knowledge-base outcomes: answer, suggest (did you mean) or unknown.",
@@ -270,7 +273,7 @@ def knowledge_decision(result: HandleResult, handoff_payload: str = f"/{HANDOFF_
 
 
 def record_turn(metrics: Metrics | None, result: HandleResult, *, channel: str) -> None:
-    """Count one handled message: channel, intent, fallback, hand-off, knowledge decision."""
+    """Count one handled message: channel, intent, fallback, hand-off, sentiment, knowledge decision."""
     if metrics is None:
         return
     metrics.messages.labels(channel=channel).inc()
@@ -281,6 +284,8 @@ def record_turn(metrics: Metrics | None, result: HandleResult, *, channel: str) 
             metrics.fallbacks.inc()
         if parse.intent.name == HANDOFF_INTENT:
             metrics.handoffs.inc()
+    if result.sentiment is not None:
+        metrics.sentiments.labels(label=result.sentiment.label).inc()
     decision = knowledge_decision(result)
     if decision is not None:
         metrics.knowledge_answers.labels(decision=decision).inc()

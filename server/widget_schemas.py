@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from bot.feedback import MAX_COMMENT_CHARS
 from server.conversation_tokens import MAX_TOKEN_CHARS
-from server.schemas import ButtonOut, CardOut, CustomerText, Metadata, SourceOut
+from server.schemas import ButtonOut, CardOut, CustomerText, Metadata, ReplyOut, SourceOut
 
 SenderId = Annotated[
     CustomerText, Field(min_length=1, max_length=128, description="Conversation id chosen by the client.")
@@ -65,6 +65,11 @@ class FeedbackOut(BaseModel):
     reply_id: str
     value: Literal["up", "down"]
     comment: str | None = None
+    replies: list[ReplyOut] = Field(
+        default_factory=list,
+        description="The bot's answer to a thumbs down (an apology, other answers and a person as quick replies); "
+        "empty for a thumbs up or a vote repeated.",
+    )
 
 
 class MessageFrame(BaseModel):

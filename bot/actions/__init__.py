@@ -29,6 +29,7 @@ from bot.actions.events import (
     ActionRemindAppointment,
     ActionReturnReceived,
 )
+from bot.actions.greeting import ActionGreetKnownCustomer
 from bot.actions.handoff import ActionHumanHandoff
 from bot.actions.hours import ActionStoreHours
 from bot.actions.orders import (
@@ -70,6 +71,7 @@ __all__ = [
     "ActionAskReturnConfirmed",
     "ActionAskReturnItems",
     "ActionAskReturnReason",
+    "ActionGreetKnownCustomer",
     "ActionHumanHandoff",
     "ActionOrderStatus",
     "ActionStoreHours",

@@ -4,10 +4,12 @@ retention purge see them.
 Every table that keeps conversation text or a sender id is listed here: the conversations and their
 events (`bot.dialogue.tracker_store`), feedback (`bot.feedback`), handoff tickets (`bot.dialogue.handoff`),
 failed verifications (keyed `conversation:<sender>`, kept by the reference shop), unanswered questions
-(`kb_unanswered`, in the SQLite file of the state folder) and the customer profiles (`bot.customers.sql`).
-A table that does not exist (a store never used with this database) is skipped. The shop backend's own
-tables (customers, orders, bookings: `shop_*`) are the shop's system of record, not the bot's memory:
-they are neither exported nor deleted here.
+(`kb_unanswered`, in the SQLite file of the state folder), the customer profiles (`bot.customers.sql`),
+what the bot will say first and its reminders (`proactive_outbox`, `proactive_reminders`: `bot.proactive`,
+keyed by sender id) and the learning suggestions (`learning_suggestions`: `bot.learning.store`, whose
+examples, phrasings and drafted question are customer messages). A table that does not exist (a store
+never used with this database) is skipped. The shop backend's own tables (customers, orders, bookings:
+`shop_*`) are the shop's system of record, not the bot's memory: they are neither exported nor deleted here.
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ log = logging.getLogger(__name__)
 
 VERIFICATION_TABLE = "verification_failures"
 UNANSWERED_TABLE = "kb_unanswered"
+OUTBOX_TABLE = "proactive_outbox"
+REMINDERS_TABLE = "proactive_reminders"
+SUGGESTIONS_TABLE = "learning_suggestions"
+NOT_PERSONAL_TABLES = frozenset({"learning_audit", "learning_decided_signals", "tracker_store_probe"})
+"""Tables of the bot that hold nothing about a person: the audit of staff decisions (who on the staff
+decided, the diff written into the shop's own files), hashed message keys and the tracker store's
+write check."""
 
 
 @dataclass
@@ -68,6 +77,9 @@ class Tables:
     tickets: Table | None
     verification: Table | None
     unanswered: Table | None
+    outbox: Table | None = None
+    reminders: Table | None = None
+    suggestions: Table | None = None
 
 
 class PersonalDatabase:
@@ -101,13 +113,19 @@ class PersonalDatabase:
         def known(table: Table) -> Table | None:
             return table if table.name in names else None
 
+        def reflected(name: str) -> Table | None:
+            return _reflect(conn, name) if name in names else None
+
         return Tables(
             conversations=known(conversations),
             events=known(history),
             feedback=known(feedback_table),
             tickets=known(handoff_tickets),
-            verification=_reflect(conn, VERIFICATION_TABLE) if VERIFICATION_TABLE in names else None,
-            unanswered=_reflect(conn, UNANSWERED_TABLE) if UNANSWERED_TABLE in names else None,
+            verification=reflected(VERIFICATION_TABLE),
+            unanswered=reflected(UNANSWERED_TABLE),
+            outbox=reflected(OUTBOX_TABLE),
+            reminders=reflected(REMINDERS_TABLE),
+            suggestions=reflected(SUGGESTIONS_TABLE),
         )
 
     @contextmanager

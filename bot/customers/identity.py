@@ -38,6 +38,10 @@ CUSTOMER_SHOP_SLOT = "customer_shop"
 """The slot the dialogue sets to a proven customer's remembered shop (unset otherwise), for the actions:
 hours and appointment questions without a shop use it."""
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
+KNOWN_CUSTOMER_METADATA_KEY = "known_customer"
+"""Where the dialogue hands the customer proven for this message to the greeting action, in the tracker's
+`latest_message.metadata`: `{"kind": "shop"|"email", "id": ...}`. Set only while that action runs and never
+stored; a value sent by a client is dropped (`bot.dialogue.memory.stored_metadata`)."""
 
 
 @dataclass(frozen=True)

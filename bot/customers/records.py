@@ -5,7 +5,9 @@ through their profile (`bot.customers.sql`: preferences, products, conversation 
 conversations' sender ids) and, for an email, through every conversation, ticket and feedback comment
 that mentions it (a verified order lookup leaves the email in the conversation even without a profile).
 For those conversations: every event and the state row, their feedback, their handoff tickets, their
-failed-verification counts and the unanswered questions they asked.
+failed-verification counts, the unanswered questions they asked, what the bot queued to say first and the
+reminders set for them (`bot.proactive`), and their messages quoted in learning suggestions
+(`bot.customers.suggestion_texts`).
 
 `delete` removes all of it in one transaction of the bot's database (and one of the unanswered-questions
 file when it is a separate one) and logs only counts. Unknown person: `CustomerNotFoundError`.
@@ -27,6 +29,7 @@ from bot.customers.identity import Identity, normalise_email
 from bot.customers.profile import CustomerProfile, iso
 from bot.customers.sql import CHILD_TABLES, SqlCustomerStore, profiles
 from bot.customers.store import CustomerNotFoundError
+from bot.customers.suggestion_texts import PersonTexts, quoting, remove_person
 from bot.dialogue.tracker_store import make_engine
 
 if TYPE_CHECKING:
@@ -105,6 +108,9 @@ class PersonalRecords:
             failures = _rows(conn, tables.verification, _verification_filter(tables.verification, person))
             texts = _customer_texts(conversations)
             asked = _rows(conn, tables.unanswered, _unanswered_filter(tables.unanswered, person, texts))
+            outbox = _rows(conn, tables.outbox, _of_senders(tables.outbox, person.senders))
+            reminders = _rows(conn, tables.reminders, _of_senders(tables.reminders, person.senders))
+            quoted = quoting(conn, tables.suggestions, PersonTexts.of(texts, person.email))
         with self.database.separate_unanswered() as separate:
             if separate is not None:
                 file_conn, table = separate
@@ -120,6 +126,9 @@ class PersonalRecords:
             "handoff_tickets": [_ticket(row) for row in tickets],
             "failed_verifications": failures,
             "unanswered_questions": asked,
+            "proactive_messages": [_outbox_item(row) for row in outbox],
+            "reminders": [_reminder(row) for row in reminders],
+            "learning_suggestions": quoted,
         }
 
     def _conversation(self, conn: Connection, tables: Tables, sender: str) -> dict[str, Any]:
@@ -149,6 +158,9 @@ class PersonalRecords:
             delete_rows(conn, tables.feedback, self._feedback_filter(tables.feedback, person), deleted)
             delete_rows(conn, tables.tickets, self._ticket_filter(tables.tickets, person), deleted)
             delete_rows(conn, tables.verification, _verification_filter(tables.verification, person), deleted)
+            delete_rows(conn, tables.outbox, _of_senders(tables.outbox, person.senders), deleted)
+            delete_rows(conn, tables.reminders, _of_senders(tables.reminders, person.senders), deleted)
+            remove_person(conn, tables.suggestions, PersonTexts.of(texts, person.email), deleted)
             if person.profile is not None:
                 for table in CHILD_TABLES:
                     delete_rows(conn, table, table.c.customer_id == person.profile.id, deleted)
@@ -247,6 +259,18 @@ def _ticket(row: dict[str, Any]) -> dict[str, Any]:
     ticket = dict(row)
     ticket["transcript"] = json.loads(ticket.pop("transcript_json") or "[]")
     return ticket
+
+
+def _outbox_item(row: dict[str, Any]) -> dict[str, Any]:
+    item = dict(row)
+    item["replies"] = json.loads(item.get("replies") or "[]")
+    return item
+
+
+def _reminder(row: dict[str, Any]) -> dict[str, Any]:
+    item = dict(row)
+    item["entities"] = json.loads(item.get("entities") or "{}")
+    return item
 
 
 def _profile(person: Person) -> dict[str, Any] | None:

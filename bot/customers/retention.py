@@ -2,7 +2,10 @@
 
 What goes (everything older than the cut-off): conversation events (what was said, and the slots and
 metadata they carried) and the state rows of conversations idle since then; the text of feedback
-comments; resolved handoff tickets, and the transcripts of tickets still open; unanswered questions.
+comments; resolved handoff tickets, and the transcripts of tickets still open; unanswered questions;
+messages the bot queued to say first (`proactive_outbox`), reminders that fired or were cancelled
+(`proactive_reminders`; a reminder still waiting stays until it fires); the customer messages quoted in
+learning suggestions (`bot.customers.suggestion_texts.purge_before`).
 What stays: customer profiles (preferences and the short records of past conversations, which hold no
 text) — they go with "forget me" or `supportbot customers delete`.
 
@@ -18,6 +21,7 @@ import time
 from datetime import UTC, datetime
 
 from bot.customers.database import Deleted, PersonalDatabase, delete_rows
+from bot.customers.suggestion_texts import purge_before
 from bot.dialogue.handoff import HandoffStatus
 
 log = logging.getLogger("supportbot.customers")
@@ -25,6 +29,8 @@ log = logging.getLogger("supportbot.customers")
 DAY = 86400.0
 PURGE_EVERY_SECONDS = DAY
 """How often a running server purges (besides once at start-up)."""
+DONE_REMINDERS = ("fired", "cancelled")
+"""Reminder states past which a reminder is only history (`bot.proactive.reminders`)."""
 
 
 def purge_conversations(database: PersonalDatabase, days: int, *, now: float | None = None) -> Deleted:
@@ -55,6 +61,13 @@ def purge_conversations(database: PersonalDatabase, days: int, *, now: float | N
             purged.add(f"{t.name} (transcripts)", int(blanked or 0))
         if tables.unanswered is not None:
             delete_rows(conn, tables.unanswered, tables.unanswered.c.created_at < cutoff, purged)
+        if tables.outbox is not None:
+            delete_rows(conn, tables.outbox, tables.outbox.c.created_at < cutoff, purged)
+        if tables.reminders is not None:
+            r = tables.reminders
+            done = (r.c.created_at < cutoff) & r.c.status.in_(DONE_REMINDERS)
+            delete_rows(conn, r, done, purged)
+        purge_before(conn, tables.suggestions, cutoff, purged)
     with database.separate_unanswered() as separate:
         if separate is not None:
             file_conn, table = separate

@@ -25,6 +25,7 @@ from bot.dialogue.requests import PendingRequest, RequestSplitter
 from bot.dialogue.shopping import Shopping
 from bot.dialogue.speech import Speech
 from bot.dialogue.state import ConversationState, event
+from bot.dialogue.tone import Tone
 from bot.dialogue.turn import KnowledgeAnswerer, KnowledgeOutcome, Turn, replace_turn
 from bot.domain import Domain
 from bot.errors import ActionError
@@ -71,6 +72,7 @@ class DialogueEngine:
         self.memory = CustomerMemory(self, customers)
         self.shopping = Shopping(self, products, links, preferences=self.memory.preferences)
         self.policy = Policy(self)
+        self.tone = Tone(self)
 
     @property
     def knowledge(self) -> KnowledgeAnswerer | None:
@@ -87,6 +89,8 @@ class DialogueEngine:
         (`bot.dialogue.requests.split_requests`, parsed in the same encoder batch): the requests
         among them are handled in order, the later ones after the task the first one starts."""
         parse_data = turn.parse.as_dict()
+        if turn.sentiment is not None:
+            parse_data["sentiment"] = turn.sentiment.to_json()
         metadata = stored_metadata(turn.metadata)  # a customer token proves who is writing; it is never kept
         state.latest_message = {**parse_data, "message_id": uuid.uuid4().hex, "metadata": metadata}
         state.add(
@@ -103,6 +107,8 @@ class DialogueEngine:
             self.utter(state, turn, "utter_conversation_paused")
             return turn.replies
         self.memory.begin(state, turn)
+        loop_before = state.active_loop
+        tone = self.tone.begin(state, turn)
         if not self.memory.answer_pending(state, turn):
             self._language_notice(state, turn)
             requests = self.requests.requests(state.active_loop, turn, parts)
@@ -115,6 +121,7 @@ class DialogueEngine:
                 waiting = [PendingRequest(r.parse.text, r.parse, r.embedding).to_json() for r in requests[1:]]
                 state.pending_requests.extend(waiting)
             self._resume_requests(state, turn, queued_now=len(requests) >= 2)
+        self.tone.finish(state, turn, tone, loop_before=loop_before)
         self.memory.finish(state, turn)
         state.add(event("action", name="action_listen", policy=None, confidence=None))
         return turn.replies

@@ -11,6 +11,11 @@ preferences are remembered as they come (each shown as a "remembered" note on th
 leaves a short record (date, topics, outcome) and the products seen. The answers to the question and to
 "shall I forget …?" are read first on the next message (`answer_pending`). The intents "remember that …",
 "what do you know about me?" and "forget …" are answered by `bot.dialogue.memory_talk`.
+
+A proven customer who greets (the widget's start payload `/greet`, or "hello") is greeted by the shop's
+`action_greet_known_customer` (`greet_known`), which mentions an open order, appointment or return and
+offers its next step; it is handed the customer in `latest_message.metadata` only while it runs. When it
+says nothing (nothing open), the usual greeting follows. Anonymous customers always get the usual one.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from bot import intent_names
 from bot.customers.identity import (
     CUSTOMER_SHOP_SLOT,
+    KNOWN_CUSTOMER_METADATA_KEY,
     TOKEN_METADATA_KEY,
     VERIFIED_EMAIL_SLOT,
     Identity,
@@ -49,6 +55,8 @@ REMEMBER = "remember_preference"
 ASK = "ask_what_you_know"
 FORGET = "forget_preference"
 MEMORY_INTENTS = frozenset({REMEMBER, ASK, FORGET})
+GREET_KNOWN_CUSTOMER = "action_greet_known_customer"
+"""The shop's action that greets a proven customer with what they have open (`bot.actions.greeting`)."""
 NOTE = "utter_memory_note"
 """Renders one remembered thing as a short text ("Berlin as your shop"): the reply's `remembered` note."""
 NOT_TOPICS = frozenset(
@@ -80,8 +88,9 @@ class KnownCustomer:
 
 
 def stored_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """The message's metadata as it is kept in the conversation: never the customer token (a credential)."""
-    return {k: v for k, v in metadata.items() if k != TOKEN_METADATA_KEY}
+    """The message's metadata as it is kept in the conversation: never the customer token (a credential),
+    nor a client's claim of who the customer is (only the dialogue hands that to the greeting action)."""
+    return {k: v for k, v in metadata.items() if k not in (TOKEN_METADATA_KEY, KNOWN_CUSTOMER_METADATA_KEY)}
 
 
 class CustomerMemory:
@@ -167,6 +176,8 @@ class CustomerMemory:
         and answered (True). Anything else drops the question and is handled as usual (False)."""
         if not self.enabled:
             return False
+        if self.greet_known(state, turn):
+            return True
         notes = self.notes(state)
         pending = notes.pop("pending", None)
         intent = turn.parse.intent.name
@@ -185,6 +196,30 @@ class CustomerMemory:
             log.exception("customer memory: storing the customer's answer failed")
             self.engine.speech.utter(state, turn, "utter_internal_error")
         return True
+
+    def greet_known(self, state: ConversationState, turn: Turn) -> bool:
+        """A proven customer's greeting, outside a task: the shop's greeting action with what they have
+        open (True when it said something; False: the usual greeting follows)."""
+        known = state.known_customer
+        if known is None or turn.parse.intent.name != intent_names.GREET or state.active_loop:
+            return False
+        if GREET_KNOWN_CUSTOMER not in self.engine.runner_actions():
+            return False
+        message = state.latest_message
+        had, kept = "metadata" in message, message.get("metadata")
+        message["metadata"] = {
+            **(kept if isinstance(kept, dict) else {}),
+            KNOWN_CUSTOMER_METADATA_KEY: {"kind": known.identity.kind, "id": known.identity.value},
+        }
+        said = len(turn.replies)
+        try:
+            ran = self.engine.run_action(state, turn, GREET_KNOWN_CUSTOMER)
+        finally:
+            if had:
+                message["metadata"] = kept
+            else:
+                message.pop("metadata", None)
+        return ran and len(turn.replies) > said
 
     def answer(self, state: ConversationState, turn: Turn, *, in_task: bool = False) -> bool:
         """Answer a memory intent (True when answered)."""

@@ -85,6 +85,8 @@ class Speech:
             return
         state.run_action(f"action_knowledge_{outcome.decision}")
         for reply in outcome.replies:
+            if turn.shorten and outcome.decision == "answer":
+                reply = replace(reply, text=first_paragraph(reply.text))
             self.emit(state, turn, reply)
 
     def action_messages(self, state: ConversationState, turn: Turn, messages: list[dict[str, Any]]) -> None:
@@ -115,6 +117,11 @@ class Speech:
         if not text and not buttons and not custom and not message.get("image"):
             return None
         return Reply(text=str(text), buttons=buttons, image=message.get("image"), custom=custom, kind="action")
+
+
+def first_paragraph(text: str) -> str:
+    """The text up to its first blank line (a frustrated customer gets the short answer)."""
+    return text.strip().split("\n\n", 1)[0].strip() or text
 
 
 def message_values(message: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ class ConversationState:
     pending_requests: list[dict[str, Any]] = field(default_factory=list)  # `PendingRequest.to_json()`s
     shopping: dict[str, Any] = field(default_factory=dict)  # `ShoppingContext.to_json()`: the last search
     customer: dict[str, Any] = field(default_factory=dict)  # `bot.dialogue.memory`'s notes on this session
+    tone: dict[str, Any] = field(default_factory=dict)  # `bot.dialogue.tone`: last turn records, frustration
     known_customer: Any = field(default=None, repr=False)
     """the customer proven for the message being handled (`bot.dialogue.memory.KnownCustomer`); never saved"""
     new_events: list[dict[str, Any]] = field(default_factory=list, repr=False)
@@ -80,6 +81,7 @@ class ConversationState:
             "pending_requests": self.pending_requests,
             "shopping": self.shopping,
             "customer": self.customer,
+            "tone": self.tone,
         }
 
     @classmethod
@@ -98,4 +100,5 @@ class ConversationState:
             pending_requests=list(data.get("pending_requests") or []),
             shopping=dict(data.get("shopping") or {}),
             customer=dict(data.get("customer") or {}),
+            tone=dict(data.get("tone") or {}),
         )

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from bot.sentiment.types import Sentiment
 from bot.types import KnowledgeQuery, Parse, Reply
 
 
@@ -34,8 +35,20 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     extracted: dict[str, Any] = field(default_factory=dict)  # slots set from this message
     quiet_fallback: bool = False  # the language notice already answered: no "I didn't understand" on top
+    sentiment: Sentiment | None = None  # the message's sentiment (None: no sentiment model)
+    shorten: bool = False  # a frustrated conversation: knowledge answers keep their first paragraph only
 
 
 def replace_turn(turn: Turn, part: Turn) -> Turn:
     """A part of the message as a turn that adds its replies to the message's turn."""
-    return Turn(part.parse, part.embedding, turn.input_channel, turn.metadata, turn.replies, {}, turn.quiet_fallback)
+    return Turn(
+        part.parse,
+        part.embedding,
+        turn.input_channel,
+        turn.metadata,
+        turn.replies,
+        {},
+        turn.quiet_fallback,
+        turn.sentiment,
+        turn.shorten,
+    )

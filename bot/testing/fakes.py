@@ -84,6 +84,12 @@ class ScriptedAssistant:
     def history(self, sender_id: str, limit: int = 200) -> list[dict[str, Any]]:
         return self.events.get(sender_id, [])[-limit:]
 
+    def on_feedback(self, sender_id: str, reply_id: str, value: str) -> list[Reply]:
+        """A thumbs down is answered with `script["/feedback_down"]` (if scripted), said in the conversation."""
+        if value != "down" or "/feedback_down" not in self.script:
+            return []
+        return [self._say(sender_id, reply) for reply in self.script["/feedback_down"]]
+
     def _say(self, sender: str, reply: Reply) -> Reply:
         self._replies += 1
         said = replace(reply, id=f"r{self._replies}")

@@ -212,14 +212,25 @@ async def post_feedback(
         )
     store = await run_in_threadpool(feedback_store, request.app.state)
     item = Feedback(sender_id=body.sender, reply_id=body.reply_id, value=body.value, comment=body.comment)
+    earlier = await run_in_threadpool(_vote_of, store, body.sender, body.reply_id)
     saved = await run_in_threadpool(store.record, item)
+    replies: list[Reply] = []
+    if saved.value != earlier:  # a repeated vote is not answered twice
+        replies = await run_in_threadpool(assistant.on_feedback, saved.sender_id, saved.reply_id, saved.value)
     return FeedbackOut(
+        replies=[ReplyOut.model_validate(reply_out(r)) for r in replies],
         sender=saved.sender_id,
         token=tokens_of(request.app).issue(saved.sender_id),
         reply_id=saved.reply_id,
         value=saved.value,
         comment=saved.comment,
     )
+
+
+def _vote_of(store: FeedbackStore, sender: str, reply_id: str) -> str | None:
+    """The vote already stored for this reply, if any."""
+    vote = store.get(sender, reply_id)
+    return vote.value if vote else None
 
 
 # -- WebSocket ---------------------------------------------------------------------------------------

@@ -687,6 +687,10 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       this.launcher.hidden = true;
       this.launcher.setAttribute("aria-expanded", "true");
       this.session.set(`${this.option("storageKey")}:open`, "1");
+      if (this.startOnOpen) {
+        this.startOnOpen = false;
+        this.startConversation();
+      }
       this.connect();
       if (this.revealTarget && this.revealTarget.isConnected) this.reveal(this.revealTarget);
       else this.scrollToEnd();
@@ -881,7 +885,13 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
         this.attempt = 0;
         this.wsFailures = 0;
         this.updateNotice();
+        const restored = this.historyState === "loaded";
         this.loadHistory();
+        if (restored && this.conversationToken) {
+          // A new socket proves the conversation again, so the server pushes its messages here (and
+          // those that waited while the line was down); the answer's one message is already shown.
+          socket.send(JSON.stringify({ type: "history", sender: this.conversationId, token: this.conversationToken, limit: 1 }));
+        }
         this.flush();
       };
       socket.onmessage = (event) => {
@@ -993,7 +1003,7 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       if (this.historyState !== "loading") return;
       this.renewConversation();
       this.historyState = "loaded";
-      this.startConversation();
+      this.startWhenOpen();
     }
 
     /**
@@ -1165,7 +1175,13 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       // History goes above anything sent while it was loading.
       this.list.insertBefore(fragment, this.list.firstChild);
       this.scrollToEnd();
-      if (!messages.length) this.startConversation();
+      if (!messages.length) this.startWhenOpen();
+    }
+
+    /** Greet when the customer opens the chat (not while the widget only listens for pushed messages). */
+    startWhenOpen() {
+      if (this.panel.hidden) this.startOnOpen = true;
+      else this.startConversation();
     }
 
     startConversation() {
@@ -1331,6 +1347,8 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
         const body = await response.json().catch(() => ({}));
         this.keepToken(body.sender, body.token);
         thanks.textContent = this.text("feedbackThanks");
+        // A thumbs down is answered: an apology, other answers and a person as quick replies.
+        if (Array.isArray(body.replies) && body.replies.length) this.showReplies(body.replies);
       } catch {
         buttons.forEach((b, i) => b.setAttribute("aria-pressed", previous[i]));
       }

@@ -38,7 +38,8 @@ def domain() -> dict[str, Any]:
     assert isinstance(data, dict)
     events = yaml.safe_load((DOMAIN_FILE.parent / "events.yml").read_text(encoding="utf-8"))
     data["button_titles"] = {**data["button_titles"], **events["button_titles"]}  # merged, as the engine does
-    data["responses"] = {**data["responses"], **events["responses"]}
+    customers = yaml.safe_load((DOMAIN_FILE.parent / "customers.yml").read_text(encoding="utf-8"))
+    data["responses"] = {**data["responses"], **events["responses"], **customers["responses"]}
     return data
 
 

@@ -120,8 +120,13 @@ def test_a_reply_that_stored_something_shows_the_remembered_note(page: Page, liv
         def on_message(message: str | bytes) -> None:
             frame: dict[str, Any] = json.loads(message)
             if frame["type"] == "message":
-                answer = {"type": "replies", "sender": frame["sender"], "token": "v1.1.t", "replies": [remembered, plain]}
-                ws.send(json.dumps({**answer, "in_reply_to": frame.get("id")}))
+                answer = {
+                    "type": "replies",
+                    "sender": frame["sender"],
+                    "token": "v1.1.t",
+                    "in_reply_to": frame.get("id"),
+                }
+                ws.send(json.dumps({**answer, "replies": [remembered, plain]}))
 
         ws.on_message(on_message)
 

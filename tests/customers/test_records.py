@@ -1,7 +1,7 @@
 """Export, delete and the retention purge over a real database holding every store: conversations (through
 the dialogue and the reference shop's real actions), feedback, handoff tickets, failed verifications,
-unanswered questions and customer profiles. After a delete or a purge, every table of the database is
-scanned for what must be gone."""
+unanswered questions, customer profiles, proactive messages and reminders, learning suggestions. After a
+delete or a purge, every table of the database is scanned for what must be gone."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from bot.customers.database import PersonalDatabase
+from bot.customers.database import NOT_PERSONAL_TABLES, PersonalDatabase
 from bot.customers.identity import Identity, sign_customer_token
 from bot.customers.records import PersonalRecords
 from bot.customers.retention import DAY, purge_conversations
@@ -28,6 +28,10 @@ from bot.dialogue.state import ConversationState, event
 from bot.dialogue.tracker_store import SqlTrackerStore
 from bot.faq.unanswered import SqliteUnansweredStore
 from bot.feedback import Feedback, SqlFeedbackStore
+from bot.learning.store import SqlSuggestionStore
+from bot.learning.suggestions import Suggestion
+from bot.proactive.outbox import SqlOutbox
+from bot.proactive.reminders import Cancellation, Reminder, SqlScheduler
 from bot.responses import ResponseRenderer
 from bot.testing.fixtures import IsolatedDatabase
 from bot.types import Entity, IntentScore, Parse
@@ -91,6 +95,7 @@ def world(project: Any, tmp_path: Path) -> Iterator[World]:
 
 ANNA_TYPED = ("where is my order AN-10001 anna@exmaple.com", "sorry it is anna@example.com")
 ANNA_QUESTION = "do you sell velvet opera gloves for my cousin"
+BEN_QUESTION = "do you sell velvet opera gloves for my uncle"
 
 
 def anna_and_ben(world: World) -> None:
@@ -115,6 +120,48 @@ def anna_and_ben(world: World) -> None:
     feedback.record(Feedback("conv-ben", "r2", "up"))
     SqliteUnansweredStore(world.folder / "shop.db").record("do you ship to the moon", [("delivery", 0.1)])
     feedback.engine.dispose()
+    proactive_and_learning(world)
+
+
+def proactive_and_learning(world: World) -> None:
+    """What the bot queued to say first and the reminders set for each, and a learning suggestion quoting
+    both Anna (as typed, and as drafted into a question) and Ben."""
+    outbox = SqlOutbox.from_url(world.url)
+    outbox.put("conv-anna-1", [{"text": "Your order AN-10001 has shipped."}])
+    outbox.put("conv-ben", [{"text": "Your order AN-10003 has shipped."}])
+    scheduler = SqlScheduler.from_url(world.url)
+    scheduler.schedule(Reminder("conv-anna-2", "fitting", "appointment_reminder", time.time() + DAY))
+    scheduler.schedule(Reminder("conv-ben", "fitting", "appointment_reminder", time.time() + DAY))
+    now = time.time()
+    SqlSuggestionStore.from_url(world.url).sync_open(
+        [
+            Suggestion(
+                key="group:gloves",
+                kind="new_entry",
+                reason="no entry answers these",
+                count=2,
+                examples=(ANNA_QUESTION, BEN_QUESTION),
+                first_seen=now,
+                last_seen=now,
+                signals={"unanswered": 2},
+                question=ANNA_QUESTION[0].upper() + ANNA_QUESTION[1:] + "?",
+                phrasings=(BEN_QUESTION,),
+            ),
+            Suggestion(
+                key="group:anna",
+                kind="new_entry",
+                reason="no entry answers these",
+                count=1,
+                examples=(ANNA_TYPED[1].upper(),),
+                first_seen=now,
+                last_seen=now,
+                signals={"unanswered": 1},
+            ),
+        ],  # fmt: skip
+        now,
+    )
+    for store in (outbox, scheduler):
+        store.engine.dispose()
 
 
 def scan(url: str, *needles: str) -> dict[str, list[str]]:
@@ -143,7 +190,11 @@ def test_export_is_complete(world: World) -> None:
     assert any("anna@example.com" in line["text"] for line in data["handoff_tickets"][0]["transcript"])
     assert {f["key"] for f in data["failed_verifications"]} == {"conversation:conv-anna-1"}
     assert [q["text"] for q in data["unanswered_questions"]] == [ANNA_QUESTION]
-    assert "ben@example.com" not in repr(data) and "conv-ben" not in repr(data)
+    assert [m["replies"] for m in data["proactive_messages"]] == [[{"text": "Your order AN-10001 has shipped."}]]
+    assert [(r["sender_id"], r["name"]) for r in data["reminders"]] == [("conv-anna-2", "fitting")]
+    quoted = {tuple(s["texts"]) for s in data["learning_suggestions"]}
+    assert quoted == {(ANNA_QUESTION, "Do you sell velvet opera gloves for my cousin?"), (ANNA_TYPED[1].upper(),)}
+    assert "ben@example.com" not in repr(data) and "conv-ben" not in repr(data) and BEN_QUESTION not in repr(data)
 
 
 def test_delete_leaves_nothing_behind_in_any_table(world: World) -> None:
@@ -162,6 +213,7 @@ def test_delete_leaves_nothing_behind_in_any_table(world: World) -> None:
     before = scan(world.url, *needles)
     assert {"conversations", "conversation_events", "feedback", "shop_handoff_tickets", "kb_unanswered"} <= set(before)
     assert {"customer_profiles", "verification_failures"} <= set(before)
+    assert {"proactive_outbox", "proactive_reminders", "learning_suggestions"} <= set(before)
 
     deleted = world.records.delete("anna@example.com")
 
@@ -173,7 +225,11 @@ def test_delete_leaves_nothing_behind_in_any_table(world: World) -> None:
         "conversation_events",
         "feedback",
         "kb_unanswered",
+        "proactive_outbox",
+        "proactive_reminders",
     }
+    assert scan(world.url, BEN_QUESTION) == {"learning_suggestions": [BEN_QUESTION]}  # Ben's line survives
+    assert deleted.rows["learning_suggestions"] == 1 and deleted.rows["learning_suggestions (texts)"] == 1
     with pytest.raises(CustomerNotFoundError):
         world.records.export("anna@example.com")
 
@@ -194,8 +250,15 @@ def test_delete_of_a_signed_in_customer_leaves_nothing_in_any_table(world: World
 
 def test_purge_leaves_no_old_conversation_text_in_any_table(world: World) -> None:
     anna_and_ben(world)
-    texts = (ANNA_QUESTION, *ANNA_TYPED, "AN-10003 ben@example.com", "please mail me", "do you ship to the moon")
-    assert len(scan(world.url, *texts)) >= 4
+    texts: tuple[str, ...] = (
+        ANNA_QUESTION,
+        *ANNA_TYPED,
+        "AN-10003 ben@example.com",
+        "please mail me",
+        "do you ship to the moon",
+    )
+    texts = (*texts, BEN_QUESTION, "has shipped")
+    assert {"learning_suggestions", "proactive_outbox"} <= set(scan(world.url, *texts))
 
     purged = purge_conversations(world.records.database, 30, now=time.time() + 31 * DAY)
 
@@ -205,11 +268,36 @@ def test_purge_leaves_no_old_conversation_text_in_any_table(world: World) -> Non
     assert profile is not None and profile.preferences == {"shop": "berlin"}  # preferences are not text: kept
 
 
+def test_purge_drops_finished_reminders_and_keeps_waiting_ones(world: World) -> None:
+    anna_and_ben(world)
+    scheduler = SqlScheduler.from_url(world.url)
+    assert scheduler.cancel(Cancellation("conv-ben")) == 1
+
+    purged = purge_conversations(world.records.database, 30, now=time.time() + 31 * DAY)
+
+    assert purged.rows["proactive_reminders"] == 1
+    assert [r.sender_id for r in scheduler.waiting()] == ["conv-anna-2"]  # still to fire: kept
+    scheduler.engine.dispose()
+
+
 def test_purge_keeps_what_is_recent_and_zero_keeps_everything(world: World) -> None:
     anna_and_ben(world)
     assert purge_conversations(world.records.database, 0, now=time.time() + 999 * DAY).rows == {}
     assert purge_conversations(world.records.database, 30).rows == {}
     assert scan(world.url, ANNA_QUESTION)
+
+
+def test_every_table_the_stores_create_is_covered_or_holds_nothing_personal(world: World) -> None:
+    """A new store's table must be taught to export/delete/purge (`bot.customers.database`) or declared
+    free of personal data: this fails when a table is neither."""
+    anna_and_ben(world)
+    with world.records.database.transaction("read") as (conn, tables):
+        covered = {t.name for t in vars(tables).values() if t is not None}
+        present = set(inspect(conn).get_table_names())
+    customer = {"customer_profiles", "customer_preferences", "customer_products", "customer_conversations"}
+    shop = {name for name in present if name.startswith("shop_") and name != "shop_handoff_tickets"}
+    assert present - covered - customer - shop - NOT_PERSONAL_TABLES == set()
+    assert {"proactive_outbox", "proactive_reminders", "learning_suggestions"} <= covered
 
 
 def test_nothing_stored_about_someone_is_a_clear_error(world: World) -> None:

@@ -67,6 +67,34 @@ SENT_WITHOUT_BUTTONS = {
 }
 """Responses a handler sends through `utter_buttons` with an empty list of buttons."""
 
+_FRUSTRATION = "no message route: the frustration policy offers it (tests/dialogue/test_sentiment_engine.py)"
+_FEEDBACK = "sent on a thumbs down, not a message (tests/integration/test_http_chat.py presses nothing yet)"
+NOT_REACHED_BY_MESSAGES = {
+    "utter_greet_known_order_on_its_way": "needs a signed customer token (tests/customers/test_greeting.py)",
+    "utter_greet_known_order": "needs a signed customer token (tests/customers/test_greeting.py)",
+    "utter_greet_known_appointment": "needs a signed customer token (tests/customers/test_greeting.py)",
+    "utter_greet_known_return": "needs a signed customer token (tests/customers/test_greeting.py)",
+    "utter_order_shipped": "an event from the shop (tests/proactive/test_events_http.py)",
+    "utter_order_shipped_no_date": "an event from the shop (tests/proactive/test_events_http.py)",
+    "utter_return_received": "an event from the shop (tests/proactive/test_events_http.py)",
+    "utter_appointment_reminder": "a reminder firing (tests/proactive/test_reminders_and_outbox.py)",
+    "utter_appointment_reminder_offer": "after a booking (intents/tests/test_proactive.yml)",
+    "utter_memory_offer": "needs a proven customer (intents/tests/test_memory.yml presses yes and no)",
+    "utter_memory_confirm_forget": "needs a stored profile (intents/tests/test_memory.yml)",
+    "utter_memory_confirm_forget_all": "needs a stored profile (intents/tests/test_memory.yml)",
+    "utter_frustration_offer_person": _FRUSTRATION,
+    "utter_frustration_offer_person_fr": _FRUSTRATION,
+    "utter_frustration_offer_person_de": _FRUSTRATION,
+    "utter_frustration_offer_person_es": _FRUSTRATION,
+    "utter_frustration_offer_person_it": _FRUSTRATION,
+    "utter_feedback_down": _FEEDBACK,
+    "utter_feedback_down_fr": _FEEDBACK,
+    "utter_feedback_down_de": _FEEDBACK,
+}
+"""Responses with buttons that no customer message leads to in a fresh conversation (a token, an event, a
+reminder, a stored profile, a frustration score or a vote comes first): where their buttons are tested instead.
+The walk of this file does not press them yet."""
+
 MAX_ATTEMPTS = 12
 """Replays of a route before giving up on seeing a button (a response may pick a variation without buttons)."""
 
@@ -413,14 +441,19 @@ def test_clarification_buttons(new_chat: Callable[[], ConversationDriver], suppo
 def test_every_domain_response_with_buttons_has_a_route() -> None:
     with_buttons = domain_responses_with_buttons()
     assert "utter_greet" in with_buttons, "the domain loader found no responses with buttons"
-    missing = {name: str(path) for name, path in with_buttons.items() if name not in ROUTES}
+    missing = {
+        name: str(path)
+        for name, path in with_buttons.items()
+        if name not in ROUTES and name not in NOT_REACHED_BY_MESSAGES
+    }
     assert not missing, f"responses with buttons but no route in ROUTES (add the messages that lead to them): {missing}"
 
 
 def test_every_handler_built_button_source_has_a_route() -> None:
     built = handler_responses_with_buttons()
     assert "utter_ask_return_items" in built, "the scan of bot/actions/ found no utter_buttons call"
-    missing = {name: where for name, where in built.items() if name not in ROUTES and name not in SENT_WITHOUT_BUTTONS}
+    skipped = set(SENT_WITHOUT_BUTTONS) | set(NOT_REACHED_BY_MESSAGES)
+    missing = {name: where for name, where in built.items() if name not in ROUTES and name not in skipped}
     assert not missing, f"handlers build buttons for these responses but ROUTES has no route: {missing}"
     assert set(DYNAMIC_SOURCES) <= set(ROUTES)
 

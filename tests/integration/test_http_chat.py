@@ -65,3 +65,22 @@ def test_long_message_is_not_a_500(live_server: str) -> None:
 
 def test_healthz(live_server: str) -> None:
     assert httpx.get(f"{live_server}/healthz").json() == {"status": "ok"}
+
+
+def test_a_thumbs_down_is_answered_with_other_answers_and_a_person_once(live_server: str) -> None:
+    asked = httpx.post(f"{live_server}/chat", json={"sender": "h-down", "message": "can I pay with klarna"}).json()
+    answer = next(r for r in asked["replies"] if r.get("sources"))
+    vote = {"sender": "h-down", "reply_id": answer["id"], "value": "down"}
+    down = httpx.post(f"{live_server}/feedback", json=vote, headers={"X-Conversation-Token": asked["token"]})
+    assert down.status_code == 201
+    replies = down.json()["replies"]
+    assert replies and replies[0]["text"]
+    payloads = [b["payload"] for r in replies for b in r["buttons"]]
+    assert "/human_handoff" in payloads, payloads
+    assert len(payloads) >= 2  # at least one other answer besides the person
+    again = httpx.post(f"{live_server}/feedback", json=vote, headers={"X-Conversation-Token": down.json()["token"]})
+    assert again.status_code == 201 and again.json()["replies"] == []
+    up = httpx.post(
+        f"{live_server}/feedback", json={**vote, "value": "up"}, headers={"X-Conversation-Token": asked["token"]}
+    )
+    assert up.status_code == 201 and up.json()["replies"] == []

@@ -68,8 +68,8 @@ def test_good_file_loads_with_plain_text_and_annotations(tmp_path: Path) -> None
 def test_unknown_top_level_key(tmp_path: Path) -> None:
     text = GOOD + "templates:\n  x: 1\n"
     assert messages(tmp_path, text) == [
-        "intents/nlu.yml:23: unknown key 'templates' — use one of: actions, button_titles, entities, external_events, forms, "
-        "intent_titles, intents, nlu, responses, rules, session_config, slots, stories, version"
+        "intents/nlu.yml:23: unknown key 'templates' — use one of: actions, button_titles, entities, "
+        "external_events, forms, intent_titles, intents, nlu, responses, rules, session_config, slots, stories, version"
     ]
 
 

@@ -259,6 +259,7 @@ def test_feedback_is_an_idempotent_upsert_shown_in_history(client: TestClient, a
         "reply_id": "r1",
         "value": "down",
         "comment": "vague",
+        "replies": [],  # this fake assistant scripts no answer to a thumbs down
     }
     assert tokens_of(app).valid("f1", changed.json()["token"])
     store = app.state.feedback

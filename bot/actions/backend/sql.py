@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 from sqlalchemy.pool import StaticPool
 
+from bot.actions.backend.activity import OpenActivity, open_activity_of
 from bot.actions.backend.catalogue import SqlCatalogue
 from bot.actions.backend.models import (
     AppointmentRow,
@@ -266,6 +267,49 @@ class SqlShopBackend:
             except IntegrityError as e:
                 raise ReturnNotAllowedError(order.number, "an item was returned meanwhile") from e
             return Return(ret.rma, order.number, tuple(dict.fromkeys(item_ids)), reason, ret.created_at)
+
+    # A known customer's open business (bot.actions.backend.activity) ---------------------------------
+    def open_activity(self, customer: str, now: datetime) -> OpenActivity | None:
+        """By email, or by the shop's customer id (`shop_customers.id`); None for an unknown customer."""
+        wanted = customer.strip()
+        with self._read() as s:
+            query = select(CustomerRow)
+            if "@" in wanted:
+                query = query.where(CustomerRow.email == normalise_email(wanted))
+            elif wanted.isdigit():
+                query = query.where(CustomerRow.id == int(wanted))
+            else:
+                return None
+            person = s.scalar(query)
+            if person is None:
+                return None
+            orders = s.scalars(
+                select(OrderRow)
+                .where(OrderRow.customer_id == person.id)
+                .options(
+                    joinedload(OrderRow.customer),
+                    joinedload(OrderRow.items).joinedload(OrderItemRow.return_line).joinedload(ReturnLineRow.ret),
+                )
+            ).unique()
+            returns = s.scalars(
+                select(ReturnRow)
+                .join(ReturnRow.order)
+                .where(OrderRow.customer_id == person.id)
+                .options(selectinload(ReturnRow.lines), contains_eager(ReturnRow.order))
+            )
+            booked = s.scalars(
+                select(AppointmentRow)
+                .where(AppointmentRow.email == person.email)
+                .options(selectinload(AppointmentRow.slot))
+            )
+            return open_activity_of(
+                person.name.split(" ")[0],
+                [_order(o) for o in orders],
+                [Return(r.rma, r.order.number, tuple(li.item_id for li in r.lines), r.reason, r.created_at)
+                 for r in returns],
+                [_appointment(a, a.slot) for a in booked],
+                now,
+            )  # fmt: skip
 
     # Failed verifications (bot.actions.verification.VerificationLog) ----------------------------------
     def record_failed_verification(self, keys: Sequence[str]) -> None:
