@@ -18,12 +18,22 @@ from tests.learning.conftest import Project, knowledge_service
 
 @pytest.fixture
 def served(project: Project) -> tuple[TestClient, Settings]:
-    settings = Settings(project_dir=project.root, state_dir=project.root / ".state", watch_knowledge=False)
+    settings = Settings(
+        project_dir=project.root,
+        state_dir=project.root / ".state",
+        database_url=_own_database(project),
+        watch_knowledge=False,
+    )
     app = create_app(settings)
     app.state.assistant = assistant = ScriptedAssistant(intents=("greet", "order_status", "faq"))
     assistant.encoder = encoder = FakeEncoder(dim=256)
     app.state.knowledge = knowledge_service(project.knowledge, encoder)
     return TestClient(app, client=("127.0.0.1", 50000)), settings
+
+
+def _own_database(project: Project) -> str:
+    """This test's own database, even when a session fixture has set SUPPORTBOT_DATABASE_URL for the shop."""
+    return f"sqlite:///{project.root / '.state' / 'supportbot.db'}"
 
 
 def _customer_asked(settings: Settings, text: str, sender: str = "u1") -> None:
@@ -114,7 +124,12 @@ def test_refusals_use_the_error_shape(served: tuple[TestClient, Settings]) -> No
 
 
 def test_admin_token_is_required_when_set(project: Project) -> None:
-    settings = Settings(project_dir=project.root, state_dir=project.root / ".state", admin_token="s3cret")
+    settings = Settings(
+        project_dir=project.root,
+        state_dir=project.root / ".state",
+        database_url=_own_database(project),
+        admin_token="s3cret",
+    )
     app = create_app(settings)
     app.state.assistant = ScriptedAssistant()
     client = TestClient(app)

@@ -24,6 +24,8 @@ runner = CliRunner()
 def settings(project: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     monkeypatch.setenv("SUPPORTBOT_PROJECT_DIR", str(project.root))
     monkeypatch.setenv("SUPPORTBOT_STATE_DIR", str(project.root / ".state"))
+    # this test's own database, even when a session fixture has set SUPPORTBOT_DATABASE_URL for the shop
+    monkeypatch.setenv("SUPPORTBOT_DATABASE_URL", f"sqlite:///{project.root / '.state' / 'supportbot.db'}")
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
