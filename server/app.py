@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.config import Settings, get_settings
 from bot.encoding import MicroBatchingEncoder
 from bot.products.service import ProductService
+from server.console import install_console
 from server.errors import install_error_handlers
 from server.limits import install_limits
 from server.observability import install_observability, metrics_of
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events_router)
     app.include_router(triggers_router)
     app.include_router(demo_pages_router)
+    install_console(app, settings)  # the staff console at /console (docs/console.md)
     return app
 
 
