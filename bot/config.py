@@ -259,6 +259,26 @@ class Settings(BaseSettings):
         "split) the sentiment model trains on beside intents/sentiment/support.csv; unset = the support file only.",
     )
 
+    # Staff console (docs/console.md)
+    console_session_hours: float = Field(
+        12.0, gt=0, description="A console sign-in lasts this long without activity; then the member signs in again."
+    )
+    console_lockout_failures: int = Field(
+        5, ge=1, description="Wrong passwords in a row (per account) before the console locks that account."
+    )
+    console_lockout_minutes: float = Field(
+        15.0, gt=0, description="How long a locked console account stays locked before it may try again."
+    )
+    console_agent_timeout_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="An agent whose console has been disconnected this long loses the conversation: it returns to "
+        "the inbox and the customer is told.",
+    )
+    console_poll_seconds: float = Field(
+        0.3, gt=0, description="How often the console's live views look for new messages and handoffs."
+    )
+
     # Server
     host: str = Field("127.0.0.1", description="Address `supportbot serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `supportbot serve` binds.")
