@@ -90,6 +90,9 @@ class CustomerProfile:
     """most recent first"""
     conversations: tuple[ConversationRecord, ...] = ()
     """most recent first"""
+    complete: bool = True
+    """False for the brief profile read on every message (`CustomerStore.find_brief`): preferences only,
+    without the products and conversation records"""
 
     @property
     def remembers(self) -> bool:

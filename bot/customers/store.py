@@ -60,6 +60,11 @@ class CustomerStore(Protocol):
         """The profile of a proven customer (None: never asked, or forgotten)."""
         ...
 
+    def find_brief(self, identity: Identity) -> CustomerProfile | None:
+        """`find` without the products and conversation records (`complete=False`): what every message of a
+        proven customer reads, so it must be cheap."""
+        ...
+
     def get(self, customer_id: str) -> CustomerProfile | None: ...
 
     def set_consent(
@@ -86,7 +91,8 @@ class CustomerStore(Protocol):
         ...
 
     def record_conversation(self, customer_id: str, record: ConversationRecord) -> None:
-        """Insert or update the record of (sender, session); only the most recent `MAX_CONVERSATIONS` stay."""
+        """Insert or update the record of (sender, session); only the most recent `MAX_CONVERSATIONS` stay.
+        Nothing is written unless the profile exists with consent given (it may be written behind the turn)."""
         ...
 
     def record_products(self, customer_id: str, products: Sequence[ProductSeen]) -> None:
@@ -113,6 +119,9 @@ class InMemoryCustomerStore:
             if identity.kind == "shop" and profile.shop_customer_id == identity.value:
                 return profile
         return None
+
+    def find_brief(self, identity: Identity) -> CustomerProfile | None:
+        return self.find(identity)
 
     def get(self, customer_id: str) -> CustomerProfile | None:
         return self._profiles.get(customer_id)
@@ -175,7 +184,9 @@ class InMemoryCustomerStore:
 
     def record_conversation(self, customer_id: str, record: ConversationRecord) -> None:
         with self._lock:
-            profile = self._profiles[customer_id]
+            profile = self._profiles.get(customer_id)
+            if profile is None or profile.consent is not Consent.GIVEN:
+                return
             others = [
                 c for c in profile.conversations if (c.sender_id, c.session_id) != (record.sender_id, record.session_id)
             ]
@@ -184,7 +195,9 @@ class InMemoryCustomerStore:
 
     def record_products(self, customer_id: str, products: Sequence[ProductSeen]) -> None:
         with self._lock:
-            profile = self._profiles[customer_id]
+            profile = self._profiles.get(customer_id)
+            if profile is None or profile.consent is not Consent.GIVEN:
+                return
             kept = sorted([*products, *profile.products], key=lambda p: p.at, reverse=True)[:MAX_PRODUCTS]
             self._change(customer_id, products=tuple(kept))
 

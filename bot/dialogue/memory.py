@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,9 @@ class MemoryConfig:
     store: CustomerStore | None = None
     token_secret: str | None = None
     enabled: bool = True
+    write_behind: bool = False
+    """Write the session's record and the products seen on a background thread, after the reply (the
+    server's wiring); False: during the message (tests, the fake store)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ class CustomerMemory:
         self.enabled = config.enabled and config.store is not None
         self.clock = clock
         self.talk: MemoryTalk = MemoryTalk(self)
+        self.later = ThreadPoolExecutor(1, thread_name_prefix="customer-records") if config.write_behind else None
         forms = engine.domain.forms
         self.task_actions = frozenset(a for form in forms for a in engine.domain.submit_actions(form))
 
@@ -125,7 +130,7 @@ class CustomerMemory:
         if identity is None and notes.get("verified"):
             identity = Identity.email(str(notes["verified"]))
         if identity is not None:
-            state.known_customer = KnownCustomer(identity, self.find(identity))
+            state.known_customer = KnownCustomer(identity, self.find(identity, brief=True))
         self.sync_shop(state)
 
     def _token_identity(self, turn: Turn) -> Identity | None:
@@ -141,16 +146,48 @@ class CustomerMemory:
             )
         return check.identity
 
-    def find(self, identity: Identity) -> CustomerProfile | None:
-        """The customer's profile; None when there is none or the store fails (logged: memory is a
-        comfort, the conversation goes on without it)."""
+    def find(self, identity: Identity, *, brief: bool = False) -> CustomerProfile | None:
+        """The customer's profile (`brief`: preferences only, what every message reads); None when there is
+        none or the store fails (logged: memory is a comfort, the conversation goes on without it)."""
         if self.store is None:
             return None
+        self.flush()  # this customer's records written behind the previous message land first
         try:
-            return self.store.find(identity)
+            return self.store.find_brief(identity) if brief else self.store.find(identity)
         except BackendError:
             log.exception("customer memory: reading a profile failed; answering without it")
             return None
+
+    def completed(self, state: ConversationState) -> KnownCustomer | None:
+        """The proven customer with their whole profile (products and conversation records too), read
+        when a memory question needs it."""
+        known: KnownCustomer | None = state.known_customer
+        if known is not None and known.profile is not None and not known.profile.complete:
+            known = KnownCustomer(known.identity, self.find(known.identity))
+            state.known_customer = known
+        return known
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until the records written behind earlier messages are stored (tests, shutdown)."""
+        if self.later is not None:
+            try:
+                self.later.submit(lambda: None).result(timeout)
+            except TimeoutError:
+                log.warning("customer memory: records written behind are still pending after %.0f s", timeout)
+
+    def _write(self, write: Callable[..., None], *args: Any) -> None:
+        """A record write: behind the reply when configured (a failure is logged), else now."""
+        if self.later is None:
+            write(*args)
+            return
+
+        def run() -> None:
+            try:
+                write(*args)
+            except BackendError:
+                log.exception("customer memory: a record written after the reply failed; it is dropped")
+
+        self.later.submit(run)
 
     def sync_shop(self, state: ConversationState) -> None:
         """`customer_shop` = the proven, consenting customer's shop (unset otherwise), when the domain has it."""
@@ -273,7 +310,7 @@ class CustomerMemory:
         known = state.known_customer
         if known is None or known.identity.kind == "email":
             identity = Identity.email(email)
-            state.known_customer = KnownCustomer(identity, self.find(identity))
+            state.known_customer = KnownCustomer(identity, self.find(identity, brief=True))
             self.sync_shop(state)
         elif known.consented is not None and not known.consented.email and self.store is not None:
             self.store.attach_email(known.consented.id, email)  # the signed-in customer verified their email
@@ -334,7 +371,7 @@ class CustomerMemory:
         if notes.get("recorded") != [list(topics), outcome.value] and (topics or outcome is not Outcome.ANSWERED):
             started = float(notes.setdefault("started", now))
             record = ConversationRecord(state.sender_id, state.session_id, started, now, topics, outcome)
-            self.store.record_conversation(profile.id, record)
+            self._write(self.store.record_conversation, profile.id, record)
             notes["recorded"] = [list(topics), outcome.value]
         seen = [ProductSeen(c.id, c.title, Relation.RECOMMENDED, now) for r in turn.replies for c in r.cards]
         focus = (state.shopping or {}).get("focus")
@@ -343,7 +380,7 @@ class CustomerMemory:
             names = {c.id: c.title for r in turn.replies for c in r.cards}
             seen.insert(0, ProductSeen(focus, names.get(focus, focus), Relation.VIEWED, now))
         if seen:
-            self.store.record_products(profile.id, seen)
+            self._write(self.store.record_products, profile.id, seen)
 
     def summary(self, state: ConversationState) -> tuple[tuple[str, ...], Outcome]:
         """The session's topics (intents that say what it was about, in order) and how it ended."""

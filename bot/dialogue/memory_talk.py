@@ -53,6 +53,7 @@ class MemoryTalk:
 
     # -- "what do you know about me?" ------------------------------------------------------------
     def tell(self, state: ConversationState, turn: Turn, known: KnownCustomer) -> None:
+        known = self.memory.completed(state) or known
         profile = known.profile
         if profile is None or not profile.remembers:
             refused = profile is not None and profile.consent is Consent.REFUSED
@@ -99,6 +100,7 @@ class MemoryTalk:
     def forget(self, state: ConversationState, turn: Turn, known: KnownCustomer) -> None:
         """Ask before forgetting: everything ("forget me"), the things named, or the last one remembered."""
         memory = self.memory
+        known = memory.completed(state) or known
         profile = known.profile
         if profile is None or not profile.remembers:
             memory.say(state, turn, "utter_memory_nothing_to_forget")

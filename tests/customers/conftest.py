@@ -116,7 +116,9 @@ class Bot:
         return Chat(self.engine, state)
 
 
-def make_bot(project: Any, store: Any = None, *, secret: str | None = SECRET, enabled: bool = True) -> Bot:
+def make_bot(
+    project: Any, store: Any = None, *, secret: str | None = SECRET, enabled: bool = True, write_behind: bool = False
+) -> Bot:
     domain: Domain = project.domain
     runner = ShopRunner()
     store = store if store is not None else InMemoryCustomerStore(clock=lambda: NOW)
@@ -126,7 +128,7 @@ def make_bot(project: Any, store: Any = None, *, secret: str | None = SECRET, en
         runner,
         intents=project.data.intents,
         entities=["shop", "size", "email", "order_number", "category"],
-        customers=MemoryConfig(store, secret, enabled),
+        customers=MemoryConfig(store, secret, enabled, write_behind=write_behind),
     )
     engine.memory.clock = lambda: NOW
     return Bot(engine, store, runner)
