@@ -128,7 +128,7 @@ async def require_csrf(request: Request) -> None:
 NAV: list[tuple[str, str, StaffRole]] = [
     ("Inbox", "/console", StaffRole.AGENT),
     ("Conversations", "/console/conversations", StaffRole.AGENT),
-    ("Knowledge", "/console/knowledge", StaffRole.EDITOR),
+    ("Knowledge", "/console/knowledge", StaffRole.AGENT),
     ("Suggestions", "/console/suggestions", StaffRole.EDITOR),
     ("Analytics", "/console/analytics", StaffRole.AGENT),
     ("Staff", "/console/staff", StaffRole.ADMIN),
