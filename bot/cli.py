@@ -251,6 +251,7 @@ PLUGINS: tuple[tuple[str, str, str | None], ...] = (
     ("bot.faq.cli", "kb_app", "kb"),
     ("bot.handoff_cli", "handoff_app", "handoff"),
     ("bot.customers.cli", "customers_app", "customers"),
+    ("bot.staff.cli", "staff_app", "staff"),
     ("bot.actions.catalogue_cli", "catalogue_app", "catalogue"),
     ("bot.learning.cli", "learn_app", "learn"),
     ("bot.proactive.cli", "events_app", "events"),

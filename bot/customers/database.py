@@ -37,10 +37,14 @@ UNANSWERED_TABLE = "kb_unanswered"
 OUTBOX_TABLE = "proactive_outbox"
 REMINDERS_TABLE = "proactive_reminders"
 SUGGESTIONS_TABLE = "learning_suggestions"
-NOT_PERSONAL_TABLES = frozenset({"learning_audit", "learning_decided_signals", "tracker_store_probe"})
-"""Tables of the bot that hold nothing about a person: the audit of staff decisions (who on the staff
-decided, the diff written into the shop's own files), hashed message keys and the tracker store's
-write check."""
+NOT_PERSONAL_TABLES = frozenset(
+    {"learning_audit", "learning_decided_signals", "tracker_store_probe", "staff_members", "console_sessions",
+     "console_audit"}
+)  # fmt: skip
+"""Tables of the bot that hold nothing about a customer: the audit of staff decisions (who on the staff
+decided, the diff written into the shop's own files), hashed message keys, the tracker store's write check,
+and the staff console's own accounts, sessions and audit log (staff data; an audit target names a ticket or
+a conversation id, never a customer's details)."""
 
 
 @dataclass
