@@ -16,9 +16,15 @@ a socket that registers later gets the rows of the last `proactive_outbox_hours`
 replies whose `id` its history already shows). With several workers the message reaches whichever one
 holds the socket; no broker is needed (Redis pub/sub can replace the polling later).
 
+Live agents (`server/console/live.py`) use the same path: an agent's message is an outbox row whose
+reply carries `agent` {id, name} (and `handoff`: joined | message | left | returned); "the agent is
+typing" is a row holding a signal (`{"signal": "agent_typing", "agent"}`, see `is_signal`), which a socket
+shows instead of a message and which is dropped unsent when older than SIGNAL_FRESH_SECONDS.
+
 `start_proactive(app, settings, assistant, stop)` (called by the lifespan) builds the outbox, the
-scheduler and the service, wraps the tracker store so handlers' reminders are kept, and starts the two
-loops: the outbox poller and the reminder loop (`reminder_poll_seconds`).
+scheduler and the service, wraps the tracker store so handlers' reminders are kept, and starts the
+loops: the outbox poller, the reminder loop (`reminder_poll_seconds`) and the live-handoff sweep that
+returns conversations of vanished agents to the queue (`console_agent_timeout_seconds`).
 """
 
 from __future__ import annotations
@@ -47,6 +53,14 @@ from bot.types import Button, Reply
 log = logging.getLogger("supportbot.push")
 
 Deliver = Callable[[list[dict[str, Any]]], Awaitable[None]]
+SIGNAL_KEY = "signal"
+SIGNAL_FRESH_SECONDS = 5.0
+"""A signal ("the agent is typing") not delivered within this long is stale: dropped, never shown late."""
+
+
+def is_signal(item: dict[str, Any]) -> bool:
+    """Is this outbox entry a signal (e.g. `agent_typing`) rather than a message to show?"""
+    return isinstance(item.get(SIGNAL_KEY), str)
 
 
 def worker_name() -> str:
@@ -112,6 +126,9 @@ class PushHub:
         return sent
 
     async def _send(self, item: OutboxItem) -> int:
+        stale = item.created_at < self.clock() - SIGNAL_FRESH_SECONDS
+        if stale and item.replies and all(is_signal(r) for r in item.replies):
+            return 0  # claimed, so nobody shows it late
         sent = 0
         for deliver in list(self._sockets.get(item.sender_id, [])):
             try:
@@ -162,6 +179,26 @@ async def run_reminders(service: ProactiveService, hub: PushHub, every: float, s
             log.exception("firing reminders failed; retrying at the next poll")
 
 
+async def run_handoff_sweep(app: FastAPI, every: float, stop: asyncio.Event) -> None:
+    """Every `every` seconds until `stop`, return to the queue the conversations whose agent's console is
+    gone (`LiveHandoff.sweep`: each one by exactly one worker, which tells the customer)."""
+    from server.console.live import live_of
+    from server.turns import NotReady
+
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=every)
+            return
+        except TimeoutError:
+            pass
+        try:
+            await run_in_threadpool(lambda: live_of(app).sweep())
+        except NotReady:
+            continue
+        except Exception:
+            log.exception("returning abandoned handoffs to the queue failed; retrying at the next sweep")
+
+
 def start_proactive(
     app: FastAPI, settings: Settings, assistant: Assistant, stop: asyncio.Event
 ) -> list[asyncio.Task[None]]:
@@ -180,6 +217,7 @@ def start_proactive(
     return [
         asyncio.create_task(hub.run(stop)),
         asyncio.create_task(run_reminders(service, hub, settings.reminder_poll_seconds, stop)),
+        asyncio.create_task(run_handoff_sweep(app, min(5.0, settings.console_agent_timeout_seconds / 4), stop)),
     ]
 
 

@@ -1,12 +1,18 @@
 """Human handoff: open a ticket with the transcript, tell the customer what happens next, pause the bot.
 
-The ticket goes to the platform's `HandoffStore` (bot/dialogue/handoff.py); an operator lists tickets and
-resumes the conversation with `supportbot handoff list|resume ID` or the admin HTTP endpoints, and
-resuming appends `ConversationResumed` to the tracker.
+The ticket goes to the platform's `HandoffStore` (bot/dialogue/handoff.py); an agent answers it live in
+the console's inbox (server/console/live.py), or an operator lists tickets and resumes the conversation
+with `supportbot handoff list|resume ID` or the admin HTTP endpoints, and resuming appends
+`ConversationResumed` to the tracker.
+
+Outside customer service's opening hours the customer is told when a person will reply; when the
+conversation already knows an email for them (verified with an order, or written in the request itself)
+it is kept on the ticket as where to send the reply, and the customer is told so (`utter_handoff_email_noted`).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +26,18 @@ from bot.dialogue.handoff import TranscriptLine
 
 MAX_TRANSCRIPT_LINES = 200
 CUSTOMER_SERVICE = "customer_service"
+VERIFIED_EMAIL_SLOT = "verified_email"
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}")
+
+
+def contact_email(tracker: Tracker) -> str | None:
+    """Where to reply when nobody is there: the email verified in this conversation, else one written in
+    the customer's latest message."""
+    verified = tracker.get_slot(VERIFIED_EMAIL_SLOT)
+    if isinstance(verified, str) and EMAIL.fullmatch(verified):
+        return verified
+    found = EMAIL.search(latest_text(tracker))
+    return found.group(0) if found else None
 
 
 def transcript(events: list[dict[str, Any]]) -> list[TranscriptLine]:
@@ -53,6 +71,10 @@ class ActionHumanHandoff(ShopAction):
         else:
             next_open = HoursFormatter(Wording(domain)).next_open(service, now)
             utter(dispatcher, "utter_handoff_opened_closed", ticket_id=ticket.id, next_open=next_open)
+            email = contact_email(tracker)
+            if email is not None:
+                self.deps.handoffs.set_contact_email(ticket.id, email)
+                utter(dispatcher, "utter_handoff_email_noted", email=email)
         # what the paused conversation keeps telling the customer agrees with what was just said
         return [
             SlotSet("handoff_ticket", str(ticket.id)),

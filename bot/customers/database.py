@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.customers.sql import metadata as customer_metadata
 from bot.customers.store import CustomerStoreError
-from bot.dialogue.handoff import handoff_tickets
+from bot.dialogue.handoff import handoff_live, handoff_tickets
 from bot.dialogue.tracker_store import conversations, history
 from bot.feedback import feedback_table
 
@@ -84,6 +84,8 @@ class Tables:
     outbox: Table | None = None
     reminders: Table | None = None
     suggestions: Table | None = None
+    live: Table | None = None
+    """`handoff_live`: who took each ticket and the email left for the reply"""
 
 
 class PersonalDatabase:
@@ -130,6 +132,7 @@ class PersonalDatabase:
             outbox=reflected(OUTBOX_TABLE),
             reminders=reflected(REMINDERS_TABLE),
             suggestions=reflected(SUGGESTIONS_TABLE),
+            live=known(handoff_live),
         )
 
     @contextmanager

@@ -105,6 +105,7 @@ class PersonalRecords:
             conversations = [self._conversation(conn, tables, sender) for sender in person.senders]
             feedback = _rows(conn, tables.feedback, self._feedback_filter(tables.feedback, person))
             tickets = _rows(conn, tables.tickets, self._ticket_filter(tables.tickets, person))
+            live = _live_of(conn, tables, [int(t["id"]) for t in tickets])
             failures = _rows(conn, tables.verification, _verification_filter(tables.verification, person))
             texts = _customer_texts(conversations)
             asked = _rows(conn, tables.unanswered, _unanswered_filter(tables.unanswered, person, texts))
@@ -123,7 +124,7 @@ class PersonalRecords:
             "profile": _profile(person),
             "conversations": conversations,
             "feedback": feedback,
-            "handoff_tickets": [_ticket(row) for row in tickets],
+            "handoff_tickets": [_ticket(row, live.get(int(row["id"]))) for row in tickets],
             "failed_verifications": failures,
             "unanswered_questions": asked,
             "proactive_messages": [_outbox_item(row) for row in outbox],
@@ -156,6 +157,9 @@ class PersonalRecords:
             delete_rows(conn, tables.events, _of_senders(tables.events, person.senders), deleted)
             delete_rows(conn, tables.conversations, _of_senders(tables.conversations, person.senders), deleted)
             delete_rows(conn, tables.feedback, self._feedback_filter(tables.feedback, person), deleted)
+            if tables.live is not None and tables.tickets is not None:
+                theirs = select(tables.tickets.c.id).where(self._ticket_filter(tables.tickets, person))
+                delete_rows(conn, tables.live, tables.live.c.ticket_id.in_(theirs), deleted)
             delete_rows(conn, tables.tickets, self._ticket_filter(tables.tickets, person), deleted)
             delete_rows(conn, tables.verification, _verification_filter(tables.verification, person), deleted)
             delete_rows(conn, tables.outbox, _of_senders(tables.outbox, person.senders), deleted)
@@ -255,10 +259,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _ticket(row: dict[str, Any]) -> dict[str, Any]:
+def _ticket(row: dict[str, Any], live: dict[str, Any] | None = None) -> dict[str, Any]:
     ticket = dict(row)
     ticket["transcript"] = json.loads(ticket.pop("transcript_json") or "[]")
+    if live:
+        ticket.update({k: v for k, v in live.items() if k != "ticket_id"})  # the agent, the email for the reply
     return ticket
+
+
+def _live_of(conn: Connection, tables: Tables, ticket_ids: list[int]) -> dict[int, dict[str, Any]]:
+    if tables.live is None or not ticket_ids:
+        return {}
+    rows = _rows(conn, tables.live, tables.live.c.ticket_id.in_(ticket_ids))
+    return {int(r["ticket_id"]): r for r in rows}
 
 
 def _outbox_item(row: dict[str, Any]) -> dict[str, Any]:

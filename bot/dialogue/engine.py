@@ -104,7 +104,8 @@ class DialogueEngine:
             )
         )
         if state.paused:
-            self.utter(state, turn, "utter_conversation_paused")
+            if not state.slots.get("handoff_agent"):  # while an agent holds the conversation, the bot is quiet
+                self.utter(state, turn, "utter_conversation_paused")
             return turn.replies
         self.memory.begin(state, turn)
         loop_before = state.active_loop

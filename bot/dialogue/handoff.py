@@ -10,6 +10,20 @@ conversation back with `supportbot handoff list|resume ID` or `GET /admin/handof
 tickets); `InMemoryHandoffStore` is the fake. `get_handoff_store()` is the process-wide store of the
 settings' database, which the in-process actions and the operator tools share. Every write is one
 transaction; a database failure is a `BackendError`, an unknown ticket a `HandoffNotFoundError`.
+
+A live agent (the console's inbox, `server/console/live.py`) works a ticket through its lifecycle:
+
+    open, waiting ──take(id, agent)──► open, taken by the agent ──close(id)──► resolved (handed back)
+          ▲                                   │
+          └──── requeue_stale(before) ◄───────┘  the agent's console was not seen since `before`
+
+`take` is one conditional UPDATE (`… WHERE agent_id IS NULL AND the ticket is open`): of two agents racing
+for one ticket exactly one wins, the other gets `HandoffTakenError` ("Maria took this conversation at
+10:42 UTC"). `close` twice gets `HandoffClosedError` the second time and changes nothing. What the live
+agent needs beyond the original ticket (the agent, when they took it and were last seen, when the
+customer last typed, the email to reply to outside opening hours) is kept in the side table
+`handoff_live` (one row per ticket, created with the ticket; tickets of older databases get theirs at
+start-up), so the original table stays as existing databases have it.
 """
 
 from __future__ import annotations
@@ -23,12 +37,26 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Row, String, Table, Text, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    Row,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.dialogue.state import event
 from bot.dialogue.tracker_store import TrackerStore, make_engine
-from bot.errors import BackendError
+from bot.errors import BackendError, SupportbotError
 from bot.sql_types import UtcDateTime
 
 Clock = Callable[[], datetime]
@@ -49,6 +77,14 @@ class TranscriptLine:
 
 
 @dataclass(frozen=True)
+class Agent:
+    """A person answering customers: the console member's id and display name."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
 class HandoffTicket:
     id: int
     sender_id: str
@@ -57,6 +93,19 @@ class HandoffTicket:
     created_at: datetime
     transcript: tuple[TranscriptLine, ...] = field(default=())
     resolved_at: datetime | None = None
+    agent: Agent | None = None  # who took it (None: waiting in the inbox)
+    taken_at: datetime | None = None
+    agent_seen_at: datetime | None = None  # the agent's console last asked for news
+    customer_typing_at: datetime | None = None
+    contact_email: str | None = None  # where to reply when nobody was there (outside opening hours)
+
+    @property
+    def waiting(self) -> bool:
+        return self.status is HandoffStatus.OPEN and self.agent is None
+
+    @property
+    def taken(self) -> bool:
+        return self.status is HandoffStatus.OPEN and self.agent is not None
 
 
 class HandoffNotFoundError(BackendError):
@@ -65,6 +114,40 @@ class HandoffNotFoundError(BackendError):
     def __init__(self, ticket_id: int) -> None:
         self.ticket_id = ticket_id
         super().__init__(f"no handoff ticket {ticket_id} — list open tickets with `supportbot handoff list`")
+
+
+class HandoffConflictError(SupportbotError):
+    """The ticket is not in a state that allows this (someone else took it, it was handed back)."""
+
+    def __init__(self, ticket: HandoffTicket, message: str) -> None:
+        self.ticket = ticket
+        super().__init__(message)
+
+
+class HandoffTakenError(HandoffConflictError):
+    """Another agent took the conversation first."""
+
+
+class HandoffClosedError(HandoffConflictError):
+    """The conversation was already handed back to the bot."""
+
+
+class HandoffNotYoursError(HandoffConflictError):
+    """The agent does not hold this conversation (never took it, or it went back to the queue)."""
+
+
+def _at(when: datetime | None) -> str:
+    return f"{when:%H:%M} UTC" if when else "an unknown time"
+
+
+def taken_error(ticket: HandoffTicket) -> HandoffConflictError:
+    """The error for acting on a ticket one cannot take: taken by someone else, or closed."""
+    if ticket.status is HandoffStatus.RESOLVED:
+        return HandoffClosedError(
+            ticket, f"this conversation was already handed back to the bot at {_at(ticket.resolved_at)}"
+        )
+    name = ticket.agent.name if ticket.agent else "another agent"
+    return HandoffTakenError(ticket, f"{name} took this conversation at {_at(ticket.taken_at)}")
 
 
 class HandoffStore(Protocol):
@@ -84,6 +167,31 @@ class HandoffStore(Protocol):
     def resolve(self, ticket_id: int) -> HandoffTicket:
         """Mark a ticket resolved (the caller then resumes the conversation). Raises HandoffNotFoundError."""
         ...
+
+    def take(self, ticket_id: int, agent: Agent) -> HandoffTicket:
+        """Give the waiting ticket to `agent` (one conditional UPDATE: of racing agents exactly one wins).
+        Raises HandoffTakenError (someone else has it), HandoffClosedError, HandoffNotFoundError. Taking
+        a ticket one already holds returns it."""
+        ...
+
+    def close(self, ticket_id: int) -> HandoffTicket:
+        """Resolve an open ticket (handed back). Raises HandoffClosedError when it already was."""
+        ...
+
+    def seen(self, ticket_id: int, agent_id: int) -> bool:
+        """The agent's console is still there: keep the ticket theirs. False when they no longer hold it."""
+        ...
+
+    def requeue_stale(self, before: datetime) -> list[HandoffTicket]:
+        """Put back in the queue the taken tickets whose agent was last seen before `before`; returns the
+        tickets this call requeued (each one by exactly one caller, whatever the workers)."""
+        ...
+
+    def customer_typing(self, sender_id: str) -> None:
+        """The customer of the conversation's open ticket is typing now."""
+        ...
+
+    def set_contact_email(self, ticket_id: int, email: str) -> HandoffTicket: ...
 
 
 def resume_conversation(ticket_id: int, handoffs: HandoffStore, tracker_store: TrackerStore) -> HandoffTicket:
@@ -142,6 +250,63 @@ class InMemoryHandoffStore:
                 self._tickets[ticket_id] = ticket
             return ticket
 
+    def _known(self, ticket_id: int) -> HandoffTicket:
+        ticket = self._tickets.get(ticket_id)
+        if ticket is None:
+            raise HandoffNotFoundError(ticket_id)
+        return ticket
+
+    def take(self, ticket_id: int, agent: Agent) -> HandoffTicket:
+        with self._lock:
+            ticket = self._known(ticket_id)
+            if ticket.taken and ticket.agent is not None and ticket.agent.id == agent.id:
+                return ticket
+            if not ticket.waiting:
+                raise taken_error(ticket)
+            now = self.clock()
+            ticket = replace(ticket, agent=agent, taken_at=now, agent_seen_at=now)
+            self._tickets[ticket_id] = ticket
+            return ticket
+
+    def close(self, ticket_id: int) -> HandoffTicket:
+        with self._lock:
+            ticket = self._known(ticket_id)
+            if ticket.status is HandoffStatus.RESOLVED:
+                raise taken_error(ticket)
+            ticket = replace(ticket, status=HandoffStatus.RESOLVED, resolved_at=self.clock())
+            self._tickets[ticket_id] = ticket
+            return ticket
+
+    def seen(self, ticket_id: int, agent_id: int) -> bool:
+        with self._lock:
+            ticket = self._tickets.get(ticket_id)
+            if ticket is None or not ticket.taken or ticket.agent is None or ticket.agent.id != agent_id:
+                return False
+            self._tickets[ticket_id] = replace(ticket, agent_seen_at=self.clock())
+            return True
+
+    def requeue_stale(self, before: datetime) -> list[HandoffTicket]:
+        with self._lock:
+            stale = [t for t in self._tickets.values() if t.taken and (t.agent_seen_at or before) < before]
+            requeued = []
+            for ticket in stale:
+                back = replace(ticket, agent=None, taken_at=None, agent_seen_at=None)
+                self._tickets[ticket.id] = back
+                requeued.append(ticket)  # as it was: who left it
+            return requeued
+
+    def customer_typing(self, sender_id: str) -> None:
+        with self._lock:
+            for ticket in list(self._open_tickets()):
+                if ticket.sender_id == sender_id:
+                    self._tickets[ticket.id] = replace(ticket, customer_typing_at=self.clock())
+
+    def set_contact_email(self, ticket_id: int, email: str) -> HandoffTicket:
+        with self._lock:
+            ticket = replace(self._known(ticket_id), contact_email=email)
+            self._tickets[ticket_id] = ticket
+            return ticket
+
 
 _metadata = MetaData()
 handoff_tickets = Table(
@@ -154,6 +319,17 @@ handoff_tickets = Table(
     Column("transcript_json", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("resolved_at", UtcDateTime, nullable=True),
+)
+handoff_live = Table(
+    "handoff_live",
+    _metadata,
+    Column("ticket_id", Integer, primary_key=True),  # shop_handoff_tickets.id
+    Column("agent_id", Integer, nullable=True),
+    Column("agent_name", String(200), nullable=True),
+    Column("taken_at", UtcDateTime, nullable=True),
+    Column("agent_seen_at", UtcDateTime, nullable=True),
+    Column("customer_typing_at", UtcDateTime, nullable=True),
+    Column("contact_email", String(320), nullable=True),
 )
 
 
@@ -168,6 +344,12 @@ class SqlHandoffStore:
         self.clock = clock
         try:
             _metadata.create_all(engine)
+            with engine.begin() as conn:  # tickets of databases older than the live table get their row
+                t, live = handoff_tickets, handoff_live
+                missing = select(t.c.id).where(
+                    (t.c.status == HandoffStatus.OPEN.value) & t.c.id.not_in(select(live.c.ticket_id))
+                )
+                conn.execute(insert(live).from_select(["ticket_id"], missing))
         except SQLAlchemyError as e:
             raise BackendError(f"cannot create the handoff tickets table in {engine.url}: {e}") from e
 
@@ -189,7 +371,7 @@ class SqlHandoffStore:
         lines = _dump_transcript(transcript)
         with self._transaction("write") as conn:
             if conn.execute(t.update().where(still_open).values(transcript_json=lines)).rowcount == 0:
-                conn.execute(
+                created = conn.execute(
                     t.insert().values(
                         sender_id=sender_id,
                         status=HandoffStatus.OPEN.value,
@@ -198,12 +380,17 @@ class SqlHandoffStore:
                         transcript_json=lines,
                     )
                 )
-            row = conn.execute(select(t).where(still_open).order_by(t.c.id).limit(1)).one()
+                key = created.inserted_primary_key
+                new_id = int(key[0]) if key else 0
+                # a purged ticket's id may come back (SQLite): its old live row goes with it
+                conn.execute(delete(handoff_live).where(handoff_live.c.ticket_id == new_id))
+                conn.execute(insert(handoff_live).values(ticket_id=new_id))
+            row = conn.execute(_query().where(still_open).order_by(t.c.id).limit(1)).one()
         return _ticket(row)
 
     def tickets(self, status: HandoffStatus | None = HandoffStatus.OPEN) -> list[HandoffTicket]:
         t = handoff_tickets
-        query = select(t).order_by(t.c.created_at, t.c.id)
+        query = _query().order_by(t.c.created_at, t.c.id)
         if status is not None:
             query = query.where(t.c.status == status.value)
         with self._transaction("read") as conn:
@@ -211,7 +398,7 @@ class SqlHandoffStore:
 
     def get(self, ticket_id: int) -> HandoffTicket | None:
         with self._transaction("read") as conn:
-            row = conn.execute(select(handoff_tickets).where(handoff_tickets.c.id == ticket_id)).first()
+            row = conn.execute(_query().where(handoff_tickets.c.id == ticket_id)).first()
         return _ticket(row) if row is not None else None
 
     def resolve(self, ticket_id: int) -> HandoffTicket:
@@ -222,10 +409,96 @@ class SqlHandoffStore:
                 .where((t.c.id == ticket_id) & (t.c.status != HandoffStatus.RESOLVED.value))
                 .values(status=HandoffStatus.RESOLVED.value, resolved_at=self.clock())
             )
-            row = conn.execute(select(t).where(t.c.id == ticket_id)).first()
+            row = conn.execute(_query().where(t.c.id == ticket_id)).first()
             if row is None:
                 raise HandoffNotFoundError(ticket_id)
         return _ticket(row)
+
+    def _current(self, conn: Connection, ticket_id: int) -> HandoffTicket:
+        row = conn.execute(_query().where(handoff_tickets.c.id == ticket_id)).first()
+        if row is None:
+            raise HandoffNotFoundError(ticket_id)
+        return _ticket(row)
+
+    def take(self, ticket_id: int, agent: Agent) -> HandoffTicket:
+        t, live = handoff_tickets, handoff_live
+        now = self.clock()
+        is_open = select(t.c.id).where((t.c.id == ticket_id) & (t.c.status == HandoffStatus.OPEN.value))
+        claim = (
+            update(live)
+            .where((live.c.ticket_id == ticket_id) & live.c.agent_id.is_(None) & live.c.ticket_id.in_(is_open))
+            .values(agent_id=agent.id, agent_name=agent.name[:200], taken_at=now, agent_seen_at=now)
+        )
+        with self._transaction("write") as conn:
+            won = conn.execute(claim).rowcount == 1
+            ticket = self._current(conn, ticket_id)
+        if won or (ticket.taken and ticket.agent is not None and ticket.agent.id == agent.id):
+            return ticket
+        raise taken_error(ticket)
+
+    def close(self, ticket_id: int) -> HandoffTicket:
+        t = handoff_tickets
+        with self._transaction("write") as conn:
+            closed = conn.execute(
+                t.update()
+                .where((t.c.id == ticket_id) & (t.c.status == HandoffStatus.OPEN.value))
+                .values(status=HandoffStatus.RESOLVED.value, resolved_at=self.clock())
+            ).rowcount
+            ticket = self._current(conn, ticket_id)
+        if closed != 1:
+            raise taken_error(ticket)
+        return ticket
+
+    def seen(self, ticket_id: int, agent_id: int) -> bool:
+        live = handoff_live
+        with self._transaction("write") as conn:
+            mine = (live.c.ticket_id == ticket_id) & (live.c.agent_id == agent_id)
+            return bool(conn.execute(update(live).where(mine).values(agent_seen_at=self.clock())).rowcount == 1)
+
+    def requeue_stale(self, before: datetime) -> list[HandoffTicket]:
+        t, live = handoff_tickets, handoff_live
+        open_ids = select(t.c.id).where(t.c.status == HandoffStatus.OPEN.value)
+        stale = live.c.agent_id.is_not(None) & (live.c.agent_seen_at < before) & live.c.ticket_id.in_(open_ids)
+        with self._transaction("read") as conn:
+            candidates = [_ticket(row) for row in conn.execute(_query().where(stale))]
+        requeued: list[HandoffTicket] = []
+        for ticket in candidates:
+            if ticket.agent is None:
+                continue
+            with self._transaction("write") as conn:
+                gone = (live.c.ticket_id == ticket.id) & (live.c.agent_id == ticket.agent.id) & stale
+                cleared = dict(agent_id=None, agent_name=None, taken_at=None, agent_seen_at=None)
+                if conn.execute(update(live).where(gone).values(**cleared)).rowcount == 1:
+                    requeued.append(ticket)
+        return requeued
+
+    def customer_typing(self, sender_id: str) -> None:
+        t, live = handoff_tickets, handoff_live
+        open_ids = select(t.c.id).where((t.c.sender_id == sender_id) & (t.c.status == HandoffStatus.OPEN.value))
+        with self._transaction("write") as conn:
+            conn.execute(update(live).where(live.c.ticket_id.in_(open_ids)).values(customer_typing_at=self.clock()))
+
+    def set_contact_email(self, ticket_id: int, email: str) -> HandoffTicket:
+        live = handoff_live
+        with self._transaction("write") as conn:
+            changed = conn.execute(update(live).where(live.c.ticket_id == ticket_id).values(contact_email=email))
+            if changed.rowcount == 0:
+                conn.execute(insert(live).values(ticket_id=self._current(conn, ticket_id).id, contact_email=email))
+            return self._current(conn, ticket_id)
+
+
+def _query() -> Any:
+    """The tickets with their live columns (absent for tickets older than the live table)."""
+    t, live = handoff_tickets, handoff_live
+    return select(
+        t,
+        live.c.agent_id,
+        live.c.agent_name,
+        live.c.taken_at,
+        live.c.agent_seen_at,
+        live.c.customer_typing_at,
+        live.c.contact_email,
+    ).select_from(t.outerjoin(live, live.c.ticket_id == t.c.id))
 
 
 def _dump_transcript(lines: Sequence[TranscriptLine]) -> str:
@@ -248,6 +521,11 @@ def _ticket(row: Row[Any]) -> HandoffTicket:
         created_at=row.created_at,
         transcript=transcript,
         resolved_at=row.resolved_at,
+        agent=Agent(int(row.agent_id), str(row.agent_name or "")) if row.agent_id is not None else None,
+        taken_at=row.taken_at,
+        agent_seen_at=row.agent_seen_at,
+        customer_typing_at=row.customer_typing_at,
+        contact_email=row.contact_email,
     )
 
 

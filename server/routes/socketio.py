@@ -32,6 +32,11 @@ reconnects and page loads; rasa-webchat, which keeps only the id, starts anew af
   (rasa-webchat's carousel, `server/product_cards.py`) with absolute addresses: the base URL is the one
   the socket connected to, so a widget embedded on another site opens the bot's product pages.
 
+Live agents (server/console/live.py): an agent's message arrives as `bot_uttered` with `metadata.agent`
+`{"name"}` (rasa-webchat shows the text; a custom client may show the name); "the agent is typing" as the
+event `agent_typing {"agent": {"name"}}`; a client may send `user_typing {"session_id"}` (at most one every
+2 s) while the customer types, which the agent's console shows. Both are extensions, not Rasa events.
+
 Messages take the one turn path of every channel (server/turns.py). While the bot starts, or over the
 per-sender or per-IP message limit, the server emits `error` with the JSON error shape (plus
 `retry_after` seconds when limited; not a Rasa event, widgets ignore it) and drops the message.
@@ -60,6 +65,7 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 from socketio.exceptions import ConnectionRefusedError as SocketRefused
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -67,13 +73,14 @@ from starlette.types import Message as AsgiMessage
 
 from bot.config import Settings
 from bot.types import Message, Reply
+from server.console.live import live_of
 from server.conversation_tokens import MAX_TOKEN_CHARS, ConversationTokenRefused, has_events, tokens_of
 from server.draining import drain_of
 from server.errors import error_body, http_error_body
 from server.limits import RateLimited, limits_of, origin_allowed
 from server.observability import new_request_id, request_id_var
 from server.product_cards import generic_template
-from server.push import PushHub, push_of, replies_of
+from server.push import PushHub, is_signal, push_of, replies_of
 from server.schemas import check_json_value, check_text
 from server.turns import NotReady, TurnPath, ready_assistant
 
@@ -81,6 +88,8 @@ log = logging.getLogger("supportbot.channels")
 
 CHANNEL = "socketio"
 USER_MESSAGE_EVENT = "user_uttered"
+USER_TYPING_EVENT = "user_typing"
+AGENT_TYPING_EVENT = "agent_typing"
 BOT_MESSAGE_EVENT = "bot_uttered"
 METADATA_KEY = "customData"
 INVALID_PACKET_EVENT = "supportbot_invalid_packet"
@@ -228,8 +237,16 @@ async def _join(app: FastAPI, sio: socketio.AsyncServer, sid: str, session_id: s
             base_url = str(session.get("base_url", ""))
 
             async def deliver(replies: list[dict[str, Any]]) -> None:
-                for payload in bot_uttered_payloads(replies_of(replies), base_url):
-                    await sio.emit(BOT_MESSAGE_EVENT, payload, to=sid)
+                for item in replies:
+                    agent = item.get("agent")
+                    who = {"name": str(agent.get("name") or "")} if isinstance(agent, dict) else None
+                    if is_signal(item):
+                        await sio.emit(AGENT_TYPING_EVENT, {"agent": who}, to=sid)
+                        continue
+                    for payload in bot_uttered_payloads(replies_of([item]), base_url):
+                        if who is not None:
+                            payload["metadata"] = {"agent": who}
+                        await sio.emit(BOT_MESSAGE_EVENT, payload, to=sid)
 
             session["pushed"] = (session_id, deliver)
             hub.register(session_id, deliver)
@@ -300,6 +317,18 @@ def create_socketio_server(app: FastAPI, settings: Settings) -> socketio.AsyncSe
     async def invalid_packet(sid: str, reason: Any = None) -> None:
         await _emit_error(sio, sid, InvalidInput(str(reason or "the packet cannot be read")), code="bad_request")
 
+    async def user_typing(sid: str, data: Any = None) -> None:
+        """The customer types: the live agent's console shows it (only for the socket's own session)."""
+        session = await sio.get_session(sid)
+        wanted = data.get("session_id") if isinstance(data, dict) else None
+        if not wanted or wanted != session.get("conversation"):
+            return
+        try:
+            _take_address(app, str(session.get("ip", "unknown")))
+            await run_in_threadpool(live_of(app).customer_typing, str(wanted))
+        except (RateLimited, NotReady) as e:
+            await _emit_error(sio, sid, e)
+
     async def disconnect(sid: str, *args: Any) -> None:
         try:
             async with sio.session(sid) as session:
@@ -311,6 +340,7 @@ def create_socketio_server(app: FastAPI, settings: Settings) -> socketio.AsyncSe
     sio.on("disconnect", disconnect)
     sio.on("session_request", session_request)
     sio.on(USER_MESSAGE_EVENT, user_uttered)
+    sio.on(USER_TYPING_EVENT, user_typing)
     sio.on(INVALID_PACKET_EVENT, invalid_packet)
     return sio
 

@@ -4,11 +4,17 @@ WebSocket frames are JSON objects with a `type` (documented in docs/widget.md):
 
     client → server  {"type": "message", "sender", "text", "metadata"?, "id"?, "token"?}
                      {"type": "history", "sender", "limit"?, "token"}
+                     {"type": "typing", "sender", "token"}    the customer is typing (to a live agent;
+                                                               no answer; send at most one every 2 s)
     server → client  {"type": "typing"}                       as soon as a message is accepted
                      {"type": "replies", "sender", "token", "replies": [...], "in_reply_to"?}
                      {"type": "history", "sender", "token", "messages": [...]}
                      {"type": "replies", "sender", "token", "proactive": true, "replies": [...]}
-                                                               pushed: an event or reminder (docs/proactive.md)
+                                                               pushed: an event or reminder (docs/proactive.md),
+                                                               or a live agent's message: each such reply has
+                                                               `agent` {"name"} (and `handoff`: joined |
+                                                               message | left | returned)
+                     {"type": "agent_typing", "sender", "agent": {"name"}}   a live agent is typing
                      {"type": "error", "error": {"code", "message"}, "in_reply_to"?}
 
 Every request names its conversation by `sender` and proves it may use it with the conversation's token
@@ -46,6 +52,7 @@ from bot.assistant import Assistant
 from bot.config import Settings
 from bot.feedback import Feedback, FeedbackStore, SqlFeedbackStore
 from bot.types import Message, Reply
+from server.console.live import live_of
 from server.conversation_tokens import (
     TOKEN_REFUSED,
     ConversationTokenRefused,
@@ -57,7 +64,7 @@ from server.dependencies import AssistantDep
 from server.draining import drain_of
 from server.errors import error_body
 from server.limits import RateLimited, limits_of, origin_allowed
-from server.push import Deliver, PushHub, push_of
+from server.push import Deliver, PushHub, is_signal, push_of
 from server.schemas import BAD_REQUEST, NOT_FOUND, ButtonOut, CardOut, ReplyOut, SourceOut
 from server.turns import NotReady, TurnPath
 from server.widget_schemas import (
@@ -261,7 +268,8 @@ async def chat_socket(websocket: WebSocket) -> None:
             except Exception:  # one failing turn must not drop the customer's connection
                 log.exception("widget socket: handling a frame failed")
                 frame = _error("internal_error", "something went wrong on our side")
-            await line.send(frame)
+            if frame is not None:
+                await line.send(frame)
     except WebSocketDisconnect:
         return
     finally:
@@ -289,12 +297,17 @@ class _Line:
         app = self.websocket.app
 
         async def deliver(replies: list[dict[str, Any]]) -> None:
+            for signal in (r for r in replies if is_signal(r)):
+                await self.send({"type": signal["signal"], "sender": sender, "agent": _agent_out(signal)})
+            shown = [r for r in replies if not is_signal(r)]
+            if not shown:
+                return
             frame = {
                 "type": "replies",
                 "sender": sender,
                 "proactive": True,
                 "token": tokens_of(app).issue(sender),
-                "replies": [ReplyOut.model_validate(r).model_dump(exclude_none=True) for r in replies],
+                "replies": [pushed_reply(r) for r in shown],
             }
             await self.send(frame)
 
@@ -306,6 +319,51 @@ class _Line:
             for sender, deliver in self.pushed.items():
                 self.hub.unregister(sender, deliver)
         self.pushed.clear()
+
+
+def _agent_out(item: Mapping[str, Any]) -> dict[str, str] | None:
+    """The agent of a pushed reply or signal as the customer sees it: the display name only."""
+    agent = item.get("agent")
+    return {"name": str(agent.get("name") or "")} if isinstance(agent, Mapping) else None
+
+
+def pushed_reply(item: dict[str, Any]) -> dict[str, Any]:
+    """A pushed reply as the widget receives it: the `POST /chat` shape, plus `agent` and `handoff` for a
+    live agent's messages (server/console/live.py)."""
+    out = ReplyOut.model_validate(item).model_dump(exclude_none=True)
+    agent = _agent_out(item)
+    if agent is not None:
+        out["agent"] = agent
+    if isinstance(item.get("handoff"), str):
+        out["handoff"] = item["handoff"]
+    return out
+
+
+def _typing_frame(raw: str | bytes) -> tuple[str, str | None] | None:
+    """(sender, token) of a `{"type": "typing"}` frame; None for any other frame."""
+    if not isinstance(raw, str) or len(raw) > 2048 or '"typing"' not in raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("type") != "typing" or not isinstance(data.get("sender"), str):
+        return None
+    token = data.get("token")
+    return data["sender"][:128], token if isinstance(token, str) else None
+
+
+async def _customer_typing(websocket: WebSocket, sender: str, token: str | None) -> dict[str, Any] | None:
+    """Tell the live agent (if any) that the customer types; an error frame only for a refused token."""
+    try:
+        assistant = TurnPath.of(websocket.app).assistant
+        await authorize(websocket.app, assistant, sender, token, starts=False)
+        await run_in_threadpool(live_of(websocket.app).customer_typing, sender)
+    except ConversationTokenRefused as e:
+        return _error(e.code, str(e.detail))
+    except NotReady:
+        return None
+    return None
 
 
 async def _receive(websocket: WebSocket) -> str | bytes:
@@ -339,13 +397,19 @@ def _parse(raw: str | bytes, settings: Settings) -> MessageFrame | HistoryFrame 
         return _error("bad_request", f"the frame holds a value that cannot be read ({str(e)[:120]})")
 
 
-async def _answer(websocket: WebSocket, settings: Settings, raw: str | bytes, ip: str, line: _Line) -> dict[str, Any]:
-    """Handle one client frame; return the frame to send back (sending `typing` first for messages)."""
+async def _answer(
+    websocket: WebSocket, settings: Settings, raw: str | bytes, ip: str, line: _Line
+) -> dict[str, Any] | None:
+    """Handle one client frame; return the frame to send back (sending `typing` first for messages), or
+    None when the frame is not answered (the customer's typing)."""
     in_reply_to: str | None = None
     try:
         limits = limits_of(websocket.app)
         if limits is not None:
             limits.take_address(ip)  # every frame, whatever its sender: the address's budget
+        typing = _typing_frame(raw)
+        if typing is not None:
+            return await _customer_typing(websocket, *typing)
         frame = _parse(raw, settings)
         if isinstance(frame, dict):
             return frame

@@ -41,6 +41,7 @@
     botName: "Assistant",
     youLabel: "You",
     typingLabel: "The assistant is typing…",
+    agentTypingText: "{name} is typing…",
     offlineText: "You're offline. Your messages will be sent when the connection is back.",
     reconnectingText: "Connection lost. Reconnecting…",
     sourcesLabel: "Sources",
@@ -432,6 +433,8 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
   animation: sb-blink 1.2s infinite ease-in-out; }
 .typing .dot:nth-child(2) { animation-delay: 0.15s; }
 .typing .dot:nth-child(3) { animation-delay: 0.3s; }
+.agent-name { font-size: 0.78em; font-weight: 600; color: var(--sb-muted); margin: 0 0 2px 4px; }
+.agent-typing { align-self: flex-start; font-size: 0.85em; color: var(--sb-muted); font-style: italic; }
 @keyframes sb-blink { 0%, 80%, 100% { opacity: 0.3; } 40% { opacity: 1; } }
 
 .composer { display: flex; flex-wrap: wrap; gap: 8px; padding: 10px 12px; border-top: 1px solid var(--sb-border); }
@@ -650,7 +653,11 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
         this.form,
         this.live,
       );
-      this.list.append(this.typing);
+      // "Maria is typing…": a live agent (docs/console.md), shown for a few seconds after each signal.
+      this.agentTyping = h("li", { class: "agent-typing", role: "status", hidden: true });
+      this.list.append(this.agentTyping, this.typing);
+      this.agentPresent = false; // a person from the team answers now: the customer's typing is shown to them
+      this.lastTypingSentAt = 0;
       root.append(this.launcher, this.panel);
 
       this.launcher.addEventListener("click", () => this.open());
@@ -662,7 +669,10 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
           this.close();
         }
       });
-      this.input.addEventListener("input", () => this.updateLimit());
+      this.input.addEventListener("input", () => {
+        this.updateLimit();
+        this.sendTyping();
+      });
       this.form.addEventListener("submit", (event) => {
         event.preventDefault();
         const text = this.input.value.trim();
@@ -728,11 +738,12 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
 
     /** A fresh conversation: a new id (the old one stays on the server, no longer shown here). */
     newConversation() {
+      this.agentPresent = false;
       this.local.set(this.conversationKey, newId());
       this.local.remove(this.tokenKey);
       this.outbox = [];
       this.inflight.clear();
-      for (const el of [...this.list.children]) if (el !== this.typing) el.remove();
+      for (const el of [...this.list.children]) if (el !== this.typing && el !== this.agentTyping) el.remove();
       this.updateTyping();
       this.historyState = "loaded";
       this.sentThisPage = false;
@@ -1014,7 +1025,7 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
     renewConversation() {
       this.local.set(this.conversationKey, newId());
       this.local.remove(this.tokenKey);
-      if ([...this.list.children].some((el) => el !== this.typing)) this.addMessage({ role: "separator" });
+      if ([...this.list.children].some((el) => el !== this.typing && el !== this.agentTyping)) this.addMessage({ role: "separator" });
     }
 
     /** `message` was refused for its conversation's token: send it again, in a new conversation if need be. */
@@ -1112,8 +1123,28 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       }
     }
 
+    /** Tell the live agent the customer is typing (WebSocket only; at most one frame every 2 s). */
+    sendTyping() {
+      const now = Date.now();
+      if (!this.agentPresent || now - this.lastTypingSentAt < 2000 || !this.input.value.trim()) return;
+      if (!this.socket || this.socket.readyState !== WebSocket.OPEN || !this.conversationToken) return;
+      this.lastTypingSentAt = now;
+      this.socket.send(JSON.stringify({ type: "typing", sender: this.conversationId, token: this.conversationToken }));
+    }
+
+    showAgentTyping(agent) {
+      const name = (agent && agent.name) || "";
+      this.agentTyping.textContent = this.text("agentTypingText").replace("{name}", name);
+      this.agentTyping.hidden = false;
+      window.clearTimeout(this.agentTypingTimer);
+      this.agentTypingTimer = window.setTimeout(() => { this.agentTyping.hidden = true; }, 4000);
+      this.scrollToEnd();
+    }
+
     onFrame(frame) {
-      if (frame.type === "typing") {
+      if (frame.type === "agent_typing") {
+        if (frame.sender === this.conversationId) this.showAgentTyping(frame.agent);
+      } else if (frame.type === "typing") {
         this.updateTyping(); // the indicator already shows from send; nothing more to do
       } else if (frame.type === "replies" && frame.proactive) {
         // Pushed by the server (an event, a reminder): for the conversation shown, each reply once.
@@ -1153,6 +1184,11 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
     showReplies(replies) {
       let first = null;
       for (const reply of replies) {
+        if (reply.handoff) this.agentPresent = reply.handoff === "joined" || reply.handoff === "message";
+        if (reply.agent) {
+          window.clearTimeout(this.agentTypingTimer);
+          this.agentTyping.hidden = true;
+        }
         const item = this.addMessage({ role: "bot", ...reply }, { announce: true, scroll: false });
         first ||= item;
       }
@@ -1198,7 +1234,7 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
 
     addMessage(message, { announce = false, scroll = true } = {}) {
       const item = this.messageItem(message, { buttons: true });
-      this.list.insertBefore(item, this.typing);
+      this.list.insertBefore(item, this.agentTyping);
       // The rendered text (with its "Assistant:" prefix), not the Markdown source.
       if (announce && message.text) this.announce(item.querySelector(".bubble").textContent);
       if (scroll) this.scrollToEnd();
@@ -1212,8 +1248,11 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
       const isBot = message.role === "bot";
       if (isBot && message.id) this.shownIds.add(message.id);
       const cards = isBot && Array.isArray(message.cards) ? message.cards : [];
-      const item = h("li", { class: `msg ${isBot ? "bot" : "user"}${cards.length ? " has-cards" : ""}` });
-      const who = h("span", { class: "visually-hidden", text: `${isBot ? this.text("botName") : this.text("youLabel")}: ` });
+      const agent = isBot && message.agent && message.agent.name ? String(message.agent.name) : "";
+      const item = h("li", { class: `msg ${isBot ? "bot" : "user"}${cards.length ? " has-cards" : ""}${agent ? " agent" : ""}` });
+      const speaker = agent || (isBot ? this.text("botName") : this.text("youLabel"));
+      const who = h("span", { class: "visually-hidden", text: `${speaker}: ` });
+      if (agent) item.append(h("span", { class: "agent-name", "aria-hidden": "true", text: agent }));
       const bubble = h("div", { class: "bubble" });
       if (isBot && !message.plain && this.option("markdown") !== "false") {
         bubble.append(renderMarkdown(message.text || "", this.serverBase));

@@ -41,6 +41,12 @@ def test_open_tickets_are_listed_with_their_transcript(
                 "created_at": "2026-12-21T09:00:00+00:00",
                 "transcript": [{"speaker": "customer", "text": "human please", "at": "2026-12-21T09:00:00Z"}],
                 "resolved_at": None,
+                # the console's live handoff (docs/console.md): nobody took it yet
+                "agent": None,
+                "taken_at": None,
+                "agent_seen_at": None,
+                "customer_typing_at": None,
+                "contact_email": None,
             }
         ]
     }
