@@ -58,7 +58,11 @@ def turn_problems(turn: Any, previous: Any, asked_day: str | None) -> tuple[bool
 
     loop = False
     if turn.clicked is not None and previous is not None:
-        same_buttons = bool(turn.buttons) and [b.payload for b in turn.buttons] == [b.payload for b in previous.buttons]
+        # the same buttons (title and payload) again: "Shall I remind you?" Yes/No after a booking's Yes/No
+        # reuses /affirm and /deny for another question, which is no loop
+        same_buttons = bool(turn.buttons) and [(b.title, b.payload) for b in turn.buttons] == [
+            (b.title, b.payload) for b in previous.buttons
+        ]
         loop = same_buttons or is_repeat(turn, previous)
     wrong_day = False
     when = turn.slots.get("appointment_time")

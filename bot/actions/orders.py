@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -27,6 +28,20 @@ from bot.actions.verification import (
 )
 
 CANCEL_SLOTS = (*ORDER_SLOTS, "cancel_order_confirmed")
+NOT_RECEIVED = re.compile(
+    r"(?:\b(?:nothing|never|not|no)\b|n't)[^.?!]{0,25}\b(?:came|come|arrived?|received?|got|turned up|showed up)\b"
+    r"|\bnot (?:been )?(?:received|delivered)\b|\b(?:missing|lost|stolen)\b",
+    re.IGNORECASE,
+)
+"""The customer says a parcel never reached them ("says delivered but nothing came", "I never got it")."""
+RECENT_MESSAGES = 3
+"""How many of the customer's latest messages the order question may have been said in."""
+
+
+def says_not_received(tracker: Tracker) -> bool:
+    """Whether one of the customer's latest messages says the parcel did not arrive."""
+    texts = [str(e.get("text") or "") for e in tracker.events if e.get("event") == "user"][-RECENT_MESSAGES:]
+    return any(NOT_RECEIVED.search(text) for text in texts)
 
 
 def order_values(order: Order, wording: Wording) -> dict[str, str]:
@@ -97,6 +112,8 @@ class ActionOrderStatus(ShopAction):
                 else:
                     response, values = self.status_response(order, Wording(domain))
                     utter(dispatcher, response, **values)
+                    if order.status is OrderStatus.DELIVERED and says_not_received(tracker):
+                        utter(dispatcher, "utter_order_delivered_not_received", **values)  # neighbour, then a person
         return reset_slots(*ORDER_SLOTS)
 
     def status_response(self, order: Order, wording: Wording) -> tuple[str, dict[str, str]]:

@@ -22,7 +22,7 @@ _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:
 _MONTH_DAY = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b", re.I)
 _TIME = re.compile(
     r"\b(?:(?P<h1>\d{1,2})[:.h](?P<m1>\d{2})\s*(?P<ap1>am|pm)?"
-    r"|(?P<h2>\d{1,2})\s*(?P<ap2>am|pm|h\b|o'?clock)"
+    r"|(?P<h2>\d{1,2})\s*(?P<ap2>am|pm|h\b|o'?clock|uhr\b)"  # "15 Uhr", "15h": German, French
     r"|at\s+(?P<h3>\d{1,2})(?![\d/.:-]|st|nd|rd|th))",
     re.I,
 )

@@ -13,9 +13,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bot import intent_names
-from bot.dialogue.knowledge_context import is_follow_up, previous_answer
+from bot.dialogue.knowledge_context import INHERITED, is_follow_up, previous_answer
 from bot.dialogue.memory import MEMORY_INTENTS
-from bot.dialogue.requests import INHERITED
 from bot.dialogue.shopping import REFINE_ENTITIES
 from bot.dialogue.state import ConversationState
 from bot.dialogue.turn import KnowledgeOutcome, Turn
@@ -29,6 +28,7 @@ FOLLOW_UP_INTENTS = frozenset({intent_names.INFORM, intent_names.FAQ, intent_nam
 """Intents a follow-up of a knowledge answer ("and to France?") or a message of facts may come with."""
 PRODUCT_FACTS = REFINE_ENTITIES | {"item"}
 """Entities that make a message about products (a message naming only an order is about the order)."""
+ORDER_NUMBER = "order_number"
 TASK_HINT = 0.2
 """A task intent ranked at least this high is a candidate for a message that only gives facts."""
 
@@ -134,11 +134,13 @@ class Policy:
     def facts_rule(self, turn: Turn) -> Rule | None:
         """A message the classifier took for a question or could not place, carrying facts with a rule
         of their own ("what happened to my order AN-10008"), or took for shopping while it names an order
-        and no product ("so what's the status of AN-10004 now?"): that rule."""
+        ("so what's the status of AN-10004 now?", "what happened to my trench coat order AN-10008": an
+        order number makes the product one of the order's): that rule."""
         parse = turn.parse
         own = [e.entity for e in parse.entities if e.extractor != INHERITED]  # not facts of an earlier part
         intent = parse.intent.name
-        not_shopping = intent in intent_names.PRODUCTS and not set(own) & PRODUCT_FACTS
+        names_order = ORDER_NUMBER in own
+        not_shopping = intent in intent_names.PRODUCTS and (names_order or not set(own) & PRODUCT_FACTS)
         if (intent not in FOLLOW_UP_INTENTS - intent_names.FORM_FILLING and not not_shopping) or not own:
             return None
         facts = self.domain.action_for_intent(intent_names.INFORM, None, own)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from bot import intent_names
-from bot.dialogue.knowledge_context import CONTEXT_ENTITIES, KnowledgeContext, top_entry
+from bot.dialogue.knowledge_context import CONTEXT_ENTITIES, INHERITED, KnowledgeContext, top_entry
 from bot.dialogue.turn import Turn
 from bot.domain import Domain
 from bot.types import Entity, IntentScore, Parse
@@ -105,11 +105,12 @@ def _parse_from_json(data: Mapping[str, Any]) -> Parse:
     )
 
 
-INHERITED = "inherited"
-"""The extractor name of an entity a part of a message took from the parts before it."""
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 MIN_REQUEST_WORDS = 3
 """A later part of a message needs this many words besides its entities to be a request of its own."""
+FACTS = frozenset({"email", "order_number", "appointment_reference"})
+FACT_WORDS = 4
+"""A later part naming one of the FACTS with at most this many other words only gives facts."""
 _BACK_REFERENCE = re.compile(r"\b(there|it|that|them|this one|that one|same)\b", re.I)
 NOT_REQUESTS = frozenset(
     {
@@ -165,8 +166,16 @@ class RequestSplitter:
         intent = parse.intent.name
         if parse.abstained or intent in NOT_REQUESTS:
             return False
-        if not first and len(_WORDS.findall(_masked(parse))) < MIN_REQUEST_WORDS:
+        words = len(_WORDS.findall(_masked(parse)))
+        if not first and words < MIN_REQUEST_WORDS:
             return False  # "ref FT DEMO1", "email anna@example.com": facts for the request before
+        named = {e.entity for e in parse.entities}
+        if not first and words <= FACT_WORDS and named & FACTS:
+            if named & FACTS == {"email"}:
+                return False  # "my email is …", "Meine E-Mail ist …": an email alone asks for nothing
+            task = self.domain.action_for_intent(intent)
+            if task is None or not task.activates_form:  # "cancel order AN-10002 too" stays a request
+                return False
         if intent in intent_names.FORM_FILLING:  # facts that start a task ("where is AN-10001?"), only up front:
             if not first:  # later facts ("… AN-10017 anna@example.com") belong to the request before them
                 return False

@@ -5,7 +5,9 @@ An entry says what it is specifically about with lines such as `Country: Germany
 kind (country, shop, product), when both sides name something and nothing matches, the entry is out;
 an entry about nothing specific (no such line) stays in for every question. An entry whose specific
 values match gets a small bonus, so "delivery to Austria" prefers the rest-of-the-EU entry over the
-general price table.
+general price table. A named shop only filters: a shop's own page is specifically about that shop, yet a
+question naming the shop is mostly about something else ("can I pick up my order at the Berlin shop?" is
+about click & collect, "can I get the VAT back in your Paris shop?" about tax-free shopping).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from bot.faq.entry import KnowledgeEntry
 
 ENTITIES_OF = {"country": ("country",), "shop": ("shop",), "product": ("item", "product")}
 """For each kind an entry can be about, the NLU entities that name it."""
+LIFTING_KINDS = frozenset({"country", "product"})
+"""The kinds whose specific match lifts an entry (a shop named only keeps other shops' entries out)."""
 
 _WORD = re.compile(r"\w+")
 
@@ -41,8 +45,8 @@ def _same(kind: str, said: str, about: str) -> bool:
 
 
 def agreement(entry: KnowledgeEntry, named: Mapping[str, frozenset[str]]) -> int | None:
-    """None when the entry is about something else than the customer named; otherwise how many kinds
-    it specifically matches (0: not specific, or nothing named)."""
+    """None when the entry is about something else than the customer named; otherwise how many of the
+    `LIFTING_KINDS` it specifically matches (0: not specific, nothing named, or only a shop matched)."""
     matched = 0
     for kind, said in named.items():
         about = entry.about_values(kind)
@@ -50,5 +54,6 @@ def agreement(entry: KnowledgeEntry, named: Mapping[str, frozenset[str]]) -> int
             continue
         if not any(_same(kind, s, a) for s in said for a in about):
             return None
-        matched += 1
+        if kind in LIFTING_KINDS:
+            matched += 1
     return matched

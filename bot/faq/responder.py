@@ -172,6 +172,21 @@ class KnowledgeResponder:
         kept.sort(key=lambda s: -s.score)
         return kept[: self._top_k]
 
+    def answer_text(self, entry: KnowledgeEntry) -> str:
+        """The entry's answer as customers read it (variables filled in, links rewritten)."""
+        return self._links.rewrite(self._answers.get(entry.id, entry.answer), entry.file)
+
+    def focused(self, result: KnowledgeResult, passage: str) -> KnowledgeResult:
+        """`result` answering with one passage of its entry's answer (`bot.faq.passage`), no related buttons."""
+        if result.top is None:
+            return result
+        entry = result.top.entry
+        text = self._templates.render(
+            ANSWER_TEMPLATE, {"entry": _entry_context(entry), "answer": passage, "related": []}
+        )
+        reply = Reply(text=text, sources=(source_of(entry),), kind="knowledge")
+        return replace(result, replies=(reply,))
+
     def _answer(self, hits: Sequence[KnowledgeHit]) -> Reply:
         entry = hits[0].entry
         related = [h.entry for h in hits[1:] if h.score >= self.scorer.config.related_min_score][:2]

@@ -27,6 +27,7 @@ from bot.errors import KnowledgeError, Problem, display_path
 from bot.faq.entry import KnowledgeEntry
 from bot.faq.index import FaissIndex, VectorIndex
 from bot.faq.loader import EXCLUDED_DIRS, KNOWLEDGE_SUFFIXES, VARIABLES_FILE, ParseCache, load_knowledge
+from bot.faq.passage import best_passage
 from bot.faq.reload_health import ReloadHealth, ReloadListener, ReloadOutcome
 from bot.faq.responder import KnowledgeResponder, KnowledgeResult
 from bot.faq.scoring import EntryScorer, ScoringConfig, bm25_document, entry_texts
@@ -271,7 +272,15 @@ class KnowledgeService:
         only when the query carries no embedding."""
         if query.embedding is None:
             query = replace(query, embedding=self.encoder.encode([query.text])[0])
-        return self.snapshot.responder.answer(query)
+        responder = self.snapshot.responder
+        result = responder.answer(query)
+        top = result.top
+        if result.decision == "answer" and top is not None and query.previous == top.entry.id:
+            # the entry just given answers again: its passage closest to the question, not all of it again
+            passage = best_passage(responder.answer_text(top.entry), np.asarray(query.embedding), self.encoder)
+            if passage is not None:
+                result = responder.focused(result, passage)
+        return result
 
     def faq_training_examples(self) -> list[str]:
         """Questions and alternates of every entry: training examples for the `faq` intent."""

@@ -1,14 +1,17 @@
-"""Dates and times through dateparser, relative to now in the shop's timezone (Duckling's `time` entity)."""
+"""Dates and times through dateparser, relative to now in the shop's timezone (Duckling's `time` entity).
+
+German and French days and times ("am Mittwoch um 15 Uhr") are read through `bot.nlu.entities.foreign`."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.nlu.entities.foreign import to_english
 from bot.types import Entity
 
 _DATE_HINT = re.compile(
@@ -41,6 +44,14 @@ class DateTimeExtractor:
         return self.clock().astimezone(zone) if self.clock else datetime.now(zone)
 
     def extract(self, text: str) -> list[Entity]:
+        rewritten = to_english(text)  # "am Mittwoch um 15 Uhr" -> "on Wednesday at 15:00"
+        found = self._extract(rewritten.text if rewritten else text)
+        if rewritten is None:
+            return found
+        spans = [rewritten.span(e.start, e.end) for e in found]
+        return [replace(e, start=a, end=b, text=text[a:b]) for e, (a, b) in zip(found, spans, strict=True)]
+
+    def _extract(self, text: str) -> list[Entity]:
         if not _DATE_HINT.search(text):
             return []
         from dateparser.search import search_dates

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bot.nlu.entities.foreign import FOREIGN_WEEKDAY, FOREIGN_WEEKDAYS
 from bot.types import Entity
 
 
@@ -145,6 +146,9 @@ class WeekdayExtractor:
             if word in ("sun", "sat", "wed", "mon") and not m.group(0)[0].isupper():
                 continue  # "sun", "sat" are ordinary words in lower case
             day = next(d for d in WEEKDAYS if d.startswith(word[:3]))
+            found.append(Entity("weekday", day, m.start(), m.end(), self.name, m.group(0)))
+        for m in FOREIGN_WEEKDAY.finditer(text):  # "Mittwoch", "sonntags", "mercredi"
+            day = FOREIGN_WEEKDAYS[m.group(1).lower()]
             found.append(Entity("weekday", day, m.start(), m.end(), self.name, m.group(0)))
         return found
 
