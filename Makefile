@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: help install train seed run test test-fast lint bench browser-deps clean
+.PHONY: help install train seed run test test-fast lint bench browser-deps cluster-deps clean
 
 help:
 	@echo "make run     install, train, index and serve the demo shop on http://$(HOST):$(PORT)"
@@ -45,7 +45,14 @@ browser-deps:
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: install browser-deps
+# Debian's haproxy for the cluster tests (tests/cluster: nodes behind a real load balancer; docs/deploy.md).
+cluster-deps:
+	@command -v haproxy >/dev/null 2>&1 || { \
+		echo "installing Debian's haproxy for the cluster tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq haproxy >/dev/null; }
+
+test: install browser-deps cluster-deps
 	$(BIN)/python -m pytest -p no:cacheprovider -q
 
 test-fast: install

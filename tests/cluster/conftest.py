@@ -1,0 +1,166 @@
+"""Cluster fixtures: several real bot nodes sharing PostgreSQL, behind Debian's HAProxy, on loopback.
+
+* `postgres_database`: a fresh database `supportbot_cluster_<random>` on 127.0.0.1:5432, dropped at the end;
+* `shared_dirs`: a copy of the repository's knowledge/ (the folder every node reads; tests edit it) and one
+  state folder (the trained model, keyed by content hash, trained once by `prepare_cluster`);
+* `cluster`: 3 `supportbot serve` nodes with `SUPPORTBOT_DATABASE_URL=postgresql+psycopg://…`, HAProxy in front
+  (round-robin, no stickiness, health checks on /readyz). `SUPPORTBOT_REDIS_URL`, when set in the environment,
+  is passed to every node.
+
+PostgreSQL and haproxy are services of the machine (`make cluster-deps` installs haproxy). Missing, the
+tests skip locally and FAIL in CI (`CI` set), like the browser tests without chromium. Node logs go to
+`test-artifacts/cluster/`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.testing import (
+    ClusterNodes,
+    HaproxyProcess,
+    PostgresDatabase,
+    ServerNotReady,
+    balancer_error_file,
+    cluster_environment,
+    free_port,
+    haproxy_config,
+    postgres_problem,
+    prepare_cluster,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "cluster"
+NODES = 3
+READY_TIMEOUT_SECONDS = 300
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cluster: several real nodes behind HAProxy, sharing PostgreSQL")
+    config.addinivalue_line("markers", "restarts_postgres: restarts the machine's PostgreSQL (runs last)")
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what}; CI must provide it for the cluster tests (docs/deploy.md)", pytrace=False)
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="session")
+def haproxy_path() -> str:
+    path = shutil.which("haproxy")
+    if path is None:
+        _missing("haproxy is not installed (run `make cluster-deps`)")
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[PostgresDatabase]:
+    problem = postgres_problem()
+    if problem is not None:
+        _missing(problem)
+    with PostgresDatabase() as database:
+        yield database
+
+
+@dataclass(frozen=True)
+class SharedDirs:
+    knowledge: Path
+    state: Path
+
+
+@pytest.fixture(scope="session")
+def shared_dirs(tmp_path_factory: pytest.TempPathFactory) -> SharedDirs:
+    base = tmp_path_factory.mktemp("cluster")
+    knowledge = base / "knowledge"
+    shutil.copytree(ROOT / "knowledge", knowledge)
+    state = base / "state"
+    trained = ROOT / ".supportbot" / "models"
+    if trained.is_dir():  # models are keyed by the hash of their data: one trained for the same data is reused
+        shutil.copytree(trained, state / "models")
+    state.mkdir(exist_ok=True)
+    return SharedDirs(knowledge, state)
+
+
+@dataclass
+class Cluster:
+    """The balancer's URL, the nodes (to kill and restart) and the database they share."""
+
+    url: str
+    nodes: ClusterNodes
+    database: PostgresDatabase
+    dirs: SharedDirs
+
+    def node_url(self, index: int) -> str:
+        return self.nodes.node(index).url
+
+    def ensure_all_up(self) -> None:
+        """Restart any node a test left stopped, and wait until the balancer sees every node ready."""
+        for index, node in enumerate(self.nodes.nodes):
+            if node is None or node.process.poll() is not None:
+                self.nodes.nodes[index] = None
+                self.nodes.restart(index, READY_TIMEOUT_SECONDS)
+        for index in range(len(self.nodes.ports)):
+            self.nodes.node(index).wait_ready(READY_TIMEOUT_SECONDS)
+
+
+@pytest.fixture(scope="session")
+def cluster(haproxy_path: str, postgres_database: PostgresDatabase, shared_dirs: SharedDirs) -> Iterator[Cluster]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    env = cluster_environment(
+        os.environ,
+        project_dir=ROOT,
+        state_dir=shared_dirs.state,
+        knowledge_dir=shared_dirs.knowledge,
+        database_url=postgres_database.url,
+        secret_key=secrets.token_urlsafe(32),
+        redis_url=os.environ.get("SUPPORTBOT_REDIS_URL"),
+        embedding_cache=str(ROOT / ".supportbot" / "cache" / "embeddings.sqlite"),
+        rate_limit_per_minute="0",
+        rate_limit_per_ip_per_minute="0",
+        learning_retrain="false",
+        encoder_threads="1",
+        turn_threads="4",
+    )
+    try:
+        prepare_cluster(env, cwd=ROOT, log=ARTIFACTS / "prepare.log")
+    except ServerNotReady as e:
+        pytest.fail(str(e), pytrace=False)
+    nodes = ClusterNodes(NODES, env, logs=ARTIFACTS, cwd=ROOT)
+    port = free_port()
+    config = haproxy_config(nodes.ports, port=port, error_file=balancer_error_file(ARTIFACTS / "503.http"))
+    try:
+        with nodes, HaproxyProcess(haproxy_path, config, port=port, config_path=ARTIFACTS / "haproxy.cfg") as proxy:
+            _wait_balanced(proxy.url, NODES)
+            yield Cluster(proxy.url, nodes, postgres_database, shared_dirs)
+    except ServerNotReady as e:
+        pytest.fail(f"{str(e).splitlines()[0]}; see {ARTIFACTS}", pytrace=False)
+
+
+def _wait_balanced(url: str, count: int, timeout: float = 30) -> None:
+    """Until HAProxy has seen every node healthy: `count` successive /readyz answers from `count` nodes."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = {httpx.get(f"{url}/readyz", timeout=5).headers.get("x-supportbot-node") for _ in range(count)}
+        if len(seen - {None}) == count:
+            return
+        if time.monotonic() > deadline:
+            raise ServerNotReady(f"HAProxy at {url} sent /readyz to {sorted(seen - {None})}, not {count} nodes")
+        time.sleep(0.2)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The test that restarts PostgreSQL runs after every other one (other tests may use the database)."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_postgres") is not None)
