@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.coordination.locks import SenderLocks, StoreSenderLocks
 from bot.dialogue.engine import DialogueEngine, Turn
 from bot.dialogue.requests import split_requests
 from bot.dialogue.state import ConversationState, event
@@ -67,12 +68,15 @@ class Assistant:
         options: AssistantOptions | None = None,
         clock: Callable[[], float] = time.time,
         sentiment: SentimentModel | None = None,
+        sender_locks: SenderLocks | None = None,
     ) -> None:
         self.encoder = encoder
         self.nlu = nlu
         self.engine = engine
         self.renderer = renderer
         self.tracker_store: TrackerStore = tracker_store or InMemoryTrackerStore()
+        # one turn per conversation at a time: the store's lock, or a cluster's (bot/coordination/locks.py)
+        self.sender_locks: SenderLocks = sender_locks or StoreSenderLocks(self.tracker_store)
         self.options = options or AssistantOptions()
         self.clock = clock
         self.sentiment = sentiment
@@ -137,7 +141,7 @@ class Assistant:
     def handle_full(self, message: Message, encoded: Encoded | None = None) -> HandleResult:
         """Like `handle`, also returning the NLU result (for `supportbot ask --json` and tests).
         `encoded` is the encoding of `encoding_request(message)`, when already computed."""
-        with self.tracker_store.lock(message.sender_id):
+        with self.sender_locks.hold(message.sender_id):
             state = self._load_state(message.sender_id)
             result = self._handle_locked(state, message, encoded)
             state.last_activity = self.clock()
@@ -195,7 +199,7 @@ class Assistant:
         (docs/sentiment.md), recorded in the conversation; anything else gets nothing ([])."""
         if value != "down":
             return []
-        with self.tracker_store.lock(sender_id):
+        with self.sender_locks.hold(sender_id):
             state = self.tracker_store.load(sender_id)
             if state is None:
                 return []

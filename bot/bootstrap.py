@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from bot.assistant import Assistant, AssistantOptions
 from bot.config import Settings
+from bot.coordination.locks import SenderLocks
+from bot.coordination.store import CoordinatedTrackerStore
+from bot.coordination.wiring import make_sender_locks
 from bot.customers.wiring import customer_memory
 from bot.dialogue.action_runner import ActionRunner, InProcessActionRunner, RemoteActionRunner
 from bot.dialogue.engine import DialogueEngine, KnowledgeAnswerer
@@ -233,8 +236,11 @@ def model_is_current(settings: Settings, encoder: Encoder, project: IntentsProje
 
 
 # -- serving ---------------------------------------------------------------------------------------
-def make_tracker_store(settings: Settings) -> SqlTrackerStore:
-    """The SQL tracker store; its per-sender lock holds across every process using this state folder."""
+def make_tracker_store(settings: Settings, sender_locks: SenderLocks | None = None) -> TrackerStore:
+    """The SQL tracker store. Its per-sender lock holds across every process using this state folder; with
+    `sender_locks` (a cluster's Redis locks) it is theirs instead, across every node."""
+    if sender_locks is not None:
+        return CoordinatedTrackerStore(SqlTrackerStore.from_url(settings.resolved_database_url), sender_locks)
     return SqlTrackerStore.from_url(
         settings.resolved_database_url, lock_file=settings.state_path / "locks" / "conversations.lock"
     )
@@ -272,6 +278,7 @@ def load_assistant(
     runner: ActionRunner | None = None,
     knowledge: KnowledgeAnswerer | None = None,
     products: ProductAdvisor | None = None,
+    sender_locks: SenderLocks | None = None,
     auto_train: bool = True,
     on_problems: Callable[[Sequence[Any]], None] | None = None,
 ) -> Assistant:
@@ -307,7 +314,9 @@ def load_assistant(
         links=CardLinks(settings.product_page_url, settings.product_image_url),
         customers=customer_memory(settings),
     )
-    store = tracker_store or make_tracker_store(settings)
+    if sender_locks is None and tracker_store is None:
+        sender_locks = make_sender_locks(settings)  # None on one machine: the store's own lock
+    store = tracker_store or make_tracker_store(settings, sender_locks)
     options = AssistantOptions(
         max_message_chars=settings.max_message_chars,
         session_expiration_minutes=settings.session_expiration_minutes,
@@ -322,6 +331,7 @@ def load_assistant(
         tracker_store=store,
         options=options,
         sentiment=sentiment_model(settings, encoder),
+        sender_locks=sender_locks,
     )
 
 
@@ -368,6 +378,7 @@ def reload_assistant(settings: Settings, serving: Serving, *, encoder: Encoder) 
         settings,
         encoder=encoder,
         tracker_store=current.tracker_store,
+        sender_locks=current.sender_locks,
         runner=current.engine.runner,
         knowledge=knowledge_answerer(serving.knowledge) if serving.knowledge else None,
         products=serving.products.advisor if serving.products else None,

@@ -159,6 +159,32 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL of the shop/tracker database; unset = SQLite in state_dir."
     )
 
+    # Several nodes (docs/deploy.md, Redis)
+    redis_url: SecretStr | None = Field(
+        None,
+        description="Redis for several nodes (`redis://host:6379/0`): per-conversation locks with a lease and "
+        "fencing, the knowledge / model reload broadcast and shared rate limits; unset = one machine (file "
+        "locks, per-process limits, each process watches its files).",
+    )
+    redis_key_prefix: str = Field(
+        "supportbot",
+        min_length=1,
+        description="Prefix of every Redis key and channel (`<prefix>:lock:<sender>`, `<prefix>:reload`); give "
+        "each deployment sharing one Redis its own.",
+    )
+    redis_lock_lease_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="Lease of a conversation's Redis lock, renewed while its turn runs: a dead node's "
+        "conversations are free again after this long.",
+    )
+    redis_lock_timeout_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="How long a turn waits for its conversation's Redis lock (held by a turn on another node) "
+        "before it is refused with 503 `store_unavailable`; keep it above `redis_lock_lease_seconds`.",
+    )
+
     # Customer memory (docs/customers.md)
     customer_memory: bool = Field(
         True,

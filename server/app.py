@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         retrainer = start_retraining(app, serving, encoder, stop)  # the model swap (docs/learning.md)
         proactive = start_proactive(app, settings, assistant, stop)  # outbox push + reminders (docs/proactive.md)
+        broadcast = _start_reload_broadcast(app, settings, stop)  # several nodes (docs/deploy.md, Redis)
         log.info("supportbot ready on http://%s:%s", settings.host, settings.port)
         try:
             yield
@@ -65,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # shutdown (server/draining.py has already let the turns in flight answer): stop the
             # background tasks, then the encoder's thread once its queued passes are done
             stop.set()
-            tasks = [t for t in (watcher, refresher, retrainer, *proactive) if t is not None]
+            tasks = [t for t in (watcher, refresher, retrainer, broadcast, *proactive) if t is not None]
             if tasks:
                 await asyncio.wait(tasks, timeout=2)
             app.state.assistant = None
@@ -104,6 +105,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(demo_pages_router)
     install_console(app, settings)  # the staff console at /console (docs/console.md)
     return app
+
+
+def _start_reload_broadcast(app: FastAPI, settings: Settings, stop: asyncio.Event) -> asyncio.Task[None] | None:
+    """With `redis_url`: this node tells the others when its knowledge or model changed, and reloads when theirs
+    did (bot/coordination/broadcast.py), until `stop`. None on one machine (each process watches its files)."""
+    from bot.coordination.wiring import AnnouncingModelBuilder, make_reload_relay
+
+    refresher = getattr(app.state, "model_refresher", None)
+    made = make_reload_relay(
+        settings,
+        knowledge=app.state.knowledge,
+        assistant=lambda: app.state.assistant,
+        retrain=refresher.request if refresher is not None else None,
+    )
+    if made is None:
+        return None
+    broadcast, relay = made
+    if refresher is not None:  # a model swapped in here is announced to the other nodes
+        refresher.builder = AnnouncingModelBuilder(refresher.builder, relay)
+    app.state.reload_relay = relay
+    return asyncio.create_task(broadcast.listen(relay.apply, stop))
 
 
 async def _refresh_catalogue(service: ProductService, every: float, stop: asyncio.Event) -> None:

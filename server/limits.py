@@ -10,6 +10,10 @@
   when given (the socket channels), taken by the one turn path of every channel (`server/turns.py`).
 - Over a limit: `RateLimited`, a 429 with `Retry-After` (whole seconds) in the JSON error shape; the
   WebSocket and socket.io channels send it as an error frame or event.
+- With `redis_url` (several nodes) the per-sender and per-IP buckets live in Redis, shared by every node
+  (`bot.coordination.rate_limits.RedisRateLimiter`, same buckets and `Retry-After`); while Redis is down
+  they fail OPEN — requests are allowed and a warning logged: a limit is not worth refusing customers.
+  Without it each process keeps its own buckets (`RateLimiter`).
 - CORS: Starlette's `CORSMiddleware` with `Settings.cors_origins`, outside the limits so browsers can
   read a 413 or 429; a refused preflight answers in the JSON error shape (`JsonCorsMiddleware`).
 - `origin_allowed`: the origin check of the socket channels (`/ws/chat`, socket.io on every transport):
@@ -24,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException
@@ -34,9 +38,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import Settings
+from bot.coordination.wiring import make_rate_limiter
 from server.errors import error_body
 
 EXEMPT_PREFIXES = ("/healthz", "/readyz", "/metrics", "/socket.io")
+
+
+class Limiter(Protocol):
+    per_minute: int
+
+    def hit(self, key: str) -> float | None:
+        """Take one token for `key`. None when allowed, else the seconds until a token is free."""
+        ...
 
 
 class RateLimiter:
@@ -97,8 +110,8 @@ class RateLimited(HTTPException):
 class Limits:
     """The limiters of one app, on `app.state.limits`."""
 
-    per_sender: RateLimiter
-    per_ip: RateLimiter
+    per_sender: Limiter
+    per_ip: Limiter
 
     def take_message(self, sender: str, ip: str | None = None) -> None:
         """Take one message from `sender`'s budget, then from `ip`'s when given (the socket channels: the
@@ -191,7 +204,7 @@ class BodySizeLimitMiddleware:
 
 
 class IpRateLimitMiddleware:
-    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+    def __init__(self, app: ASGIApp, limiter: Limiter) -> None:
         self.app = app
         self.limiter = limiter
 
@@ -236,10 +249,19 @@ class JsonCorsMiddleware(CORSMiddleware):
         return JSONResponse(error_body("cors_refused", message), status_code=response.status_code, headers=headers)
 
 
+def make_limiter(settings: Settings, per_minute: int, name: str) -> Limiter:
+    """Shared by every node in Redis when `redis_url` is set; else this process's own buckets."""
+    shared = make_rate_limiter(settings, per_minute, name) if per_minute else None
+    return shared if shared is not None else RateLimiter(per_minute)
+
+
 def install_limits(app: FastAPI, settings: Settings) -> None:
-    """Limiters on `app.state.limits`; body size, per-IP rate limit and CORS middleware."""
-    per_ip = RateLimiter(settings.rate_limit_per_ip_per_minute)
-    app.state.limits = Limits(per_sender=RateLimiter(settings.rate_limit_per_minute), per_ip=per_ip)
+    """Limiters on `app.state.limits` (in Redis with `redis_url`); body size, per-IP rate limit and CORS
+    middleware."""
+    per_ip = make_limiter(settings, settings.rate_limit_per_ip_per_minute, "ip")
+    app.state.limits = Limits(
+        per_sender=make_limiter(settings, settings.rate_limit_per_minute, "sender"), per_ip=per_ip
+    )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(IpRateLimitMiddleware, limiter=per_ip)
     app.add_middleware(
