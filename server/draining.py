@@ -100,7 +100,7 @@ class GracefulServer(uvicorn.Server):
         if left:
             log.warning("shutdown: %d turns still running after %.0f s; closing their sockets", left, self.grace)
         sio = getattr(self.app.state, "sio", None)
-        if sio is not None:
+        if sio is not None and getattr(sio.eio, "sockets", None):  # none connected: nothing to close
             try:
                 await sio.eio.disconnect()  # every socket.io client, so no long-poll holds the shutdown
             except Exception:

@@ -30,7 +30,7 @@ from bot.actions.events import (
     ActionReturnReceived,
 )
 from bot.actions.greeting import ActionGreetKnownCustomer
-from bot.actions.handoff import ActionHumanHandoff
+from bot.actions.handoff import ActionHandoffNoteEmail, ActionHumanHandoff
 from bot.actions.hours import ActionStoreHours
 from bot.actions.orders import (
     ActionAskCancelOrderConfirmed,
@@ -72,6 +72,7 @@ __all__ = [
     "ActionAskReturnItems",
     "ActionAskReturnReason",
     "ActionGreetKnownCustomer",
+    "ActionHandoffNoteEmail",
     "ActionHumanHandoff",
     "ActionOrderStatus",
     "ActionStoreHours",

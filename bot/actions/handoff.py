@@ -75,6 +75,8 @@ class ActionHumanHandoff(ShopAction):
             if email is not None:
                 self.deps.handoffs.set_contact_email(ticket.id, email)
                 utter(dispatcher, "utter_handoff_email_noted", email=email)
+            else:  # the next message with an email is kept for the reply (`ActionHandoffNoteEmail`)
+                utter(dispatcher, "utter_handoff_ask_email")
         # what the paused conversation keeps telling the customer agrees with what was just said
         return [
             SlotSet("handoff_ticket", str(ticket.id)),
@@ -82,3 +84,20 @@ class ActionHumanHandoff(ShopAction):
             SlotSet("handoff_next_open", next_open),
             ConversationPaused(),
         ]
+
+
+class ActionHandoffNoteEmail(ShopAction):
+    """While an offline handoff waits for the team, an email the customer writes is kept on the ticket as
+    where to send the reply (the dialogue runs this for a paused conversation's message with an email)."""
+
+    def name(self) -> str:
+        return "action_handoff_note_email"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
+        ticket = str(tracker.get_slot("handoff_ticket") or "")
+        found = EMAIL.search(latest_text(tracker))
+        if not ticket.isdigit() or found is None:
+            return []  # says nothing: the dialogue gives the waiting notice
+        self.deps.handoffs.set_contact_email(int(ticket), found.group(0))
+        utter(dispatcher, "utter_handoff_email_noted", email=found.group(0))
+        return []

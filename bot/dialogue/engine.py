@@ -39,6 +39,8 @@ __all__ = ["DialogueEngine", "KnowledgeAnswerer", "KnowledgeOutcome", "Turn"]
 log = logging.getLogger(__name__)
 
 LANGUAGE_NOTICE = "utter_language_notice"
+NOTE_EMAIL = "action_handoff_note_email"
+"""The shop's action that keeps an email written while an offline handoff waits (bot/actions/handoff.py)."""
 MAX_FOLLOWUPS = 5
 """Follow-up actions an action may chain (`FollowupAction`) before the engine stops following."""
 
@@ -105,7 +107,7 @@ class DialogueEngine:
         )
         if state.paused:
             if not state.slots.get("handoff_agent"):  # while an agent holds the conversation, the bot is quiet
-                self.utter(state, turn, "utter_conversation_paused")
+                self._while_paused(state, turn)
             return turn.replies
         self.memory.begin(state, turn)
         loop_before = state.active_loop
@@ -165,6 +167,16 @@ class DialogueEngine:
         if followup and depth < MAX_FOLLOWUPS:
             return self.run_action(state, turn, followup, depth + 1)
         return True
+
+    def _while_paused(self, state: ConversationState, turn: Turn) -> None:
+        """A message while the team has not taken the handed-over conversation: out of hours, an email in it
+        is kept on the ticket for the reply (the shop's `action_handoff_note_email`); else the waiting notice."""
+        wrote_email = any(e.entity == "email" for e in turn.parse.entities)
+        offline = bool(state.slots.get("handoff_offline")) and NOTE_EMAIL in self.runner_actions()
+        said = len(turn.replies)
+        if wrote_email and offline and self.run_action(state, turn, NOTE_EMAIL) and len(turn.replies) > said:
+            return
+        self.utter(state, turn, "utter_conversation_paused")
 
     def runner_actions(self) -> set[str]:
         """The custom actions the runner offers (empty when there is none or it cannot say)."""

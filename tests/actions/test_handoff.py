@@ -37,5 +37,5 @@ def test_handoff_outside_service_hours_says_when_the_team_is_back(
     sunday = datetime(2026, 12, 27, 12, 0, tzinfo=UTC)
     action = ActionHumanHandoff(backend=backend, handoffs=handoffs, clock=lambda: sunday, stores_path=STORES)
     result = run_action(action, make_tracker(text="agent", intent="human_handoff"), domain)
-    assert result.responses == ["utter_handoff_opened_closed"]
+    assert result.responses == ["utter_handoff_opened_closed", "utter_handoff_ask_email"]  # no email known yet
     assert result.messages[0]["next_open"] == "tomorrow at 09:00"
