@@ -149,15 +149,8 @@ class SqlCustomerStore:
             raise CustomerStoreError(f"customer profiles: database read failed ({where}): {e}") from e
         if not rows:
             return None
-        row = rows[0]
-        return CustomerProfile(
-            id=str(row["id"]),
-            consent=Consent(str(row["consent"])),
-            email=row["email"],
-            shop_customer_id=row["shop_customer_id"],
-            consent_at=float(row["consent_at"]),
-            created_at=float(row["created_at"]),
-            updated_at=float(row["updated_at"]),
+        return _profile(
+            rows[0],
             preferences={str(r["pref_name"]): str(r["pref_value"]) for r in rows if r["pref_name"] is not None},
             complete=False,
         )
@@ -364,14 +357,8 @@ def _load(conn: Connection, row: RowMapping) -> CustomerProfile:
         .where(conversations.c.customer_id == customer_id)
         .order_by(conversations.c.updated_at.desc())
     ).mappings()
-    return CustomerProfile(
-        id=customer_id,
-        consent=Consent(str(row["consent"])),
-        email=row["email"],
-        shop_customer_id=row["shop_customer_id"],
-        consent_at=float(row["consent_at"]),
-        created_at=float(row["created_at"]),
-        updated_at=float(row["updated_at"]),
+    return _profile(
+        row,
         preferences={str(name): str(value) for name, value in prefs},
         products=tuple(ProductSeen(p["sku"], p["name"], Relation(p["relation"]), float(p["at"])) for p in seen),
         conversations=tuple(
@@ -385,4 +372,18 @@ def _load(conn: Connection, row: RowMapping) -> CustomerProfile:
             )
             for r in records
         ),
+    )
+
+
+def _profile(row: RowMapping, **parts: Any) -> CustomerProfile:
+    """A profile from its `customer_profiles` row and its `parts` (preferences, products, conversations...)."""
+    return CustomerProfile(
+        id=str(row["id"]),
+        consent=Consent(str(row["consent"])),
+        email=row["email"],
+        shop_customer_id=row["shop_customer_id"],
+        consent_at=float(row["consent_at"]),
+        created_at=float(row["created_at"]),
+        updated_at=float(row["updated_at"]),
+        **parts,
     )

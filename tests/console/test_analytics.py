@@ -3,55 +3,30 @@ into a real SQLite file): every figure and every CSV, worked out by hand from th
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.analytics import DateRangeError, UnansweredCluster, build_report, parse_range
 from bot.analytics.dates import DateRange
 from bot.analytics.facts import conversation_facts
-from bot.analytics.sample import seed_sample, write_conversation
+from bot.analytics.sample import write_conversation
 from bot.analytics.sql import hour_index
 from bot.dialogue.tracker_store import SqlTrackerStore, history, make_engine
+from tests.console.conftest import seeded_engine
 
 ZONE = ZoneInfo("Europe/Paris")
 DAY = date(2026, 3, 10)
 
 
-POSTGRES_URL = os.environ.get("SUPPORTBOT_TEST_POSTGRES_URL", "")
-"""A PostgreSQL server to run the report on too (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres);
-each test gets a schema of its own, dropped afterwards. Unset: the PostgreSQL cases skip."""
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'analytics.db'}")
-        seed_sample(engine, DAY, ZONE)
-        yield engine
-        return
-    if not POSTGRES_URL:
-        pytest.skip("set SUPPORTBOT_TEST_POSTGRES_URL to run the report on PostgreSQL too")
-    schema = f"analytics_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        seed_sample(engine, DAY, ZONE)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield from seeded_engine(request.param, tmp_path, DAY, ZONE)
 
 
 def the_day() -> DateRange:

@@ -3,8 +3,6 @@ text rendered as text, over the known sample conversations in a real SQLite data
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -13,14 +11,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from bot.analytics import DateRange
-from bot.analytics.sample import seed_sample, write_conversation
-from bot.dialogue.tracker_store import SqlTrackerStore, make_engine
+from bot.analytics.sample import write_conversation
+from bot.dialogue.tracker_store import SqlTrackerStore
 from bot.review import ReviewQuery, ReviewQueryError, load_transcript, search_conversations
 from server.console import _console_error, analytics, conversations
 from server.console.access import ConsoleError, StaffMember, StaffRole, StaticConsoleSession
+from tests.console.conftest import seeded_engine
 
 ZONE = ZoneInfo("Europe/Paris")
 DAY = date(2026, 3, 10)
@@ -31,33 +30,9 @@ ADMIN = StaffMember(1, "admin@example.com", "Ada Admin", StaffRole.ADMIN)
 XSS = "<script>alert(1)</script><img src=x onerror=alert(1)>"
 
 
-POSTGRES_URL = os.environ.get("SUPPORTBOT_TEST_POSTGRES_URL", "")
-"""A PostgreSQL server to run the report on too (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres);
-each test gets a schema of its own, dropped afterwards. Unset: the PostgreSQL cases skip."""
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'review.db'}")
-        seed_sample(engine, DAY, ZONE)
-        yield engine
-        return
-    if not POSTGRES_URL:
-        pytest.skip("set SUPPORTBOT_TEST_POSTGRES_URL to run the report on PostgreSQL too")
-    schema = f"review_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        seed_sample(engine, DAY, ZONE)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield from seeded_engine(request.param, tmp_path, DAY, ZONE)
 
 
 def found(engine: Engine, **filters: object) -> list[str]:
