@@ -94,7 +94,7 @@
       const lines = el("div", "transcript");
       for (const line of t.transcript) {
         const p = el("p", `turn ${line.role}`);
-        p.append(el("span", "meta", line.agent || line.role), " ", line.text);
+        p.append(el("span", "meta", line.agent || line.role), line.text);
         lines.append(p);
       }
       details.append(lines);
@@ -193,7 +193,7 @@
       for (const e of events) {
         const p = el("p", `turn ${e.role}`);
         const who = e.role === "agent" ? e.agent : e.role === "customer" ? "Customer" : "Bot";
-        p.append(el("span", "meta", who), " ", e.text);
+        p.append(el("span", "meta", who), e.text); // the meta line is a block: no space before the text
         log.append(p);
       }
       if (events.length) log.scrollTop = log.scrollHeight;
