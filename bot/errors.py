@@ -124,5 +124,16 @@ class BackendError(SupportbotError):
     """A store failed (database, external API): the shop backend, or the handoff tickets."""
 
 
+class TrackerStoreError(BackendError):
+    """The conversation store cannot load or save now. The message says what, where and the fix; `reason`
+    says what in a few words, without paths (it is shown on `/readyz`). Subclasses: `SenderLockError` (the
+    conversation's lock could not be taken) and `StaleFenceError` (this node lost the lock while the turn
+    ran), both in `bot.coordination`."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class ActionError(SupportbotError):
     """A task handler raised, or the remote action server failed or timed out."""

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from bot.dialogue.tracker_store import TrackerStoreError
+from bot.errors import TrackerStoreError
 
 
 @dataclass(frozen=True)

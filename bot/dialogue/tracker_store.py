@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Engine,
     Float,
@@ -37,16 +38,21 @@ from sqlalchemy import (
     Text,
     bindparam,
     create_engine,
+    func,
+    inspect,
+    or_,
     select,
+    text,
 )
 from sqlalchemy import (
     event as sa_event,
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.coordination.fencing import StaleFenceError, current_fence
 from bot.database_file import damaged_database
 from bot.dialogue.state import MAX_EVENTS, ConversationState
-from bot.errors import BackendError
+from bot.errors import TrackerStoreError as TrackerStoreError  # re-exported: its home before bot.errors
 
 _metadata = MetaData()
 conversations = Table(
@@ -55,6 +61,7 @@ conversations = Table(
     Column("sender_id", String(128), primary_key=True),
     Column("state", Text, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("fence", BigInteger, nullable=True),  # the fencing token of the last write (bot/coordination)
 )
 history = Table(
     "conversation_events",
@@ -72,15 +79,6 @@ history = Table(
 probe = Table("tracker_store_probe", _metadata, Column("id", Integer, primary_key=True), Column("checked_at", Float))
 
 HISTORY_EVENTS = ("user", "bot", "session_started", "restart", "pause", "resume")
-
-
-class TrackerStoreError(BackendError):
-    """The conversation store cannot load or save now. The message says what, where and the fix; `reason`
-    says what in a few words, without paths (it is shown on `/readyz`)."""
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 class TrackerStore(Protocol):
@@ -200,10 +198,25 @@ def _upsert_statement(engine: Engine) -> Any:
     else:
         return None
     statement = insert(conversations)
+    fence, kept = statement.excluded.fence, conversations.c.fence
     return statement.on_conflict_do_update(
         index_elements=[conversations.c.sender_id],
-        set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
-    )
+        set_={
+            "state": statement.excluded.state,
+            "updated_at": statement.excluded.updated_at,
+            "fence": func.coalesce(fence, kept),
+        },
+        # a write under an older fencing token than the last one is refused (no row returned)
+        where=or_(fence.is_(None), kept.is_(None), kept <= fence),
+    ).returning(conversations.c.sender_id)
+
+
+def _add_fence_column(engine: Engine) -> None:
+    """Databases made before fencing lack `conversations.fence`: add it (nullable, so old rows stay valid)."""
+    columns = {c["name"] for c in inspect(engine).get_columns("conversations")}
+    if "fence" not in columns:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE conversations ADD COLUMN fence BIGINT"))
 
 
 def make_engine(url: str) -> Engine:
@@ -261,6 +274,7 @@ class SqlTrackerStore:
             if damaged is None:
                 raise
             raise damaged from e
+        _add_fence_column(engine)
         self.file = database_file(engine)
         self._identity = _identity(self.file) if self.file is not None else None
         self._where = str(self.file) if self.file is not None else engine.url.render_as_string(hide_password=True)
@@ -302,7 +316,13 @@ class SqlTrackerStore:
         data = state.to_json()
         data.pop("events", None)
         now = time.time()
-        values = {"sender_id": state.sender_id, "state": json.dumps(data, default=str), "updated_at": now}
+        fence = current_fence(state.sender_id)
+        values = {
+            "sender_id": state.sender_id,
+            "state": json.dumps(data, default=str),
+            "updated_at": now,
+            "fence": fence,
+        }
         rows = [
             {
                 "sender_id": state.sender_id,
@@ -316,7 +336,11 @@ class SqlTrackerStore:
         try:
             with self._writing() as conn:
                 if self._upsert is not None:
-                    conn.execute(self._upsert, values)
+                    if conn.execute(self._upsert, values).first() is None:
+                        stored = conn.execute(
+                            select(conversations.c.fence).where(conversations.c.sender_id == state.sender_id)
+                        ).scalar()
+                        raise StaleFenceError(state.sender_id, fence or 0, int(stored or 0))
                 else:  # a database without INSERT … ON CONFLICT
                     updated = conn.execute(
                         conversations.update().where(conversations.c.sender_id == values["sender_id"]),
