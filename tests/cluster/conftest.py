@@ -4,8 +4,9 @@
 * `shared_dirs`: a copy of the repository's knowledge/ (the folder every node reads; tests edit it) and one
   state folder (the trained model, keyed by content hash, trained once by `prepare_cluster`);
 * `cluster`: 3 `supportbot serve` nodes with `SUPPORTBOT_DATABASE_URL=postgresql+psycopg://…`, HAProxy in front
-  (round-robin, no stickiness, health checks on /readyz). `SUPPORTBOT_REDIS_URL`, when set in the environment,
-  is passed to every node.
+  (round-robin, no stickiness, health checks on /readyz). `SUPPORTBOT_CLUSTER_REDIS_URL` (`.ci/run` sets it to
+  the machine's Redis) or `SUPPORTBOT_REDIS_URL`, when set, is passed to every node: the nodes then coordinate
+  through Redis (locks with fencing, reload broadcast, shared limits) as on several machines.
 
 PostgreSQL and haproxy are services of the machine (`make cluster-deps` installs haproxy). Missing, the
 tests skip locally and FAIL in CI (`CI` set), like the browser tests without chromium. Node logs go to
@@ -123,7 +124,7 @@ def cluster(haproxy_path: str, postgres_database: PostgresDatabase, shared_dirs:
         knowledge_dir=shared_dirs.knowledge,
         database_url=postgres_database.url,
         secret_key=secrets.token_urlsafe(32),
-        redis_url=os.environ.get("SUPPORTBOT_REDIS_URL"),
+        redis_url=os.environ.get("SUPPORTBOT_CLUSTER_REDIS_URL") or os.environ.get("SUPPORTBOT_REDIS_URL"),
         embedding_cache=str(ROOT / ".supportbot" / "cache" / "embeddings.sqlite"),
         rate_limit_per_minute="0",
         rate_limit_per_ip_per_minute="0",
