@@ -15,9 +15,9 @@ work is `server/console/live.py`; this module parses, calls it and shapes the an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -38,6 +38,8 @@ from bot.dialogue.handoff import (
 from server.console.access import RequireRole, StaffMember, StaffRole, audit, render, require_csrf
 from server.console.live import MAX_AGENT_TEXT, LiveHandoff, LiveView, live_of
 from server.errors import error_body
+
+T = TypeVar("T")
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -171,6 +173,17 @@ def view_out(view: LiveView) -> dict[str, Any]:
     }
 
 
+async def _live_call(call: Callable[..., T], *args: Any) -> T | JSONResponse:
+    """Run a live-handoff change in the thread pool; a conflict (409) or an unknown ticket (404) comes back
+    as the JSON error response instead of raising."""
+    try:
+        return await run_in_threadpool(call, *args)
+    except HandoffConflictError as e:
+        return _conflict(e)
+    except HandoffNotFoundError as e:
+        return _not_found(e)
+
+
 def _conflict(error: HandoffConflictError) -> JSONResponse:
     code = (
         "handoff_taken"
@@ -228,13 +241,9 @@ async def events_api(
 
 @router.post("/api/handoffs/{ticket_id}/take", response_model=None, dependencies=[Csrf])
 async def take_api(request: Request, ticket_id: TicketId, staff: Member) -> dict[str, Any] | JSONResponse:
-    live = live_of(request.app)
-    try:
-        ticket = await run_in_threadpool(live.take, ticket_id, agent_of(staff))
-    except HandoffConflictError as e:
-        return _conflict(e)
-    except HandoffNotFoundError as e:
-        return _not_found(e)
+    ticket = await _live_call(live_of(request.app).take, ticket_id, agent_of(staff))
+    if isinstance(ticket, JSONResponse):
+        return ticket
     audit(request, "handoff.take", f"handoff:{ticket_id}", ticket.sender_id)
     return {"ticket": ticket_out(ticket, utc_now())}
 
@@ -243,39 +252,27 @@ async def take_api(request: Request, ticket_id: TicketId, staff: Member) -> dict
 async def message_api(
     request: Request, ticket_id: TicketId, body: AgentMessage, staff: Member
 ) -> dict[str, Any] | JSONResponse:
-    live = live_of(request.app)
     if not body.text.strip():
         return JSONResponse(error_body("invalid_request", "the message is empty: type a reply first"), 422)
-    try:
-        stored = await run_in_threadpool(live.send, ticket_id, agent_of(staff), body.text)
-    except HandoffConflictError as e:
-        return _conflict(e)
-    except HandoffNotFoundError as e:
-        return _not_found(e)
+    stored = await _live_call(live_of(request.app).send, ticket_id, agent_of(staff), body.text)
+    if isinstance(stored, JSONResponse):
+        return stored
     audit(request, "handoff.message", f"handoff:{ticket_id}")
     return {"event": event_out(stored)}
 
 
 @router.post("/api/handoffs/{ticket_id}/typing", status_code=204, response_model=None, dependencies=[Csrf])
 async def typing_api(request: Request, ticket_id: TicketId, staff: Member) -> Response:
-    live = live_of(request.app)
-    try:
-        await run_in_threadpool(live.agent_typing, ticket_id, agent_of(staff))
-    except HandoffConflictError as e:
-        return _conflict(e)
-    except HandoffNotFoundError as e:
-        return _not_found(e)
+    failed = await _live_call(live_of(request.app).agent_typing, ticket_id, agent_of(staff))
+    if isinstance(failed, JSONResponse):
+        return failed
     return Response(status_code=204)  # not audited: a signal, not a change
 
 
 @router.post("/api/handoffs/{ticket_id}/hand-back", response_model=None, dependencies=[Csrf])
 async def hand_back_api(request: Request, ticket_id: TicketId, staff: Member) -> dict[str, Any] | JSONResponse:
-    live = live_of(request.app)
-    try:
-        ticket = await run_in_threadpool(live.hand_back, ticket_id, agent_of(staff))
-    except HandoffConflictError as e:
-        return _conflict(e)
-    except HandoffNotFoundError as e:
-        return _not_found(e)
+    ticket = await _live_call(live_of(request.app).hand_back, ticket_id, agent_of(staff))
+    if isinstance(ticket, JSONResponse):
+        return ticket
     audit(request, "handoff.hand_back", f"handoff:{ticket_id}", ticket.sender_id)
     return {"ticket": ticket_out(ticket, utc_now())}
