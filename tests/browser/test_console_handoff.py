@@ -204,7 +204,10 @@ def test_a_socketio_customer_receives_the_agents_reply(served: str, browser: Bro
         sign_in(agent, served, "maria@example.com")
         agent.goto(f"{served}/console/handoffs/{ticket}")
         agent.get_by_role("button", name="Take conversation").click()
+        # the reply box is enabled once the take is confirmed: keys typed before that go nowhere
+        expect(agent.locator("[data-holder]")).to_have_text("answered by Maria")
         reply = agent.get_by_label(re.compile("Your reply"))
+        expect(reply).to_be_enabled()
         reply.press_sequentially("Hi from Maria")
         reply.press("Enter")
         seen: list[tuple[str, Any]] = []
