@@ -97,7 +97,7 @@ def run(folder: Path, only: str | None) -> dict[str, Any]:
             for case in load_case_file(path, str(path.relative_to(REPO_ROOT))).cases:
                 if not isinstance(case, ConversationCase):
                     continue
-                reset_shop_data()
+                database.reset(reset_shop_data)
                 driver = ConversationDriver(assistant)
                 failure: dict[str, Any] | None = None
                 asked_day: str | None = None

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,10 +40,31 @@ class IsolatedDatabase:
     """Points the shop backend (`get_backend()`, read through `get_settings()`) at a temporary
     SQLite file for as long as it is open; the previous environment is restored on `close()`."""
 
+    #: a snapshot of the seeded data older than this is re-seeded, so data relative to "now" stays fresh
+    SNAPSHOT_SECONDS = 300.0
+
     def __init__(self, folder: Path) -> None:
-        self.url = f"sqlite:///{folder / 'shop.db'}"
+        self.path = folder / "shop.db"
+        self.url = f"sqlite:///{self.path}"
         self._previous: str | None = None
         self._open = False
+        self._pristine = folder / "shop.pristine.db"
+        self._seeded_at: float | None = None
+
+    def reset(self, seed: Callable[[], None]) -> None:
+        """Fresh demo data: `seed()` once, then a copy of the seeded file restored before each conversation
+        (milliseconds instead of seconds: re-seeding writes the whole catalogue). Re-seeded when the
+        snapshot is older than `SNAPSHOT_SECONDS` or from another day."""
+        now = time.time()
+        fresh = self._seeded_at is not None and now - self._seeded_at < self.SNAPSHOT_SECONDS
+        if fresh and time.localtime(now).tm_yday == time.localtime(self._seeded_at).tm_yday:
+            _forget_cached_settings()  # the backend's pooled connections are closed before the file changes
+            _copy_sqlite(self._pristine, self.path)
+            return
+        seed()
+        _forget_cached_settings()
+        _copy_sqlite(self.path, self._pristine)
+        self._seeded_at = now
 
     def open(self) -> str:
         if not self._open:
@@ -71,6 +94,30 @@ def _forget_cached_settings() -> None:
     except ImportError:  # a project without the reference handlers
         return
     reset_backend_cache()
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """Copy one SQLite database onto another with SQLite's online backup (consistent under WAL)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+
+
+def seeded_copy(template: Any, url: str = "sqlite://", **kwargs: Any) -> Any:
+    """A new `SqlShopBackend` on `url` holding a copy of the (seeded, SQLite) `template` backend's data:
+    seed once per session, copy per test (a copy takes milliseconds; a seed writes the whole catalogue).
+    `kwargs` go to `SqlShopBackend` (e.g. its `clock`)."""
+    from bot.actions.backend.sql import SqlShopBackend
+
+    shop = SqlShopBackend(url, **kwargs)
+    source, target = template.engine.raw_connection(), shop.engine.raw_connection()
+    try:
+        source.driver_connection.backup(target.driver_connection)
+    finally:
+        source.close()
+        target.close()
+    return shop
 
 
 def reset_shop_data() -> None:
@@ -181,7 +228,7 @@ class SessionBots:
         """Fresh demo data for the next conversation (the session's temporary database only)."""
         if self._database is not None:
             self._database.open()
-            reset_shop_data()
+            self._database.reset(reset_shop_data)
 
     def close(self) -> None:
         self._bots.clear()

@@ -20,6 +20,7 @@ from bot.actions.backend.seed import seed
 from bot.actions.backend.sql import SqlShopBackend
 from bot.actions.stores import load_stores
 from bot.dialogue.handoff import InMemoryHandoffStore
+from bot.testing.fixtures import seeded_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 STORES = ROOT / "tests" / "data" / "stores.yml"
@@ -43,10 +44,18 @@ def domain() -> dict[str, Any]:
     return data
 
 
-@pytest.fixture
-def backend() -> Iterator[SqlShopBackend]:
+@pytest.fixture(scope="session")
+def seeded_template() -> Iterator[SqlShopBackend]:
+    """The demo data seeded once per session; each test gets its own copy (`backend`)."""
     shop = SqlShopBackend("sqlite://", clock=clock)
     seed(shop, reset=True, today=TODAY, stores=load_stores(STORES))
+    yield shop
+    shop.dispose()
+
+
+@pytest.fixture
+def backend(seeded_template: SqlShopBackend) -> Iterator[SqlShopBackend]:
+    shop: SqlShopBackend = seeded_copy(seeded_template, clock=clock)
     yield shop
     shop.dispose()
 
