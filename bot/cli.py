@@ -256,6 +256,7 @@ PLUGINS: tuple[tuple[str, str, str | None], ...] = (
     ("bot.learning.cli", "learn_app", "learn"),
     ("bot.proactive.cli", "events_app", "events"),
     ("bot.proactive.cli", "triggers_app", "triggers"),
+    ("bot.migrations.cli", "db_app", "db"),
 )
 """Commands and command groups owned by other modules: (module, attribute, group name). `serve` belongs
 to the server, so this module never imports the web layer."""

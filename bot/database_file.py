@@ -8,6 +8,11 @@ backend, the tracker store) turn their database errors into that message with `d
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy import event as sa_event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -52,3 +57,30 @@ def _file(url: str) -> str:
     except ArgumentError:
         return url
     return database or url
+
+
+def make_engine(url: str) -> Engine:
+    """A SQLAlchemy engine; SQLite gets WAL and a busy timeout so threads and processes can share it."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # one connection per worker thread (the server runs up to 40); SQLite itself serialises writers
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=16, max_overflow=32
+        )
+
+        @sa_event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def database_file(engine: Engine) -> Path | None:
+    """The SQLite file behind `engine`; None for an in-memory or URI-named SQLite database, or another one."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    named = database and database != ":memory:" and not database.startswith("file:")
+    return Path(database).absolute() if named and database else None

@@ -40,6 +40,9 @@ def serve_command(
 ) -> None:
     """Serve the HTTP API, channels and the web chat widget."""
     settings = _settings(host=host, port=port, knowledge_dir=knowledge, workers=workers)
+    from bot.migrations import migrate_for_serving
+
+    migrate_for_serving(settings.resolved_database_url)  # the schema first (bot/migrations, docs/deploy.md)
     if settings.workers > 1:
         from server.workers import serve_workers
 

@@ -14,7 +14,9 @@ polls the outbox for the senders registered with it every `proactive_poll_second
 it to every socket of that sender it holds. Rows stay undelivered while no socket of the sender is open;
 a socket that registers later gets the rows of the last `proactive_outbox_hours` (the widget skips the
 replies whose `id` its history already shows). With several workers the message reaches whichever one
-holds the socket; no broker is needed (Redis pub/sub can replace the polling later).
+holds the socket; no broker is needed. With `redis_url` (several machines), `poke()` also publishes a
+push notice (bot/coordination/push_notices.py) and every node's hub polls at once, so a message stored
+through one node reaches the socket another node holds without waiting for that node's next poll.
 
 Live agents (`server/console/live.py`) use the same path: an agent's message is an outbox row whose
 reply carries `agent` {id, name} (and `handoff`: joined | message | left | returned); "the agent is
@@ -44,6 +46,8 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.assistant import Assistant
 from bot.config import Settings
+from bot.coordination.push_notices import RedisPushNotices
+from bot.coordination.wiring import make_push_notices
 from bot.proactive.outbox import Outbox, OutboxItem, SqlOutbox
 from bot.proactive.reminders import SqlScheduler
 from bot.proactive.scheduling_store import SchedulingTrackerStore
@@ -78,14 +82,17 @@ class PushHub:
         poll_seconds: float = 0.5,
         keep_seconds: float = 72 * 3600,
         clock: Callable[[], float] = time.time,
+        notices: RedisPushNotices | None = None,
     ) -> None:
         self.outbox = outbox
         self.worker = worker or worker_name()
         self.poll_seconds = poll_seconds
         self.keep_seconds = keep_seconds
         self.clock = clock
+        self.notices = notices
         self._sockets: dict[str, list[Deliver]] = {}
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- registry -----------------------------------------------------------------------------------
     def register(self, sender: str, deliver: Deliver) -> None:
@@ -93,7 +100,7 @@ class PushHub:
         delivers = self._sockets.setdefault(sender, [])
         if deliver not in delivers:
             delivers.append(deliver)
-        self.poke()
+        self.wake()
 
     def unregister(self, sender: str, deliver: Deliver) -> None:
         delivers = self._sockets.get(sender, [])
@@ -106,8 +113,33 @@ class PushHub:
         return list(self._sockets)
 
     def poke(self) -> None:
-        """Poll now (an event was just stored, or a socket registered)."""
-        self._wake.set()
+        """New rows were stored: poll now, here and (with push notices) on every other node. Callable from the
+        event loop or from a worker thread."""
+        self.wake()
+        notices = self.notices
+        if notices is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a worker thread: publishing may block it briefly
+            notices.publish()
+            return
+        loop.run_in_executor(None, notices.publish)
+
+    def wake(self) -> None:
+        """Poll now, on this node only (a socket registered, or another node's notice)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self._wake.set()
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
 
     # -- delivery -----------------------------------------------------------------------------------
     async def deliver_pending(self) -> int:
@@ -140,6 +172,7 @@ class PushHub:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop`: every `poll_seconds`, or at once after `poke()`. Errors are logged, not fatal."""
+        self._loop = asyncio.get_running_loop()
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
@@ -209,12 +242,18 @@ def start_proactive(
     if not isinstance(assistant.tracker_store, SchedulingTrackerStore):
         assistant.tracker_store = SchedulingTrackerStore(assistant.tracker_store, scheduler)
     service = ProactiveService(assistant, outbox, scheduler)
+    notices = make_push_notices(settings)
     hub = PushHub(
-        outbox, poll_seconds=settings.proactive_poll_seconds, keep_seconds=settings.proactive_outbox_hours * 3600
+        outbox,
+        poll_seconds=settings.proactive_poll_seconds,
+        keep_seconds=settings.proactive_outbox_hours * 3600,
+        notices=notices,
     )
     app.state.proactive = service
     app.state.push = hub
+    listening = [asyncio.create_task(notices.listen(hub.wake, stop))] if notices is not None else []
     return [
+        *listening,
         asyncio.create_task(hub.run(stop)),
         asyncio.create_task(run_reminders(service, hub, settings.reminder_poll_seconds, stop)),
         asyncio.create_task(run_handoff_sweep(app, min(5.0, settings.console_agent_timeout_seconds / 4), stop)),

@@ -247,6 +247,8 @@ def haproxy_config(
     each health-checked with `GET /readyz` every `check_interval_ms` (down after 2 failures, up after 1
     success). A request never sent to a node is redispatched to another (`retries`, `option redispatch`);
     one that reached a node that then died is NOT replayed (a turn is not idempotent): the client sees 502.
+    `/socket.io/` is balanced by client address (engine.io long-polling needs every request of a connection on
+    the node that opened it; deploy/haproxy.cfg does the same).
     Every answer names the node that gave it in `X-Supportbot-Node`. With `error_file` (`balancer_error_file`),
     HAProxy's own 503 (no node ready) is the API's JSON error shape."""
     servers = "\n".join(
@@ -269,10 +271,19 @@ defaults
 {errorfile}
 frontend supportbot
     bind {HOST}:{port}
+    use_backend socketio if {{ path_beg /socket.io/ }}
     default_backend nodes
 
 backend nodes
     balance roundrobin
+    option httpchk GET /readyz
+    http-check expect status 200
+    http-response set-header X-Supportbot-Node %s
+{servers}
+
+backend socketio
+    balance source
+    hash-type consistent
     option httpchk GET /readyz
     http-check expect status 200
     http-response set-header X-Supportbot-Node %s

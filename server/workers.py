@@ -29,12 +29,15 @@ from bot.config import Settings
 
 
 def prepare(settings: Settings) -> None:
-    """Everything a worker would otherwise do first: train, index, create the tables, and let the action
-    package set itself up (the reference shop creates and seeds its database)."""
+    """Everything a worker would otherwise do first: migrate the database (bot/migrations), train, index,
+    create the tables, and let the action package set itself up (the reference shop creates and seeds its
+    database)."""
     from bot import bootstrap
     from bot.dialogue.handoff import SqlHandoffStore
     from bot.feedback import SqlFeedbackStore
+    from bot.migrations import migrate_for_serving
 
+    migrate_for_serving(settings.resolved_database_url)
     bootstrap.load_serving(settings)
     bootstrap.prepare_actions(settings)
     SqlHandoffStore.from_url(settings.resolved_database_url)

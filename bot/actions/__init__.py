@@ -48,6 +48,8 @@ from bot.actions.returns import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+
     from bot.config import Settings
     from bot.products.catalogue import Catalogue
 
@@ -57,6 +59,15 @@ def prepare(settings: Settings) -> None:
     from bot.actions.backend import get_backend
 
     get_backend(settings.resolved_database_url)
+
+
+def table_metadata() -> list[MetaData]:
+    """The shop's tables, for the database migrations (`bot.migrations.schema` asks the action package)."""
+    from bot.actions.backend import sql as shop_sql
+    from bot.actions.backend.models import Base
+
+    assert shop_sql.verification_failures.metadata is Base.metadata  # the shop's extra table, in its metadata
+    return [Base.metadata]
 
 
 __all__ = [

@@ -8,7 +8,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions._common import DomainDict, Events, ShopAction, Wording, money, reset_slots, utter
+from bot.actions._common import DomainDict, Events, ShopAction, Wording, latest_entities, money, reset_slots, utter
 from bot.actions.backend.policy import order_refusal, return_deadline
 from bot.actions.backend.protocol import (
     RETURN_WINDOW_DAYS,
@@ -137,21 +137,48 @@ class ValidateCancelOrderForm(OrderFormValidation):
     def check_order(
         self, order: Order, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, changed: set[Any]
     ) -> Events:
+        wording = Wording(domain)
+        if changed & set(ORDER_SLOTS):  # "please cancel both AN-10004 and AN-10018": the others too
+            self.check_others(order, dispatcher, tracker, wording)
         if order.status.cancellable:
             return []
-        values = order_values(order, Wording(domain))
-        if order.status is OrderStatus.CANCELLED:
-            utter(dispatcher, "utter_order_already_cancelled", **values)
-        elif order.status is OrderStatus.DELIVERED:
-            utter(dispatcher, "utter_order_not_cancellable_delivered", **values)
-        else:
-            utter(dispatcher, "utter_order_not_cancellable", **values)
+        refuse(order, dispatcher, wording)
         return end_form(*CANCEL_SLOTS)
+
+    def check_others(self, order: Order, dispatcher: CollectingDispatcher, tracker: Tracker, wording: Wording) -> None:
+        """The other orders the message asks to cancel, with the same email: the ones that cannot be
+        cancelled are refused now (with the reason), the ones that can are left for next."""
+        others = [str(e.get("value")) for e in latest_entities(tracker, "order_number") if e.get("value")]
+        guard = VerificationGuard.of(self.deps)
+        for number in dict.fromkeys(n for n in others if n != order.number):
+            keys = (order_key(number), conversation_key(tracker.sender_id))
+            if guard.locked(*keys):
+                guard.refuse(dispatcher)
+                return
+            other = self.deps.backend.find_order(number, order.email)
+            if other is None:
+                guard.failed(*keys)
+                utter(dispatcher, "utter_order_not_found_one", order_number=number)
+            elif other.status.cancellable:
+                utter(dispatcher, "utter_order_cancel_next", order_number=number, first=order.number)
+            else:
+                refuse(other, dispatcher, wording)
 
     def validate_cancel_order_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return {"cancel_order_confirmed": value if isinstance(value, bool) else None}
+
+
+def refuse(order: Order, dispatcher: CollectingDispatcher, wording: Wording) -> None:
+    """Say why the order cannot be cancelled (already cancelled, delivered, or packed and on its way)."""
+    values = order_values(order, wording)
+    if order.status is OrderStatus.CANCELLED:
+        utter(dispatcher, "utter_order_already_cancelled", **values)
+    elif order.status is OrderStatus.DELIVERED:
+        utter(dispatcher, "utter_order_not_cancellable_delivered", **values)
+    else:
+        utter(dispatcher, "utter_order_not_cancellable", **values)
 
 
 class ActionAskCancelOrderConfirmed(VerifiedQuestion[Order]):

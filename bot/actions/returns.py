@@ -34,7 +34,10 @@ from bot.actions.backend.protocol import (
 from bot.actions.orders import order_values
 from bot.actions.verification import ORDER_SLOTS, OrderFormValidation, VerifiedQuestion, end_form, verified_order
 
-RETURN_SLOTS = (*ORDER_SLOTS, "return_items", "return_reason", "return_confirmed")
+RETURN_SLOTS = (*ORDER_SLOTS, "return_items", "return_reason", "return_confirmed", "return_exchange", "exchange_size")
+EXCHANGE = "return_exchange"
+"""Set when the customer wants the same item in another size: the form then asks `exchange_size`."""
+EXCHANGE_SIZE = "exchange_size"
 RETURN_REASONS = ("too_small", "too_large", "damaged", "not_as_described", "changed_mind", "wrong_item")
 FREE_LABEL_COUNTRIES = frozenset(
     [
@@ -94,12 +97,27 @@ def match_items(order: Order, wanted: list[str]) -> list[OrderItem]:
 
 _PHRASES = re.compile(r",|;|\band\b|\bor\b|\bplus\b", re.I)
 _NOT_ITEM_WORDS = frozenset({"want", "like", "send", "back", "from", "order", "please", "can", "could", "would"})
+_CLAUSES = re.compile(r"[,;.!?]|\bbut\b|\band\b", re.I)
+_KEPT = re.compile(r"\b(keep|keeping|kept|except|without|instead of|rather than|not the|not my)\b", re.I)
+"""A clause with one of these words names an item that stays ("I'm keeping the cardigan", "not the coat")."""
 
 
 def mentioned_items(order: Order, text: str) -> list[str]:
-    """The phrases of a message that name items of the order ("the briefs and the tote bag")."""
+    """The phrases of a message that name items of the order ("the briefs and the tote bag"), without
+    the ones it says are kept ("I meant the black jeans, I'm keeping the cardigan")."""
     names = {t for i in order.items for t in _tokens(i.name) | {i.category}} - _NOT_ITEM_WORDS
-    return [p.strip() for p in _PHRASES.split(text) if _tokens(p) & names]
+    return without_kept([p.strip() for p in _PHRASES.split(text) if _tokens(p) & names], text)
+
+
+def without_kept(wanted: list[str], text: str) -> list[str]:
+    """The items of `wanted` the message does not say it keeps."""
+    kept = [c for c in _CLAUSES.split(text) if _KEPT.search(c)]
+    return [w for w in wanted if not any(_tokens(w) and _tokens(w) <= _tokens(c) for c in kept)]
+
+
+def wants_everything(text: str) -> bool:
+    """Does the message ask to return the whole order ("I want to return everything from AN-10019")?"""
+    return bool(_ALL_WORDS.search(text))
 
 
 def _values(order: Order, wording: Wording) -> dict[str, str]:
@@ -111,11 +129,81 @@ def _values(order: Order, wording: Wording) -> dict[str, str]:
     }
 
 
+_EXCHANGE_WORDS = re.compile(r"\b(swap|exchange)\b|\bchange\b.*\bsize\b", re.I)
+_SIZE_WORDS = re.compile(r"\b(sizes?|smaller|bigger|larger|longer|shorter|waist|\d{2})\b", re.I)
+_SIZE_LETTERS = re.compile(r"\b(XXS|XS|S|M|L|XL|XXL)\b")
+_FOR_ANOTHER = re.compile(r"\bfor (?:the|a|an|my|this|that|your) ", re.I)
+_SIZE_NUMBER = re.compile(r"\b\d{2}(?:/\d{2})?\b")
+_SIZE_NAMED = re.compile(r"\bsize\s+(xxs|xs|s|m|l|xl|xxl)\b", re.I)
+_SIZE_LETTER = re.compile(r"(?<![\w'’])(XXS|XS|S|M|L|XL|XXL)(?![\w'’])")
+
+
+def exchange_wanted(text: str) -> str | None:
+    """ "size" for the same item in another size ("can I swap them for a smaller size?"), "other" for an
+    exchange for another piece ("exchange the sweater for the cardigan"), None when no exchange is asked."""
+    if not _EXCHANGE_WORDS.search(text):
+        return None
+    if _SIZE_WORDS.search(text) or _SIZE_LETTERS.search(text) or not _FOR_ANOTHER.search(text):
+        return "size"
+    return "other"
+
+
+def size_of(text: str) -> str | None:
+    """The size in an answer to "which size?" ("waist 27 please" → 27, "an M" → M)."""
+    found = _SIZE_NUMBER.search(text) or _SIZE_NAMED.search(text) or _SIZE_LETTER.search(text)
+    return found.group(found.lastindex or 0).upper() if found else None
+
+
 class ValidateReturnForm(OrderFormValidation):
     form_slots = RETURN_SLOTS
 
     def name(self) -> str:
         return "validate_return_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
+        events: Events = await super().run(dispatcher, tracker, domain)
+        if any(e.get("event") == "active_loop" for e in events):
+            return events  # the form ended (refused, not found)
+        return events + self.exchange(dispatcher, tracker)
+
+    def exchange(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Events:
+        """An exchange for another size asks which size once the items and the reason are known; an
+        exchange for another piece is explained (return it and order the other one) and the return goes on."""
+        events: Events = []
+        wanted = exchange_wanted(latest_text(tracker))
+        if wanted == "other":
+            utter(dispatcher, "utter_exchange_other_item")
+        elif wanted == "size" and not tracker.get_slot(EXCHANGE):
+            tracker.slots[EXCHANGE] = True
+            events.append({"event": "slot", "timestamp": None, "name": EXCHANGE, "value": True})
+            named = [str(e.get("value")) for e in latest_entities(tracker, "size") if e.get("value")]
+            if named and not tracker.get_slot(EXCHANGE_SIZE):  # "could I exchange it for an L?"
+                tracker.slots[EXCHANGE_SIZE] = named[-1].upper()
+                events.append({"event": "slot", "timestamp": None, "name": EXCHANGE_SIZE, "value": named[-1].upper()})
+        ready = tracker.get_slot("return_items") and tracker.get_slot("return_reason")
+        if tracker.get_slot(EXCHANGE) and ready and not tracker.get_slot(EXCHANGE_SIZE):
+            events.append({"event": "slot", "timestamp": None, "name": "requested_slot", "value": EXCHANGE_SIZE})
+        return events
+
+    def validate_exchange_size(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        size = size_of(str(value or latest_text(tracker)))
+        if size is None:
+            utter(dispatcher, "utter_exchange_size_unknown")
+        return {EXCHANGE_SIZE: size}
+
+    def extract_exchange_size(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Nothing to extract here: the domain's slot mapping fills the size (from the answer's text)."""
+        return {}
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        """The form's questions, and the size to exchange for when the customer wants an exchange."""
+        return [*domain_slots, EXCHANGE_SIZE] if tracker.get_slot(EXCHANGE) else domain_slots
 
     def check_order(
         self, order: Order, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, changed: set[Any]
@@ -130,7 +218,8 @@ class ValidateReturnForm(OrderFormValidation):
             return end_form(*RETURN_SLOTS)
         pending = tracker.get_slot("return_items")
         if not pending and "return_items" not in changed:  # "return the briefs and the tote bag from AN-10012"
-            pending = mentioned_items(order, latest_text(tracker))
+            text = latest_text(tracker)
+            pending = [ALL_ITEMS] if wants_everything(text) else mentioned_items(order, text)
         if "return_items" in changed or not pending or all(str(p).isdigit() for p in pending):
             return []
         # items named before the order was verified: check them now
@@ -144,6 +233,7 @@ class ValidateReturnForm(OrderFormValidation):
         wanted = [str(e.get("value")) for e in latest_entities(tracker, "item") if e.get("value")]
         if not wanted:
             wanted = [str(v) for v in value] if isinstance(value, list) else [str(value or latest_text(tracker))]
+        wanted = without_kept(wanted, latest_text(tracker)) or wanted
         order = verified_order(self.deps, tracker)
         if order is None:
             return {"return_items": wanted}  # checked once the order is verified
@@ -153,8 +243,9 @@ class ValidateReturnForm(OrderFormValidation):
         self, order: Order, wanted: list[str], dispatcher: CollectingDispatcher, wording: Wording
     ) -> dict[str, Any]:
         chosen = match_items(order, wanted)
-        if any(w == ALL_ITEMS or _ALL_WORDS.search(w) for w in wanted):  # "all of them": what can go back
-            chosen = [i for i in chosen if item_refusal(i) is None] or chosen
+        if any(w == ALL_ITEMS or _ALL_WORDS.search(w) for w in wanted):  # "all of them": what can go back,
+            returnable = [i for i in chosen if item_refusal(i) is None]  # and why the others cannot
+            chosen = chosen if not returnable else returnable + [i for i in chosen if i not in returnable]
         if not chosen:
             utter(dispatcher, "utter_return_item_unknown", given=wording.join(wanted), **_values(order, wording))
             return {"return_items": None}
@@ -238,6 +329,17 @@ class ActionAskReturnReason(ShopAction):
         return []
 
 
+class ActionAskExchangeSize(_ReturnQuestion):
+    """Asks which size the customer wants instead, naming the items."""
+
+    def name(self) -> str:
+        return "action_ask_exchange_size"
+
+    def ask(self, found: Order, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> None:
+        items = Wording(domain).join([i.name for i in chosen_items(found, tracker)])
+        utter(dispatcher, "utter_ask_exchange_size", **_values(found, Wording(domain)), return_items=items)
+
+
 class ActionAskReturnConfirmed(_ReturnQuestion):
     def name(self) -> str:
         return "action_ask_return_confirmed"
@@ -246,7 +348,9 @@ class ActionAskReturnConfirmed(_ReturnQuestion):
         wording = Wording(domain)
         reason = str(wording.get("return_reasons").get(tracker.get_slot("return_reason"), ""))
         items = wording.join([i.name for i in chosen_items(found, tracker)])
-        utter(dispatcher, "utter_ask_return_confirmed", **_values(found, wording), return_items=items, reason=reason)
+        size = tracker.get_slot(EXCHANGE_SIZE)
+        response = "utter_ask_exchange_confirmed" if size else "utter_ask_return_confirmed"
+        utter(dispatcher, response, **_values(found, wording), return_items=items, reason=reason, size=size or "")
 
 
 class ActionSubmitReturn(ShopAction):
@@ -283,11 +387,13 @@ class ActionSubmitReturn(ShopAction):
             if order.shipping_country in FREE_LABEL_COUNTRIES
             else "utter_return_created_paid_label"
         )
+        size = tracker.get_slot(EXCHANGE_SIZE)
         utter(
             dispatcher,
-            response,
+            f"{response}_exchange" if size else response,
             **_values(order, wording),
             rma=created.rma,
             return_items=wording.join([i.name for i in items]),
             email=order.email,
+            size=size or "",
         )

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions._common import Deps, Wording, utter
 from bot.actions.backend.protocol import ShopBackend
 from bot.actions.stores import Shop
-from bot.actions.when import DayPart, ImpossibleDate, When, in_part
+from bot.actions.when import DayPart, ImpossibleDate, Week, When, in_part
 
 APPOINTMENT_SHOPS = ("paris", "berlin", "london")
 APPOINTMENT_MINUTES = 45
@@ -27,11 +27,14 @@ def free_times(backend: ShopBackend, shop: Shop, day: date, now: datetime) -> li
 
 
 def next_free_days(
-    backend: ShopBackend, shop: Shop, today: date, now: datetime, limit: int
+    backend: ShopBackend, shop: Shop, today: date, now: datetime, limit: int, first: date | None = None
 ) -> list[tuple[date, list[datetime]]]:
+    """The next days with free times (from `first` when given), within the booking window."""
     found: list[tuple[date, list[datetime]]] = []
     for offset in range(BOOKING_DAYS):
         day = today + timedelta(days=offset)
+        if first is not None and day < first:
+            continue
         times = free_times(backend, shop, day, now)
         if times:
             found.append((day, times))
@@ -48,9 +51,15 @@ class TimeCheck:
     time: str | None = None
     day: str | None = None
     part: str | None = None
+    week: str | None = None
 
     def slots(self) -> dict[str, Any]:
-        return {"appointment_time": self.time, "appointment_day": self.day, "appointment_part": self.part}
+        return {
+            "appointment_time": self.time,
+            "appointment_day": self.day,
+            "appointment_part": self.part,
+            "appointment_week": self.week,
+        }
 
 
 def times_in_part(times: list[datetime], part: str | None) -> list[datetime]:
@@ -64,13 +73,19 @@ def check_time(
     dispatcher: CollectingDispatcher,
     wording: Wording,
     shop: Shop,
-    when: When | DayPart | ImpossibleDate | None,
+    when: When | DayPart | Week | ImpossibleDate | None,
     text: str,
 ) -> TimeCheck:
     """Is `when` a bookable slot of `shop`? Utters the specific correction when it is not."""
     now = deps.now()
     if isinstance(when, DayPart):
         return TimeCheck(part=when.part)  # the question offers such times on the next free days
+    if isinstance(when, Week):  # "sometime next week": the question offers that week's free days
+        last = now.astimezone(shop.timezone).date() + timedelta(days=BOOKING_DAYS - 1)
+        if when.start > last:
+            utter(dispatcher, "utter_appointment_too_far", last_date=wording.date(last), shop_name=shop.name)
+            return TimeCheck(part=when.part)
+        return TimeCheck(part=when.part, week=when.start.isoformat())
     if when is None:
         utter(dispatcher, "utter_appointment_time_unreadable", given=text)
         return TimeCheck()
@@ -137,9 +152,19 @@ def _check_moment(
         return TimeCheck(day=day)
     if moment in free:
         return TimeCheck(time=moment.isoformat(), day=day)
+    values["nearest"] = wording.join([wording.time(t) for t in nearest_times(free, moment)])
     slots = deps.backend.list_slots(shop.key, moment, moment + timedelta(minutes=1))
     if slots:
         utter(dispatcher, "utter_appointment_slot_taken", **values)
     else:
         utter(dispatcher, "utter_appointment_not_a_slot", **values)
     return TimeCheck(day=day)
+
+
+NEAREST = 2
+"""How many of the free times closest to a refused one are named ("15:00 and 16:00" for 15:30)."""
+
+
+def nearest_times(free: list[datetime], moment: datetime, count: int = NEAREST) -> list[datetime]:
+    """The `count` free times closest to `moment`, in order of the day."""
+    return sorted(sorted(free, key=lambda t: (abs((t - moment).total_seconds()), t))[:count])

@@ -22,6 +22,8 @@ from bot.config import get_settings
 from bot.errors import KnowledgeError, Problem
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+COUNTRY_CODES = {"france": "FR", "germany": "DE", "united kingdom": "GB", "uk": "GB", "england": "GB"}
+"""The `country` entity's values (intents/nlu/entities.yml) of the shops' countries, as stores.yml codes."""
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\s*$")
 
 
@@ -101,6 +103,12 @@ class Stores:
     timezone_default: ZoneInfo
     shops: Mapping[str, Shop]
     source: str = "stores.yml"
+
+    def in_country(self, country: str, keys: tuple[str, ...]) -> Shop | None:
+        """The one shop among `keys` in the country named ("the one in germany"), else None."""
+        code = COUNTRY_CODES.get(country.strip().lower(), country.strip().upper())
+        found = [self.shops[k] for k in keys if k in self.shops and self.shops[k].country == code]
+        return found[0] if len(found) == 1 else None
 
     def shop(self, key: str) -> Shop:
         try:

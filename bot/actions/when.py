@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -23,7 +23,7 @@ _MONTH_DAY = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{
 _TIME = re.compile(
     r"\b(?:(?P<h1>\d{1,2})[:.h](?P<m1>\d{2})\s*(?P<ap1>am|pm)?"
     r"|(?P<h2>\d{1,2})\s*(?P<ap2>am|pm|h\b|o'?clock|uhr\b)"  # "15 Uhr", "15h": German, French
-    r"|at\s+(?P<h3>\d{1,2})(?![\d/.:-]|st|nd|rd|th))",
+    r"|(?:at|um|à|alle)\s+(?P<h3>\d{1,2})(?![\d/.:-]|st|nd|rd|th|\s*(?:am|pm|h\b|o'?clock|uhr\b)))",  # "at 7am": 7am
     re.I,
 )
 _WORD_TIMES = {"noon": time(12, 0), "midday": time(12, 0), "midnight": time(0, 0)}
@@ -81,6 +81,28 @@ def in_part(moment: time, part: str | None) -> bool:
         return True
     start, end = PARTS_OF_DAY[part]
     return start <= moment < end
+
+
+@dataclass(frozen=True)
+class Week:
+    """A week without a day ("sometime next week"): offer its free days, from `start`."""
+
+    start: date
+    part: str | None = None
+
+
+_WEEK = re.compile(r"\b(this|next|coming|following)\s+week\b|\bweek\s+after\s+next\b", re.I)
+
+
+def week_in_text(text: str, today: date) -> Week | None:
+    """'this week' → from today; 'next week' → from next Monday; 'the week after next' → a week later."""
+    match = _WEEK.search(text)
+    if match is None:
+        return None
+    monday = today - timedelta(days=today.weekday())
+    if match.group(1) is None:
+        return Week(monday + timedelta(days=14))
+    return Week(today if match.group(1).lower() == "this" else monday + timedelta(days=7))
 
 
 @dataclass(frozen=True)
@@ -175,14 +197,21 @@ def read_when(
     *,
     known_day: date | None = None,
     languages: list[str] | None = None,
-) -> When | DayPart | ImpossibleDate | None:
+    weekday: str | None = None,
+) -> When | DayPart | Week | ImpossibleDate | None:
     """The day and time a customer asked for, or what is wrong with it (None = nothing readable).
 
     `known_day` is the day already chosen earlier in the form: a bare time ("3pm") or a part of the
-    day ("afternoon") applies to it.
+    day ("afternoon") applies to it. `weekday` is the day of the week the customer named ("tues",
+    "mercredi"): it means the next such day, whatever the date parser made of the rest.
     """
-    found = _read_when(text, entity_value, entity_span, zone, now, known_day, languages)
+    today = now.astimezone(zone).date()
+    week = week_in_text(text, today) if weekday is None and time_in_text(text) is None else None
     part = part_of_day(text)
+    if week is not None and not (_DAY_MONTH.search(text) or _MONTH_DAY.search(text) or _ORDINAL.search(text)):
+        return Week(week.start, part)
+    found = _read_when(text, entity_value, entity_span, zone, now, known_day, languages)
+    found = _on_weekday(found, weekday, today, text)
     if part is None or (isinstance(found, When) and found.at is not None):
         return found
     if isinstance(found, When):
@@ -234,6 +263,42 @@ def _read_when(
     if entity_value and not entity_span and local.time() != time(0, 0):
         return When(local.date(), local.time().replace(second=0, microsecond=0))  # a button payload
     return When(local.date())
+
+
+WEEKDAY_HORIZON = 14
+"""A day the parser found on the named weekday within this many days is kept ("next tuesday")."""
+
+
+def named_weekday(text: str) -> str | None:
+    """The day of the week the text names last ("not tuesday, wednesday"), in English, German or French."""
+    from bot.nlu.entities.extractors import WeekdayExtractor  # the same words the NLU reads
+
+    found = WeekdayExtractor().extract(text)
+    return str(found[-1].value) if found else None
+
+
+def next_weekday(weekday: str, today: date) -> date:
+    """The next `weekday` ("wednesday"), today included."""
+    return today + timedelta(days=(WEEKDAYS.index(weekday) - today.weekday()) % 7)
+
+
+def _on_weekday(
+    found: When | ImpossibleDate | None, weekday: str | None, today: date, text: str
+) -> When | ImpossibleDate | None:
+    """A named weekday wins over a date the parser made up ("wednesday at 10" read as 10 October), unless
+    the customer wrote a date of their own ("Wednesday 16 December", "the 16th")."""
+    if weekday not in WEEKDAYS or isinstance(found, ImpossibleDate):
+        return found
+    if (
+        found is not None
+        and (0 <= (found.day - today).days < WEEKDAY_HORIZON)
+        and found.day.weekday() == WEEKDAYS.index(weekday)
+    ):
+        return found
+    if found is not None and (_DAY_MONTH.search(text) or _MONTH_DAY.search(text) or _ORDINAL.search(text)):
+        return found
+    day = next_weekday(weekday, today)
+    return When(day, found.at, found.part) if found is not None else When(day)
 
 
 def _iso_day(value: str | None) -> date | None:

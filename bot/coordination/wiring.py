@@ -11,6 +11,7 @@ from bot.config import Settings
 from bot.coordination.broadcast import RedisReloadBroadcast, Reloadable, ReloadKind, ReloadRelay, content_hash
 from bot.coordination.connection import shown, sync_client
 from bot.coordination.locks import RedisSenderLocks
+from bot.coordination.push_notices import RedisPushNotices
 from bot.coordination.rate_limits import RedisRateLimiter
 
 if TYPE_CHECKING:
@@ -44,6 +45,22 @@ def make_rate_limiter(settings: Settings, per_minute: int, name: str) -> RedisRa
     if url is None:
         return None
     return RedisRateLimiter(sync_client(url, timeout=0.5), per_minute, name=name, prefix=settings.redis_key_prefix)
+
+
+def make_push_notices(settings: Settings) -> RedisPushNotices | None:
+    """The cluster's "new outbox rows" notices (bot/coordination/push_notices.py); None without `redis_url`."""
+    url = redis_url(settings)
+    if url is None:
+        return None
+    return RedisPushNotices(url, prefix=settings.redis_key_prefix)
+
+
+SOCKETIO_CHANNEL = "socketio"
+
+
+def socketio_channel(settings: Settings) -> str:
+    """The Redis channel python-socketio's `AsyncRedisManager` relays emits on (one per key prefix)."""
+    return f"{settings.redis_key_prefix}:{SOCKETIO_CHANNEL}"
 
 
 def knowledge_hash(service: KnowledgeService) -> str | None:

@@ -35,13 +35,14 @@ class Said:
     source: str | None = None  # the knowledge entry a knowledge answer came from
 
 
-def previous_turn(events: Sequence[Mapping[str, Any]]) -> list[Said]:
-    """What the bot said between the customer's previous message and the current one, in order."""
+def previous_turn(events: Sequence[Mapping[str, Any]], back: int = 1) -> list[Said]:
+    """What the bot said between the customer's previous message and the current one, in order (with
+    `back=2`, between the message before that and the previous one)."""
     users = [i for i, item in enumerate(events) if item.get("event") == "user"]
-    if len(users) < 2:
+    if len(users) < back + 1:
         return []
     said: list[Said] = []
-    for item in events[users[-2] : users[-1]]:
+    for item in events[users[-1 - back] : users[-back]]:
         if item.get("event") != "bot":
             continue
         meta = item.get("metadata") or {}

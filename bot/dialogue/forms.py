@@ -136,6 +136,8 @@ class FormLoop:
             self.engine.speech.utter(state, turn, "utter_form_stopped")
             return
         found = self.candidates(turn, form, requested, relaxed=False)
+        if parse.intent.name == intent_names.FAQ and all(state.slots.get(k) == v for k, v in found.items()):
+            found = {}  # a question naming what is already chosen ("do you do alterations in london?")
         if not found and isinstance(requested, str) and self.has_entity_for(requested, parse):
             found = self.candidates(turn, form, requested, relaxed=True)  # "cashmere sweater"
         if not found and self.is_digression(parse):

@@ -29,6 +29,9 @@ INHERITED = "inherited"
 _FOLLOW_UP = re.compile(
     r"^\W*(and|what about|how about|same (for|with)|also|what if|and for|and to|and in|and what about)\b", re.I
 )
+SHOP_SLOT = "shop"
+SHOPS = frozenset({"paris", "berlin", "london"})
+_THE_SHOP = re.compile(r"\b(the|your|that) (shop|store|boutique)\b|\bthere\b", re.I)
 FOLLOW_UP_WORDS = 6
 """A message of at most this many words that starts like "and to France?" continues the previous question."""
 
@@ -61,7 +64,7 @@ class KnowledgeContext:
         """The knowledge base's reply, in the conversation's context (module docstring)."""
         previous = previous_answer(state)
         if previous is None:
-            return self.with_inherited(turn, record=record)
+            return self.with_inherited(turn, record=record, current=current_shop(state, turn))
         follow_up = previous if is_follow_up(turn) else None
         outcome = self.ask(turn, record=False, follow_up=follow_up, previous=previous)
         if outcome is not None and outcome.decision != "answer":
@@ -82,20 +85,28 @@ class KnowledgeContext:
                 outcome = self.ask(turn, record=True, previous=previous)
         return outcome
 
-    def with_inherited(self, turn: Turn, *, record: bool) -> KnowledgeOutcome | None:
+    def with_inherited(
+        self, turn: Turn, *, record: bool, current: Mapping[str, frozenset[str]] | None = None
+    ) -> KnowledgeOutcome | None:
         """A question with no answer before it; one that is a later part of a message and took its shop,
-        country or product from the parts before it ("… and what's the address there?") is asked again
-        with those written into it when the knowledge base is unsure."""
+        country or product from the parts before it ("… and what's the address there?"), or that speaks
+        of "the shop" while the conversation is about one (`current`: "remind me where the shop is?"
+        after moving a fitting in Berlin), is asked again with those written into it when the knowledge
+        base is unsure."""
         words = [
             _word(e.entity, e.text or str(e.value))
             for e in turn.parse.entities
             if e.extractor == INHERITED and e.entity in CONTEXT_ENTITIES
         ]
+        context: Mapping[str, frozenset[str]] = {}
+        if not words and current:
+            words = [_word(kind, value.title()) for kind, values in current.items() for value in sorted(values)]
+            context = current
         if not words:
             return self.ask(turn, record=record)
         outcome = self.ask(turn, record=False)
         if outcome is not None and outcome.decision != "answer":
-            spelled = self.spelled_out(turn, list(dict.fromkeys(words)), {}, None)
+            spelled = self.spelled_out(turn, list(dict.fromkeys(words)), context, None)
             if spelled is not None and spelled.decision == "answer":
                 return spelled
             if record:
@@ -144,6 +155,16 @@ def _word(entity: str, text: str) -> str:
     """How a named thing is written into a question: a shop as "Berlin shop"."""
     word = text.strip()
     return f"{word} shop" if word and entity == "shop" and "shop" not in word.lower() else word
+
+
+def current_shop(state: ConversationState, turn: Turn) -> dict[str, frozenset[str]]:
+    """The shop the conversation is about (the `shop` slot a booking or an opening-hours question set),
+    when the message speaks of "the shop" without naming one."""
+    shop = state.slots.get(SHOP_SLOT)
+    named = {e.entity for e in turn.parse.entities}
+    if not isinstance(shop, str) or shop not in SHOPS or "shop" in named or not _THE_SHOP.search(turn.parse.text):
+        return {}
+    return {"shop": frozenset({shop})}
 
 
 def is_follow_up(turn: Turn) -> bool:

@@ -9,12 +9,14 @@ outside a task continue the last task); the knowledge base for `out_of_scope`; t
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bot import intent_names
 from bot.dialogue.knowledge_context import INHERITED, is_follow_up, previous_answer
 from bot.dialogue.memory import MEMORY_INTENTS
+from bot.dialogue.requests import FACTS
 from bot.dialogue.shopping import REFINE_ENTITIES
 from bot.dialogue.state import ConversationState
 from bot.dialogue.turn import KnowledgeOutcome, Turn
@@ -31,6 +33,26 @@ PRODUCT_FACTS = REFINE_ENTITIES | {"item"}
 ORDER_NUMBER = "order_number"
 TASK_HINT = 0.2
 """A task intent ranked at least this high is a candidate for a message that only gives facts."""
+_POINTS_BACK = re.compile(r"\b(it|that|this|they|them|those|these|that one|this one)\b", re.I)
+"""Words that point back at what the bot just said ("so it comes today?")."""
+_HYPOTHETICAL = re.compile(
+    r"^\s*(?:can|could|do|does|is|are|will|would|may)\b.*\b(?:if|once|after|even if|even though|in case)\b.*\?\s*$",
+    re.I | re.S,
+)
+"""A yes/no question with a condition: a question about a rule, not a request to act."""
+YES_NO = frozenset({intent_names.AFFIRM, intent_names.DENY, intent_names.STOP})
+"""Intents a message naming a task may be mistaken for ("actually yes, cancel it after all")."""
+TASK_WORDS = 4
+"""A yes or no with this many words or more may name a task ("actually yes, cancel it after all")."""
+_NEGATION = re.compile(r"\b(no|not|never|don't|dont|do not|keep)\b|n't\b", re.I)
+PROTEST_WORDS = 14
+"""A message the bot cannot place, this short, right after a refusal is taken as "why?"."""
+
+
+def is_protest(turn: Turn) -> bool:
+    """A short message the classifier could not place ("how come, it's only one day late!", "but the seam
+    is coming apart"): right after a refusal it asks for the reason."""
+    return len(turn.parse.text.split()) <= PROTEST_WORDS and not turn.parse.text.startswith("/")
 
 
 class Policy:
@@ -40,6 +62,7 @@ class Policy:
 
     def free_turn(self, state: ConversationState, turn: Turn) -> None:
         engine = self.engine
+        turn = self.yes_to_a_task(turn)
         intent = turn.parse.intent.name
         if intent in MEMORY_INTENTS and engine.memory.answer(state, turn):
             state.fallback_count = 0
@@ -57,11 +80,21 @@ class Policy:
             state.fallback_count = 0
             self.run_rule(state, turn, facts)
             return
-        if intent in FOLLOW_UP_INTENTS and self.shopping_turn(state, turn):
+        if intent in FOLLOW_UP_INTENTS and self.task_follow_up(state, turn):
             return
+        names_order = any(e.entity == ORDER_NUMBER and e.extractor != INHERITED for e in turn.parse.entities)
+        if intent in FOLLOW_UP_INTENTS and not names_order and self.shopping_turn(state, turn):
+            return  # "and the silk blouse one, AN-10010?" is about an order, not a product search
         if intent == intent_names.FALLBACK:
             outcome = engine.knowledge_context.in_context(state, turn, record=True)
-            if outcome is not None and outcome.decision in ("answer", "suggest"):
+            if outcome is not None and outcome.decision == "answer":
+                state.fallback_count = 0
+                engine.speech.knowledge(state, turn, outcome)
+                return
+            if is_protest(turn) and engine.speech.explain(state, turn, default=False):
+                state.fallback_count = 0  # "how come, it's only one day late!" after a refusal
+                return
+            if outcome is not None and outcome.decision == "suggest":
                 state.fallback_count = 0
                 engine.speech.knowledge(state, turn, outcome)
                 return
@@ -81,6 +114,34 @@ class Policy:
             return
         self._answer_intent(state, turn)
 
+    def yes_to_a_task(self, turn: Turn) -> Turn:
+        """A "yes"/"no" outside any question that names a task ("hmm actually yes, cancel it after all",
+        after the customer kept the order): the task the classifier ranks next, when it ranks it at
+        TASK_HINT or more and the message holds no negation. Other messages are returned as they are."""
+        parse = turn.parse
+        if parse.intent.name not in YES_NO or len(parse.text.split()) < TASK_WORDS or _NEGATION.search(parse.text):
+            return turn
+        for score in parse.intent_ranking:
+            rule = self.domain.action_for_intent(score.name)
+            if score.confidence >= TASK_HINT and rule is not None and rule.activates_form:
+                return replace(turn, parse=replace(parse, intent=score))
+        return turn
+
+    def task_follow_up(self, state: ConversationState, turn: Turn) -> bool:
+        """A message the classifier could not place as a task, pointing back at what the last action just
+        answered ("great, so it comes today?", "is that the leather boots?" after an order's status): the
+        domain's follow-up rule for that action (a rule whose first step is the action, for `nlu_fallback`),
+        unless the knowledge base answers the message with confidence."""
+        rule = self.domain.action_for_intent(intent_names.FALLBACK, state.latest_action_name)
+        if rule is None or rule.after_action is None or not _POINTS_BACK.search(turn.parse.text):
+            return False
+        outcome = self.engine.knowledge_context.in_context(state, turn, record=False)
+        if outcome is not None and outcome.decision == "answer":
+            return False
+        state.fallback_count = 0
+        self.run_rule(state, turn, rule)
+        return True
+
     def shopping_turn(self, state: ConversationState, turn: Turn) -> bool:
         """A message the classifier did not take for shopping, that is: a refinement right after a product
         answer, or one naming a kind or material the knowledge base cannot answer confidently."""
@@ -88,7 +149,9 @@ class Policy:
         routed = engine.shopping.route(state, turn)
         if routed is None:
             return False
-        if routed == intent_names.PRODUCT_SEARCH or turn.parse.intent.name == intent_names.FAQ:
+        if (routed == intent_names.PRODUCT_SEARCH and not engine.shopping.only_product_facts(turn)) or (
+            turn.parse.intent.name == intent_names.FAQ
+        ):
             outcome = engine.knowledge_context.in_context(state, turn, record=False)
             if outcome is not None and outcome.decision == "answer":
                 state.fallback_count = 0
@@ -101,6 +164,8 @@ class Policy:
         engine = self.engine
         intent = turn.parse.intent.name
         rule = self.rule_for(state, turn)
+        if rule is not None and self.hypothetical_question(state, turn, rule):
+            return
         if rule is not None:
             self.run_rule(state, turn, rule)
             return
@@ -109,8 +174,26 @@ class Policy:
             if outcome is not None and outcome.decision == "answer":
                 engine.speech.knowledge(state, turn, outcome)
                 return
+            if is_protest(turn) and engine.speech.explain(state, turn, default=False):
+                return
         if not engine.speech.utter(state, turn, f"utter_{intent}"):
             engine.speech.utter(state, turn, "utter_default")
+
+    def hypothetical_question(self, state: ConversationState, turn: Turn, rule: Rule) -> bool:
+        """A task's intent in a question about what the shop allows ("can I still return it once I've
+        washed it?", "can i send it back if it doesnt fit?") that gives no facts (order number, email,
+        booking reference): the knowledge base answers it when it can with confidence (the customer asks
+        about a rule, they do not start the task)."""
+        form = rule.activates_form
+        if form is None or not _HYPOTHETICAL.search(turn.parse.text):
+            return False
+        if any(e.entity in FACTS for e in turn.parse.entities):
+            return False  # "can I cancel AN-10001 if it hasn't shipped?" starts the task
+        outcome = self.engine.knowledge_context.in_context(state, turn, record=False)
+        if outcome is None or outcome.decision != "answer":
+            return False
+        self.engine.speech.knowledge(state, turn, outcome)
+        return True
 
     def rule_for(self, state: ConversationState, turn: Turn) -> Rule | None:
         """The rule for this message. Facts given outside a task ("AN-10007 david@example.com",

@@ -31,10 +31,20 @@ _STARTERS = (
 _SPLIT = re.compile(
     r"(?<=[?!.])\s+(?=\S)"  # sentence ends
     r"|;\s*"
+    r"|\s+[+&]\s+"  # "is the London store open on sunday + do you deliver to canada"
     rf"|,?\s+(?:and also|and then|and|also|plus|as well as)\s+(?=(?:{_STARTERS})\b)",  # "… and can I …"
     re.IGNORECASE,
 )
+_STARTERS_FR_DE = (
+    r"connaître|connaitre|savoir|quels?|quelles?|quand|où|est-ce|pouvez|pourriez|"
+    r"wann|wo|wie|was|welche|können|könnten|ist|hat|habt|gibt"
+)
+_SPLIT_FR_DE = re.compile(rf",?\s+(?:et aussi|et|und auch|und)\s+(?=(?:{_STARTERS_FR_DE})\b)", re.IGNORECASE)
+"""The same in the languages of the Paris and Berlin shops ("annuler ma commande et connaître les horaires")."""
 _LEADING = re.compile(r"^\s*(?:and also|and then|and|also|plus|oh and|ok and|as well)\b[\s,]*", re.IGNORECASE)
+_CONDITION = re.compile(r"^\s*(?:if|in case|once)\b[^,?.!]{0,40},\s*(?=\S)", re.IGNORECASE)
+"""A later part's leading condition ("if not, please cancel it", "if it doesn't fit, what does it cost …"):
+the request is what follows it (the task itself checks whether it can be done)."""
 _WORD = re.compile(r"[^\W_]+")
 MIN_WORDS = 3
 MAX_PARTS = 3
@@ -42,8 +52,10 @@ MAX_PARTS = 3
 
 def split_requests(text: str) -> list[str]:
     """The parts of a message that may be separate requests (the message itself when there is one)."""
-    parts = [_LEADING.sub("", p).strip(" ,") for p in _SPLIT.split(text)]
+    pieces = [q for p in _SPLIT.split(text) for q in _SPLIT_FR_DE.split(p)]
+    parts = [_LEADING.sub("", p).strip(" ,") for p in pieces]
     parts = [p for p in parts if p]
+    parts = parts[:1] + [_without_condition(p) for p in parts[1:]]
     merged: list[str] = []
     for part in parts:  # a fragment too short to be a request joins the part before it
         if merged and len(_WORD.findall(part)) < MIN_WORDS:
@@ -53,6 +65,11 @@ def split_requests(text: str) -> list[str]:
     if len(merged) > MAX_PARTS:
         merged = [*merged[: MAX_PARTS - 1], " ".join(merged[MAX_PARTS - 1 :])]
     return merged if len(merged) > 1 else [text]
+
+
+def _without_condition(part: str) -> str:
+    rest = _CONDITION.sub("", part, count=1)
+    return rest if len(_WORD.findall(rest)) >= MIN_WORDS else part
 
 
 @dataclass(frozen=True)
@@ -110,7 +127,11 @@ MIN_REQUEST_WORDS = 3
 """A later part of a message needs this many words besides its entities to be a request of its own."""
 FACTS = frozenset({"email", "order_number", "appointment_reference"})
 FACT_WORDS = 4
+SHARED_FACTS = frozenset({"email"})
+"""Facts a later part gives that go with every request of the message lacking one ("has AN-10014 shipped?
+if not, please cancel it. grace@example.com": the email is for both)."""
 """A later part naming one of the FACTS with at most this many other words only gives facts."""
+_ASKS = re.compile(r"\s*(?:where|when|what|how|why|which|who|is|are|has|have|did|does|do|can|could|will)\b", re.I)
 _BACK_REFERENCE = re.compile(r"\b(there|it|that|them|this one|that one|same)\b", re.I)
 NOT_REQUESTS = frozenset(
     {
@@ -147,8 +168,13 @@ class RequestSplitter:
                 found.append(part)
             elif found:
                 found[-1] = replace(found[-1], parse=_plus_entities(found[-1].parse, part.parse.entities))
+                shared = [e for e in part.parse.entities if e.entity in SHARED_FACTS]
+                found = [*(_with_missing(p, shared) for p in found[:-1]), found[-1]]  # "… grace@example.com"
             else:
                 facts.extend(part.parse.entities)
+        if len(found) >= 2 and _only_facts(found[0]) and _BACK_REFERENCE.search(found[1].parse.text):
+            # "I placed an order (AN-10016, a navy blazer) … Would it be possible to cancel it?": one request
+            found = [replace(found[1], parse=_plus_entities(found[1].parse, found[0].parse.entities)), *found[2:]]
         if len(found) < 2:
             return []
         if facts:
@@ -166,10 +192,12 @@ class RequestSplitter:
         intent = parse.intent.name
         if parse.abstained or intent in NOT_REQUESTS:
             return False
+        named = {e.entity for e in parse.entities}
+        if intent in intent_names.PRODUCTS and "order_number" in named:
+            return False  # "I placed an order (AN-10016, a navy blazer) …": the product is the order's
         words = len(_WORDS.findall(_masked(parse)))
         if not first and words < MIN_REQUEST_WORDS:
             return False  # "ref FT DEMO1", "email anna@example.com": facts for the request before
-        named = {e.entity for e in parse.entities}
         if not first and words <= FACT_WORDS and named & FACTS:
             if named & FACTS == {"email"}:
                 return False  # "my email is …", "Meine E-Mail ist …": an email alone asks for nothing
@@ -208,6 +236,20 @@ def _with_context(part: Turn, before: Sequence[Turn]) -> Turn:
     if not inherited:
         return part
     return replace(part, parse=replace(part.parse, entities=(*part.parse.entities, *inherited)))
+
+
+def _only_facts(part: Turn) -> bool:
+    """A part that only gives facts: an `inform` that asks nothing ("I placed an order (AN-10016) earlier
+    today.", but not "where is AN-10013?")."""
+    text = part.parse.text.strip()
+    return part.parse.intent.name in intent_names.FORM_FILLING and not text.endswith("?") and not _ASKS.match(text)
+
+
+def _with_missing(part: Turn, entities: Sequence[Entity]) -> Turn:
+    """The part with those of `entities` whose kind it names none of."""
+    have = {e.entity for e in part.parse.entities}
+    missing = [e for e in entities if e.entity not in have]
+    return replace(part, parse=_plus_entities(part.parse, missing)) if missing else part
 
 
 def _plus_entities(parse: Parse, entities: Sequence[Entity]) -> Parse:

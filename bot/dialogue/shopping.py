@@ -8,6 +8,7 @@ The conversation's shopping context (the last search, the products shown, the pr
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -35,9 +36,13 @@ REFINE_ENTITIES = frozenset(
     {"category", "colour", "size", "material", "price_min", "price_max", "shop", "ordinal", "refinement", "sku"}
 )
 """Entities a refinement of the last product answer may carry."""
+CONSTRAINT_ENTITIES = REFINE_ENTITIES - {"category", "sku"}
+"""Entities that narrow a search without naming what is searched for ("in blue", "under 200", "in M")."""
 PRODUCT_HINT = 0.15
 """How high a shopping intent must rank for a message the classifier took for a knowledge question to be
 answered by product search instead (when the knowledge base has no confident answer)."""
+FILLER_WORDS = frozenset({"a", "an", "any", "some", "in", "size", "sz", "at", "the", "for", "and", "pls", "please"})
+"""Words a message of product facts may hold besides them ("a wool coat in M pls")."""
 SUMMARY = "utter_product_summary"
 """Renders what a search looked for ("wool · coat · under €200"), given to the other responses as `summary`."""
 PreferencesLookup = Callable[[ConversationState], ShopperPreferences | None]
@@ -62,18 +67,38 @@ class Shopping:
 
     def route(self, state: ConversationState, turn: Turn) -> str | None:
         """The shopping intent for a message the classifier did not take for shopping: `product_refine`
-        when it only adds product facts right after a product answer ("in blue?", "and in M"),
-        `product_search` when it names a kind or a material ("red scarf", "soft alpaca"; the caller lets
-        a confident knowledge answer win: "how do I wash cashmere"), else None."""
+        when it only adds product facts right after a product answer ("in blue?", "and in M"), or only
+        constraints other than a shop while the conversation has a search ("in burgundy?" after a
+        question about opening hours); `product_search` when it names a kind or a material ("red scarf",
+        "soft alpaca"; the caller lets a confident knowledge answer win: "how do I wash cashmere") or
+        when the classifier abstained on a message it ranks as shopping first ("gift for my dad");
+        else None."""
         if self.advisor is None:
             return None
         named = {e.entity for e in turn.parse.entities}
         after_products = str(state.latest_action_name or "").startswith("utter_product_")
         if after_products and named and named <= REFINE_ENTITIES:
             return intent_names.PRODUCT_REFINE
+        searched = bool((state.shopping or {}).get("query"))
+        if searched and named and named <= CONSTRAINT_ENTITIES and named - {"shop"}:
+            return intent_names.PRODUCT_REFINE  # "ok what about beige" after a question in between
         if named & SIGNAL_ENTITIES and self._shopping_ranked(turn):
             return intent_names.PRODUCT_SEARCH
+        if self._abstained_on_shopping(turn):
+            return intent_names.PRODUCT_SEARCH
         return None
+
+    @staticmethod
+    def only_product_facts(turn: Turn) -> bool:
+        """The message names a kind and is nothing but product facts ("wool coat", "red linen dress XS
+        london"): a search, whatever a knowledge article about wool or the London shop would say."""
+        parse = turn.parse
+        if not any(e.entity == "category" for e in parse.entities):
+            return False
+        rest = list(parse.text.lower())
+        for e in parse.entities:
+            rest[e.start : e.end] = " " * (e.end - e.start)
+        return all(word in FILLER_WORDS for word in re.findall(r"[^\W\d_]+", "".join(rest)))
 
     @staticmethod
     def _shopping_ranked(turn: Turn) -> bool:
@@ -83,15 +108,25 @@ class Shopping:
             return True
         return any(s.name in intent_names.PRODUCTS and s.confidence >= PRODUCT_HINT for s in turn.parse.intent_ranking)
 
+    @staticmethod
+    def _abstained_on_shopping(turn: Turn) -> bool:
+        """The classifier abstained on a message whose most likely intent is a shopping one ("gift for my
+        dad": in scope, but unlike its examples); the caller still lets a confident knowledge answer win."""
+        if turn.parse.intent.name != intent_names.FALLBACK:
+            return False
+        ranked = [s for s in turn.parse.intent_ranking if s.name != intent_names.FALLBACK]
+        return bool(ranked) and ranked[0].name in intent_names.PRODUCTS
+
     def answer(self, state: ConversationState, turn: Turn, intent: str | None = None) -> bool:
         """Answer a shopping message (as `intent`, default the classifier's); False without a catalogue."""
         if self.advisor is None:
             return False
+        intent = self._refining(state, turn, intent or turn.parse.intent.name)
         entities: dict[str, list[Any]] = {}
         for e in turn.parse.entities:
             entities.setdefault(e.entity, []).append(e.value)
         request = ProductRequest(
-            intent=intent or turn.parse.intent.name,
+            intent=intent,
             text=turn.parse.text,
             entities=entities,
             embedding=turn.embedding,
@@ -113,6 +148,18 @@ class Shopping:
             cards = tuple(product_card(p, self._buttons(p, shop, state, turn), self.links) for p in answer.products)
             speech.emit(state, turn, replace(reply, cards=cards), values)
         return True
+
+    @staticmethod
+    def _refining(state: ConversationState, turn: Turn, intent: str) -> str:
+        """`product_refine` for a search that names no kind and no product but only constraints, while
+        the conversation has a search to refine ("under 200 pls" after the coats, "in burgundy?" after a
+        question about opening hours); else `intent`."""
+        if intent != intent_names.PRODUCT_SEARCH or not (state.shopping or {}).get("query"):
+            return intent
+        named = {e.entity for e in turn.parse.entities}
+        if named and named <= CONSTRAINT_ENTITIES:
+            return intent_names.PRODUCT_REFINE
+        return intent
 
     def _with_summary(self, state: ConversationState, turn: Turn, values: Mapping[str, Any]) -> dict[str, Any]:
         """The values, with `summary`: what was looked for, in the words of `utter_product_summary`."""

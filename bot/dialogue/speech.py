@@ -56,13 +56,19 @@ class Speech:
                 metadata["values"] = {k: v for k, v in values.items() if isinstance(v, str | int | float | bool)}
         state.add(event("bot", text=reply.text, data=_reply_data(reply), metadata=metadata))
 
-    def explain(self, state: ConversationState, turn: Turn) -> bool:
-        """Answer "why?" about the bot's previous turn: the `_why` companion of what it said, else the
-        explaining sentence of a knowledge answer, else `utter_why_default`."""
+    def explain(self, state: ConversationState, turn: Turn, *, default: bool = True) -> bool:
+        """Answer "why?" about the bot's previous turn (or the one before, when the previous one only said
+        it did not understand): the `_why` companion of what it said, else the explaining sentence of a
+        knowledge answer, else `utter_why_default`. With `default=False`, only a `_why` companion: False
+        when the previous turn has none."""
         said = previous_turn(state.events)
+        if said and all(item.response in QUIET_RESPONSES for item in said):
+            said = previous_turn(state.events, back=2)  # "why?" after "that's beyond me" (its protest)
         for item in reversed(said):
             if item.response and self.renderer.has(item.response + WHY_SUFFIX):
                 return self.utter(state, turn, item.response + WHY_SUFFIX, item.values)
+        if not default:
+            return False
         for item in reversed(said):
             reason = reason_sentence(item.text) if item.kind == "knowledge" else None
             if reason and self.utter(state, turn, "utter_why_knowledge", {"reason": reason}):

@@ -37,20 +37,18 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
-    create_engine,
     func,
     inspect,
     or_,
     select,
     text,
 )
-from sqlalchemy import (
-    event as sa_event,
-)
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.coordination.fencing import StaleFenceError, current_fence
 from bot.database_file import damaged_database
+from bot.database_file import database_file as database_file  # re-exported: its home before bot.database_file
+from bot.database_file import make_engine as make_engine  # re-exported: its home before bot.database_file
 from bot.dialogue.state import MAX_EVENTS, ConversationState
 from bot.errors import TrackerStoreError as TrackerStoreError  # re-exported: its home before bot.errors
 
@@ -217,33 +215,6 @@ def _add_fence_column(engine: Engine) -> None:
     if "fence" not in columns:
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE conversations ADD COLUMN fence BIGINT"))
-
-
-def make_engine(url: str) -> Engine:
-    """A SQLAlchemy engine; SQLite gets WAL and a busy timeout so threads and processes can share it."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        # one connection per worker thread (the server runs up to 40); SQLite itself serialises writers
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=16, max_overflow=32
-        )
-
-        @sa_event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
-def database_file(engine: Engine) -> Path | None:
-    """The SQLite file behind `engine`; None for an in-memory or URI-named SQLite database, or another one."""
-    database = engine.url.database if engine.dialect.name == "sqlite" else None
-    named = database and database != ":memory:" and not database.startswith("file:")
-    return Path(database).absolute() if named and database else None
 
 
 _RESTORE_FIX = "put the file back (from a backup) and restart the server; until then turns are refused with 503"

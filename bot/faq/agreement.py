@@ -57,3 +57,9 @@ def agreement(entry: KnowledgeEntry, named: Mapping[str, frozenset[str]]) -> int
         if kind in LIFTING_KINDS:
             matched += 1
     return matched
+
+
+def switched_kinds(previous: KnowledgeEntry, named: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    """The kinds a follow-up names a value of while the entry that answered before is specifically about
+    that kind: "what about the US then?" after the entry about countries we don't deliver to."""
+    return frozenset(kind for kind in named if previous.about_values(kind))

@@ -20,7 +20,7 @@ from bot.errors import Problem, display_path
 from bot.faq.csv_io import import_table, write_table
 from bot.faq.loader import load_knowledge
 from bot.faq.service import KnowledgeService
-from bot.faq.unanswered import SqliteUnansweredStore
+from bot.faq.unanswered import SqlUnansweredStore
 
 kb_app = typer.Typer(help="Knowledge base: import, export, list, unanswered questions.", no_args_is_help=True)
 
@@ -103,7 +103,7 @@ def unanswered_command(
     from rich.table import Table
 
     settings = get_settings()
-    store = SqliteUnansweredStore(settings.state_path / "supportbot.db")
+    store = SqlUnansweredStore.from_settings(settings)
     try:
         groups = store.list_grouped()
     finally:

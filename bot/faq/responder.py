@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bot.faq.agreement import agreement, named_values
+from bot.faq.agreement import agreement, named_values, switched_kinds
 from bot.faq.entry import KnowledgeEntry
 from bot.faq.links import KnowledgeLinks
 from bot.faq.scoring import EntryScorer, ScoredEntry
@@ -116,8 +116,9 @@ class KnowledgeResponder:
         if query.follow_up is not None and query.follow_up in self._positions:
             previous = self._positions[query.follow_up]
             ranked = self._ranked(self.scorer.follow_up_query(embedding, previous), text, named, context)
+            switched = switched_kinds(self.entries[previous], named)
             if query.continues:  # "and paypal?" after Klarna: another entry than the one just given
-                ranked = [s for s in ranked if s.position != previous]
+                ranked = self._continued(ranked, previous, switched, named)
         if not ranked:
             ranked = self._ranked(embedding, text, named, context)
         record = query.record
@@ -153,6 +154,23 @@ class KnowledgeResponder:
         filtered = bool(named or context)
         ranked = self.scorer.score(embedding, text, self._top_k + (self._top_k if filtered else 0))
         return self._agreeing(ranked, named, context or {}) if filtered else ranked[: self._top_k]
+
+    def _continued(
+        self,
+        ranked: Sequence[ScoredEntry],
+        previous: int,
+        switched: frozenset[str],
+        named: Mapping[str, frozenset[str]],
+    ) -> list[ScoredEntry]:
+        """The candidates for a message that continues the previous question: other entries than the one
+        just given, unless the message only moves that entry to a value it also covers ("what about
+        Japan?" after the Canada answer); a message that moves an entry specific to a country, shop or
+        product to another one ("what about the US then?") keeps the entries specific to the new one."""
+        if switched and agreement(self.entries[previous], {k: named[k] for k in switched}) is not None:
+            return list(ranked)
+        others = [s for s in ranked if s.position != previous]
+        specific = [s for s in others if all(self.entries[s.position].about_values(k) for k in switched)]
+        return specific if switched and specific else others
 
     def _agreeing(
         self,

@@ -34,7 +34,7 @@ from bot.faq.scoring import EntryScorer, ScoringConfig, bm25_document, entry_tex
 from bot.faq.store import EmbeddingStore
 from bot.faq.templates import ReplyTemplates
 from bot.faq.thresholds import DEFAULT_THRESHOLDS, Thresholds, resolve_thresholds
-from bot.faq.unanswered import SqliteUnansweredStore, UnansweredRecorder
+from bot.faq.unanswered import SqlUnansweredStore, UnansweredRecorder
 from bot.faq.validation import (
     check_ids_and_questions,
     check_links,
@@ -112,7 +112,7 @@ class KnowledgeService:
             state_path=settings.state_path,
             root=settings.project_dir,
             thresholds=resolve_thresholds(settings.kb_answer_threshold, settings.kb_suggest_threshold),
-            recorder=SqliteUnansweredStore(settings.state_path / "supportbot.db"),
+            recorder=SqlUnansweredStore.from_settings(settings),
         )
 
     # Building ---------------------------------------------------------------------------------

@@ -1,23 +1,47 @@
-"""Questions the knowledge base could not answer, kept in SQLite for staff to review.
+"""Questions the knowledge base could not answer, kept in the bot's database for staff to review.
 
-`SqliteUnansweredStore` keeps text, time, the top entry scores and the message embedding (so
-`list_grouped` can group similar questions without running the model). `MemoryUnansweredStore` is the fake.
+`SqlUnansweredStore` keeps text, time, the top entry scores and the message embedding (so `list_grouped`
+can group similar questions without running the model) in table `kb_unanswered` of the settings' database
+(`resolved_database_url`: SQLite in the state folder by default, PostgreSQL shared by every node of a
+cluster). `SqliteUnansweredStore(file)` is the same store on one SQLite file (what older versions wrote to
+`state_path/supportbot.db` whatever the database: docs/deploy.md). `MemoryUnansweredStore` is the fake.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import logging
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from sqlalchemy import Column, Engine, Float, Integer, LargeBinary, MetaData, Table, Text, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.database_file import make_engine
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+log = logging.getLogger("supportbot.faq")
 
 GROUP_COSINE = 0.75
+
+_metadata = MetaData()
+unanswered_table = Table(
+    "kb_unanswered",
+    _metadata,
+    Column("id", Integer, primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("top_scores", Text, nullable=False),
+    Column("embedding", LargeBinary),
+)
+"""The columns older versions created in SQLite (`REAL`, `TEXT`, `BLOB`): an existing table is used as is."""
 
 
 @dataclass(frozen=True)
@@ -82,50 +106,57 @@ class MemoryUnansweredStore:
         return group_questions(self.questions, threshold)
 
 
-class SqliteUnansweredStore:
-    """Table `kb_unanswered` in an SQLite file (by default `<state_path>/supportbot.db`)."""
+class SqlUnansweredStore:
+    """Table `kb_unanswered` in the bot's database. The table is created at the first use (a database that is
+    down when the server starts does not stop it); a failed write is logged, never the customer's problem."""
 
-    def __init__(self, file: Path) -> None:
-        self._file = file
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
+        self._ready = False
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._file.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self._file, check_same_thread=False, timeout=10)
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS kb_unanswered (id INTEGER PRIMARY KEY, text TEXT NOT NULL, "
-                "created_at REAL NOT NULL, top_scores TEXT NOT NULL, embedding BLOB)"
-            )
-            conn.commit()
-            self._conn = conn
-        return self._conn
+    @classmethod
+    def from_url(cls, url: str) -> SqlUnansweredStore:
+        return cls(make_engine(url))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SqlUnansweredStore:
+        """On the settings' database, the one every node of a cluster shares."""
+        return cls.from_url(settings.resolved_database_url)
+
+    def _table(self) -> Table:
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    _metadata.create_all(self.engine)
+                    self._ready = True
+        return unanswered_table
 
     def record(self, text: str, scores: Sequence[tuple[str, float]], embedding: np.ndarray | None = None) -> None:
         blob = None if embedding is None else np.asarray(embedding, dtype=np.float32).tobytes()
         payload = json.dumps([[i, round(float(s), 4)] for i, s in scores])
-        with self._lock:
-            conn = self._connection()
-            with conn:
+        try:
+            table = self._table()
+            with self.engine.begin() as conn:
                 conn.execute(
-                    "INSERT INTO kb_unanswered (text, created_at, top_scores, embedding) VALUES (?, ?, ?, ?)",
-                    (text, time.time(), payload, blob),
+                    table.insert().values(text=text, created_at=time.time(), top_scores=payload, embedding=blob)
                 )
+        except SQLAlchemyError as e:
+            log.warning(
+                "an unanswered question was not recorded (%s: %s)", type(e).__name__, str(e).splitlines()[0][:200]
+            )
 
     def all(self) -> list[UnansweredQuestion]:
-        with self._lock:
-            rows = (
-                self._connection()
-                .execute("SELECT text, created_at, top_scores, embedding FROM kb_unanswered ORDER BY id")
-                .fetchall()
-            )
+        table = self._table()
+        query = select(table.c.text, table.c.created_at, table.c.top_scores, table.c.embedding).order_by(table.c.id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
         return [
             UnansweredQuestion(
                 text,
-                created,
+                float(created),
                 tuple((str(i), float(s)) for i, s in json.loads(scores)),
-                None if blob is None else np.frombuffer(blob, dtype=np.float32),
+                None if blob is None else np.frombuffer(bytes(blob), dtype=np.float32),
             )
             for text, created, scores, blob in rows
         ]
@@ -134,7 +165,11 @@ class SqliteUnansweredStore:
         return group_questions(self.all(), threshold)
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self.engine.dispose()
+
+
+class SqliteUnansweredStore(SqlUnansweredStore):
+    """The store on one SQLite file (`<state_path>/supportbot.db` in older versions, whatever the database)."""
+
+    def __init__(self, file: Path) -> None:
+        super().__init__(make_engine(f"sqlite:///{file}"))

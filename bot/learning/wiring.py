@@ -13,7 +13,7 @@ from bot.encoding import Encoder, ProgressCallback
 from bot.errors import Problem, display_path
 from bot.faq.entry import KnowledgeEntry
 from bot.faq.loader import load_knowledge
-from bot.faq.unanswered import SqliteUnansweredStore
+from bot.faq.unanswered import SqlUnansweredStore
 from bot.faq.validation import check_ids_and_questions, render_answers
 from bot.feedback import SqlFeedbackStore
 from bot.intents_loader import load_intents
@@ -66,7 +66,7 @@ def make_learner(
     there too; edits in the project's knowledge and intents folders. `encoder` should not be the caching one:
     customer messages stay out of the on-disk cache."""
     engine = make_engine(settings.resolved_database_url)
-    unanswered = SqliteUnansweredStore(settings.state_path / "supportbot.db")
+    unanswered = SqlUnansweredStore(engine)
 
     def entries() -> Sequence[KnowledgeEntry]:
         return load_knowledge(settings.knowledge_path, settings.project_dir).entries

@@ -32,6 +32,10 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9-]*")
 _SPLIT = re.compile(r"\b(?:and|vs\.?|versus|or|with|from|against|than)\b|,|/", re.IGNORECASE)
 _PAIR_JOIN = re.compile(r"\b(?:with|over|under|for|match(?:es)?|suits?)\b", re.IGNORECASE)
 """The word between what is wanted and the piece it should go with ("a scarf to go WITH the wool coat")."""
+UNSAID_NAME_WORD = 0.25
+"""Taken off a product's name match per word of its name the message does not say."""
+_PIECE_ENTITIES = frozenset({"category", "material", "sku"})
+"""Entities that name the piece a pairing question is about."""
 _STOP = frozenset(
     {"the", "a", "an", "my", "your", "this", "that", "these", "those", "of", "in", "on", "for", "with", "to"}
     | {"and", "or", "vs", "is", "are", "what", "whats", "what's", "which", "difference", "between", "compare"}
@@ -48,6 +52,8 @@ class ShoppingContext:
     shown: tuple[str, ...] = ()
     offset: int = 0
     focus: str | None = None
+    stock_asked: bool = False
+    """the last answer was about the stock of the product in focus ("where can I get one in M?" is too)"""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +62,7 @@ class ShoppingContext:
             "shown": list(self.shown),
             "offset": self.offset,
             "focus": self.focus,
+            "stock_asked": self.stock_asked,
         }
 
     @classmethod
@@ -69,6 +76,7 @@ class ShoppingContext:
             shown=tuple(str(s) for s in data.get("shown") or ()),
             offset=int(data.get("offset") or 0),
             focus=data.get("focus"),
+            stock_asked=bool(data.get("stock_asked")),
         )
 
     def vector(self) -> np.ndarray | None:
@@ -126,6 +134,7 @@ class ProductAdvisor:
         self.pairings = pairings
 
     def answer(self, request: ProductRequest) -> ProductOutcome:
+        request = self._spelled(request)
         outcome = ProductOutcome(context=request.context)
         unknown = [
             s for s in ProductQuery.from_entities(request.text, request.entities).skus if not self.index.product(s)
@@ -141,6 +150,21 @@ class ProductAdvisor:
         }.get(request.intent, self._search)
         handler(request, outcome)
         return outcome
+
+    def _spelled(self, request: ProductRequest) -> ProductRequest:
+        """The request with the catalogue words it misspells ("linnen", "dres") as entities too."""
+        spelled = [
+            (entity, term, start)
+            for entity, term, start in self.index.spelling.entities(request.text)
+            if term not in {str(v).lower() for v in request.entities.get(entity, ())}
+        ]
+        if not spelled:
+            return request
+        entities = {name: list(values) for name, values in request.entities.items()}
+        for entity, term, _ in spelled:
+            entities.setdefault(entity, []).append(term)
+        spans = tuple(sorted((*request.spans, *spelled), key=lambda span: span[2]))
+        return replace(request, entities=entities, spans=spans)
 
     # -- search ----------------------------------------------------------------------------------
     def _search(self, request: ProductRequest, outcome: ProductOutcome) -> None:
@@ -197,10 +221,15 @@ class ProductAdvisor:
             if product is not None:
                 self._detail(product, outcome)
                 return
+        if context.stock_asked and context.focus and not refinements and _only_where(newer):
+            self._availability(request, outcome)  # "so where can i get one in M?" after "not in Berlin"
+            return
         anchor = self._anchor(newer, context)
         if "similar" in refinements and anchor is not None:
             ranking = similar(self.index, anchor, limit=PAGE)
-            outcome.context = replace(context, shown=tuple(p.sku for p in ranking.products), offset=0, focus=anchor.sku)
+            outcome.context = replace(
+                context, shown=tuple(p.sku for p in ranking.products), offset=0, focus=anchor.sku, stock_asked=False
+            )
             outcome.say("utter_product_similar", product_values(anchor), ranking.products)
             return
         if context.query is None:
@@ -233,7 +262,7 @@ class ProductAdvisor:
         return None
 
     def _detail(self, product: Product, outcome: ProductOutcome) -> None:
-        outcome.context = replace(outcome.context, focus=product.sku)
+        outcome.context = replace(outcome.context, focus=product.sku, stock_asked=False)
         outcome.say("utter_product_detail", product_values(product), [product])
 
     # -- availability ----------------------------------------------------------------------------
@@ -245,7 +274,7 @@ class ProductAdvisor:
             return
         sizes = sorted(query.sizes)
         size = sizes[0] if sizes else None
-        outcome.context = replace(outcome.context, focus=product.sku)
+        outcome.context = replace(outcome.context, focus=product.sku, stock_asked=True)
         values = {**product_values(product, query.shop), "size": size, "shop": query.shop}
         if size is not None and size.upper() not in {s.upper() for s in product.sizes}:
             outcome.say("utter_product_size_unknown", {**values, "sizes": list(product.sizes)}, [product])
@@ -275,19 +304,29 @@ class ProductAdvisor:
 
     def _ranked_by_name(self, text: str, query: ProductQuery, embedding: np.ndarray | None) -> list[Product]:
         """Products whose name, kind, materials or colours share words with `text`, best first."""
+        return [product for _, product in self._scored_by_name(text, query, embedding)]
+
+    def _scored_by_name(
+        self, text: str, query: ProductQuery, embedding: np.ndarray | None
+    ) -> list[tuple[float, Product]]:
+        """(score, product) of the products whose name, kind, materials or colours share words with
+        `text`, best first; the words of the description count a little ("the long trench")."""
         words = {w for w in _WORD.findall(text.lower()) if w not in _STOP}
         if not words:
             return []
         keep = self.index.mask(ProductQuery(kinds=query.kinds, colours=query.colours, materials=query.materials))
         semantic = self.index.similarity(embedding)
+        lexical = self.index.lexical.scores(text)
         scored = []
         for i in np.flatnonzero(keep):
             product = self.index.products[i]
             overlap = len(words & _product_words(product))
             if overlap:
-                scored.append((overlap + 0.5 * float(semantic[i]), int(i)))
+                unsaid = len(_name_words(product) - words)  # "the cashmere sweater" is not the V-neck one
+                score = overlap - UNSAID_NAME_WORD * unsaid + 0.5 * float(semantic[i]) + 0.5 * float(lexical[i])
+                scored.append((score, int(i)))
         scored.sort(key=lambda item: (-item[0], item[1]))
-        return [self.index.products[i] for _, i in scored]
+        return [(score, self.index.products[i]) for score, i in scored]
 
     # -- pairing ---------------------------------------------------------------------------------
     def _pairing(self, request: ProductRequest, outcome: ProductOutcome) -> None:
@@ -302,7 +341,9 @@ class ProductAdvisor:
             return
         shop = ProductQuery.from_entities(request.text, request.entities).shop
         matches = goes_with(self.index, self.pairings, anchor, limit=PAGE, shop=shop, kinds=wanted)
-        outcome.context = replace(outcome.context, shown=tuple(p.sku for p in matches), offset=0, focus=anchor.sku)
+        outcome.context = replace(
+            outcome.context, shown=tuple(p.sku for p in matches), offset=0, focus=anchor.sku, stock_asked=False
+        )
         if not matches:
             outcome.say("utter_product_pairing_none", product_values(anchor))
             return
@@ -310,11 +351,15 @@ class ProductAdvisor:
 
     def _pairing_parts(self, request: ProductRequest) -> tuple[frozenset[str], ProductRequest]:
         """What kind is wanted and the request about the piece to match: "which scarf goes with the wool
-        coat" -> ({scarf}, "the wool coat"). Without a joining word, nothing is wanted in particular."""
-        joins = list(_PAIR_JOIN.finditer(request.text))
-        if not joins or not request.spans:
+        coat" -> ({scarf}, "the wool coat"). The piece follows the first joining word that a product word
+        follows ("what else do I need with the down parka for a cold trip"); without one ("what should I
+        wear with it?" after naming the skirt), nothing is wanted in particular and the whole message
+        names the piece."""
+        named = [start for e, _, start in request.spans if e in _PIECE_ENTITIES]
+        cuts = [m.end() for m in _PAIR_JOIN.finditer(request.text) if any(start >= m.end() for start in named)]
+        if not cuts:
             return frozenset(), request
-        cut = joins[-1].end()
+        cut = cuts[0]
         wanted = frozenset(str(v).lower() for e, v, start in request.spans if e == "category" and start < cut)
         entities: dict[str, list[Any]] = {}
         for e, v, start in request.spans:
@@ -335,7 +380,9 @@ class ProductAdvisor:
             outcome.say("utter_product_compare_which")
             return
         first, second = products[:2]
-        outcome.context = replace(outcome.context, shown=(first.sku, second.sku), offset=0, focus=first.sku)
+        outcome.context = replace(
+            outcome.context, shown=(first.sku, second.sku), offset=0, focus=first.sku, stock_asked=False
+        )
         outcome.say(
             "utter_product_compare", {"first": product_values(first), "second": product_values(second)}, [first, second]
         )
@@ -346,6 +393,10 @@ class ProductAdvisor:
         """Two products named in `text`, one per part ("the merino | the cashmere sweater"); a part naming
         no kind ("the wool-blend ones") looks among the kind of the other part's product."""
         parts = [p for p in _SPLIT.split(text) if p.strip()]
+        if not found and query.kinds:
+            pair = self._best_pair([self._scored_by_name(part, query, embedding)[:PAGE] for part in parts])
+            if pair:
+                return pair
         chosen = list(found)
         for part in parts:
             kinds = query.kinds or (frozenset({chosen[0].kind}) if chosen else frozenset())
@@ -355,11 +406,37 @@ class ProductAdvisor:
                     break
         return chosen[:2]
 
+    @staticmethod
+    def _best_pair(candidates: Sequence[Sequence[tuple[float, Product]]]) -> list[Product]:
+        """Two different products from two different parts with the highest score together, in the parts'
+        order ("the long trench | the short one": not the short trench twice)."""
+        best: tuple[float, list[Product]] = (0.0, [])
+        for a, first in enumerate(candidates):
+            for second in candidates[a + 1 :]:
+                for score_1, product_1 in first:
+                    for score_2, product_2 in second:
+                        if product_1 is not product_2 and score_1 + score_2 > best[0]:
+                            best = (score_1 + score_2, [product_1, product_2])
+        return best[1]
+
+
+def _name_words(product: Product) -> set[str]:
+    return set(_WORD.findall(product.name.lower())) - _STOP
+
 
 def _product_words(product: Product) -> set[str]:
     words = set(_WORD.findall(f"{product.name} {product.kind}".lower()))
     words |= {m.lower() for m in product.materials} | {c.lower() for c in product.colours}
     return words - _STOP
+
+
+def _only_where(query: ProductQuery) -> bool:
+    """The query names at most a size and a shop: a question about where the product in focus is."""
+    return (
+        not (query.kinds or query.colours or query.materials or query.skus)
+        and query.price_min is None
+        and (query.price_max is None)
+    )
 
 
 def _int(value: Any) -> int | None:

@@ -16,7 +16,9 @@ import numpy as np
 
 from bot.encoding import Encoder
 from bot.products.catalogue import LOCATIONS, Catalogue, Product
+from bot.products.lexical import LexicalIndex
 from bot.products.query import ProductQuery
+from bot.products.spelling import CatalogueSpelling
 
 
 def catalogue_fingerprint(products: Sequence[Product]) -> str:
@@ -92,6 +94,15 @@ class ProductIndex:
         self.tag_vocab = _Vocabulary.of(t.lower() for p in products for t in p.tags)
         self.tag_matrix = self.tag_vocab.matrix([[t.lower() for t in p.tags] for p in products])
         self.categories = np.array([p.category for p in products], dtype=object)
+        self.lexical = LexicalIndex(products)
+        self.spelling = CatalogueSpelling(
+            {
+                "category": self.kind_vocab.names,
+                "material": self.material_vocab.names,
+                "colour": self.colour_vocab.names,
+            },
+            known=self.tag_vocab.names,
+        )
         sizes = sorted({s.upper() for p in products for s in p.sizes})
         self.size_index = {s: i for i, s in enumerate(sizes)}
         self.stock = np.zeros((max(len(sizes), 1), len(products), len(LOCATIONS)), dtype=np.int32)

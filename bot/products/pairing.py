@@ -2,8 +2,9 @@
 
 Two sources, both from the shop: how often two products were bought together (co-purchase counts from
 the order history) and the curated "pairs well with" table (a SKU or a kind on each side). A candidate
-must be of another category than the product, in stock somewhere; at most `PER_KIND` of one kind, so
-"what goes with black jeans?" shows shoes, a knit and a jacket rather than five sneakers.
+must be of another category than the product, in stock somewhere; at most `PER_KIND` of one kind and
+`PER_CATEGORY` of one category, so "what goes with black jeans?" shows shoes, a knit and a jacket rather
+than five sneakers (or a coat, a trench coat and a parka).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ CO_PURCHASE_WEIGHT = 1.0
 CURATED_WEIGHT = 0.6
 SIMILARITY_WEIGHT = 0.15
 PER_KIND = 2
+PER_CATEGORY = 2
+"""When no kind is asked for ("what goes with…?"); "which shoes go with…" may show five pairs of shoes."""
 
 
 class PairingTable:
@@ -92,11 +95,13 @@ def goes_with(
     scored.sort(key=lambda item: (-item[0], item[1]))
     chosen: list[Product] = []
     per_kind: dict[str, int] = defaultdict(int)
+    per_category: dict[str, int] = defaultdict(int)
     for _, i in scored:
         product = index.products[i]
-        if per_kind[product.kind] >= PER_KIND:
+        if per_kind[product.kind] >= PER_KIND or (not kinds and per_category[product.category] >= PER_CATEGORY):
             continue
         per_kind[product.kind] += 1
+        per_category[product.category] += 1
         chosen.append(product)
         if len(chosen) == limit:
             break

@@ -22,6 +22,8 @@ STOCK_BONUS = 0.05
 """Added to a product in stock somewhere (a sold-out product still shows, after the others)."""
 TAG_BONUS = 0.04
 """Added per product tag the message names ("warm", "waterproof")."""
+LEXICAL_WEIGHT = 0.1
+"""Times the share of the message's rarer catalogue words a product holds ("Breton", "high waisted")."""
 PREFERENCE_BONUS = 0.06
 """Added when the shopper's known size is in stock (at their shop, when known)."""
 SIZE_GROUPS = {"trousers": "bottoms", "shoes": "shoes", "accessories": ""}
@@ -81,6 +83,7 @@ def scores(
     """Every product's score for `query` (constraints not applied)."""
     total = index.similarity(embedding) + STOCK_BONUS * index.available
     total = total + _tag_bonus(index, query.text) + _preference_bonus(index, preferences)
+    total = total + LEXICAL_WEIGHT * index.lexical.scores(query.text)
     result: np.ndarray = total.astype(np.float64)
     return result
 

@@ -37,6 +37,12 @@ Live agents (server/console/live.py): an agent's message arrives as `bot_uttered
 event `agent_typing {"agent": {"name"}}`; a client may send `user_typing {"session_id"}` (at most one every
 2 s) while the customer types, which the agent's console shows. Both are extensions, not Rasa events.
 
+Several nodes (docs/deploy.md): with `redis_url` the server's client manager is python-socketio's
+`AsyncRedisManager` (channel `<prefix>:socketio`), so the replies emitted to a session's room reach its
+sockets on every node; proactive and agent messages come through the outbox (server/push.py) to the node
+holding the socket. engine.io sessions stay in the node that opened them: long-polling needs each request of
+a connection on that node (the balancer keeps `/socket.io/` sticky); the WebSocket transport needs nothing.
+
 Messages take the one turn path of every channel (server/turns.py). While the bot starts, or over the
 per-sender or per-IP message limit, the server emits `error` with the JSON error shape (plus
 `retry_after` seconds when limited; not a Rasa event, widgets ignore it) and drops the message.
@@ -72,6 +78,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
 from bot.config import Settings
+from bot.coordination.connection import CONNECT_TIMEOUT_SECONDS
+from bot.coordination.wiring import redis_url, socketio_channel
 from bot.types import Message, Reply
 from server.console.live import live_of
 from server.conversation_tokens import MAX_TOKEN_CHARS, ConversationTokenRefused, has_events, tokens_of
@@ -201,7 +209,8 @@ def _token(value: Any) -> str | None:
 
 
 def _in_use(sio: socketio.AsyncServer, session_id: str, sid: str) -> bool:
-    """Is another socket of this process in the session's room?"""
+    """Is another socket of this process in the session's room? (Rooms are per node, also with Redis: a
+    socket on another node is not seen; a conversation with stored events needs its token anyway.)"""
     return any(other != sid for other, _ in sio.manager.get_participants("/", session_id))
 
 
@@ -259,9 +268,24 @@ def _unregister(hub: PushHub | None, session: dict[str, Any]) -> None:
         hub.unregister(*pushed)
 
 
+def client_manager(settings: Settings) -> socketio.AsyncManager:
+    """Where the server keeps its sockets and rooms: in this process (one machine), or with `redis_url` an
+    `AsyncRedisManager` that relays every emit through Redis to the node holding the socket (docs/deploy.md)."""
+    url = redis_url(settings)
+    if url is None:
+        return socketio.AsyncManager()
+    return socketio.AsyncRedisManager(
+        url,
+        channel=socketio_channel(settings),
+        logger=log,
+        redis_options={"socket_connect_timeout": CONNECT_TIMEOUT_SECONDS, "health_check_interval": 30},
+    )
+
+
 def create_socketio_server(app: FastAPI, settings: Settings) -> socketio.AsyncServer:
     """The socket.io server with Rasa's event handlers; the assistant is read from `app.state`."""
     sio = socketio.AsyncServer(
+        client_manager=client_manager(settings),
         async_mode="asgi",
         cors_allowed_origins=[],  # CORS is Starlette's CORSMiddleware, one allow-list for the whole API
         max_http_buffer_size=settings.max_request_bytes,

@@ -632,3 +632,60 @@ def test_a_question_pointing_back_to_an_order_is_answered_not_the_order_rule_aga
     )
     assert replies == ["STATUS AN-10001", "RESUMED can I still return that one?", "KB returns"]
     assert knowledge.query("can I still return that one?").entities == {"order_number": frozenset({"an-10001"})}
+
+
+# -- issue 12: "+", conditions, facts that go with the request after them ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        (
+            "is the London store open on sunday + do you deliver to canada",
+            ["is the London store open on sunday", "do you deliver to canada"],
+        ),
+        ("has AN-10014 shipped yet? if not, please cancel it", ["has AN-10014 shipped yet?", "please cancel it"]),
+        (
+            "where is AN-10013? and if it doesn't fit, what does returning cost?",
+            ["where is AN-10013?", "what does returning cost?"],
+        ),
+        ("where is it? if not, cancel", ["where is it?", "if not, cancel"]),  # too little left without it
+        (
+            "je voudrais annuler ma commande AN-10005 et connaître les horaires de Paris",
+            ["je voudrais annuler ma commande AN-10005", "connaître les horaires de Paris"],
+        ),
+        ("ich möchte die Jacke und die Hose zurückgeben", ["ich möchte die Jacke und die Hose zurückgeben"]),
+    ],
+)
+def test_plus_splits_and_a_later_part_loses_its_condition(text: str, parts: list[str]) -> None:
+    assert split_requests(text) == parts
+
+
+def test_facts_before_a_request_that_points_back_are_that_request(engine: DialogueEngine) -> None:
+    state = ConversationState("u1")
+    text = "I placed an order earlier today (AN-10016). Would it be possible to cancel it?"
+    replies = say(
+        engine,
+        state,
+        parse("cancel_order", text, order_number="AN-10016"),
+        part("inform", "I placed an order earlier today (AN-10016).", order_number="AN-10016"),
+        part("faq", "Would it be possible to cancel it?"),
+    )
+    assert replies == ["ASK email"]  # one request: the cancellation of AN-10016
+    assert state.active_loop == "cancel_form"
+    assert state.slots["order_number"] == "AN-10016"
+    assert state.pending_requests == []
+
+
+def test_an_email_at_the_end_goes_with_every_request(engine: DialogueEngine) -> None:
+    state = ConversationState("u1")
+    text = "has AN-10014 shipped yet? please cancel it. grace@example.com"
+    replies = say(
+        engine,
+        state,
+        parse("order_status", text, order_number="AN-10014", email="grace@example.com"),
+        part("order_status", "has AN-10014 shipped yet?", order_number="AN-10014"),
+        part("cancel_order", "please cancel it."),
+        part("inform", "grace@example.com", email="grace@example.com"),
+    )
+    assert replies == ["STATUS AN-10014", "RESUMED please cancel it.", "CANCELLED AN-10014 for grace@example.com"]

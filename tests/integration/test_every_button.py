@@ -161,9 +161,13 @@ ROUTES: dict[str, list[tuple[Step, ...]]] = {
     ],
     "utter_ask_return_reason": [(*RETURN, "cashmere sweater")],
     "utter_ask_return_confirmed": [(*RETURN, "cashmere sweater", "too small")],
+    "utter_ask_exchange_confirmed": [(*RETURN, "swap the cashmere sweater for a smaller size", "too large", "S")],
     "utter_ask_appointment_shop": [("book a fitting",)],
     "utter_ask_appointment_confirmed": [(*BOOK_PARIS_TIME, "ben@example.com")],
     "utter_ask_reschedule_confirmed": [(*RESCHEDULE, Click(2), Click(2))],
+    "utter_ask_reschedule_confirmed_other_shop": [
+        ("I need to move my fitting FT-DEMO2 (ben@example.com) to your Berlin shop instead, next wednesday at 15:00",)
+    ],
     "utter_ask_cancel_appointment_confirmed": [
         ("cancel my appointment", "FT-DEMO1", "anna@example.com"),
         ("cancel my appointment", "FT-DEMO2", "ben@example.com"),

@@ -9,7 +9,7 @@ from bot.actions.backend.protocol import Appointment
 from bot.actions.slots import APPOINTMENT_MINUTES
 from bot.actions.stores import Shop
 
-TIME_SLOTS = ("appointment_time", "appointment_day", "appointment_part", "appointment_time_text")
+TIME_SLOTS = ("appointment_time", "appointment_day", "appointment_part", "appointment_week", "appointment_time_text")
 BOOK_SLOTS = ("appointment_shop", *TIME_SLOTS, "appointment_email", "appointment_confirmed")
 RESCHEDULE_SLOTS = (
     "appointment_reference",

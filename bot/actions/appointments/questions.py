@@ -7,7 +7,15 @@ from datetime import date, datetime
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions._common import DomainDict, Events, ShopAction, Wording, utter, utter_buttons
+from bot.actions._common import (
+    DomainDict,
+    Events,
+    ShopAction,
+    Wording,
+    utter,
+    utter_buttons,
+    value_before_message,
+)
 from bot.actions.appointments.form import (
     BOOK_SLOTS,
     CANCEL_SLOTS,
@@ -36,6 +44,7 @@ class ActionAskAppointmentTime(ShopAction):
             return []
         shop = stores.shops[str(key)]
         now = self.deps.now()
+        self.say_current(dispatcher, tracker, wording)
         day = tracker.get_slot("appointment_day")
         part = tracker.get_slot("appointment_part")
         part = part if isinstance(part, str) else None
@@ -51,7 +60,11 @@ class ActionAskAppointmentTime(ShopAction):
                 utter_buttons(dispatcher, "utter_ask_appointment_time_on_day", buttons, **on_day)
             return []
         today = now.astimezone(shop.timezone).date()
-        days = next_free_days(self.deps.backend, shop, today, now, limit=MAX_TIME_BUTTONS)
+        week = tracker.get_slot("appointment_week")
+        first = date.fromisoformat(week) if isinstance(week, str) else None  # "sometime next week"
+        days = next_free_days(self.deps.backend, shop, today, now, limit=MAX_TIME_BUTTONS, first=first)
+        if not days and first is not None:
+            days = next_free_days(self.deps.backend, shop, today, now, limit=MAX_TIME_BUTTONS)
         if not days:
             utter(dispatcher, "utter_appointment_fully_booked", shop_name=shop.name)
             return end_form(*BOOK_SLOTS)
@@ -60,6 +73,20 @@ class ActionAskAppointmentTime(ShopAction):
         buttons = [(wording.title("slot_day", date=wording.date(d)), time_payload("inform", d)) for d, _ in days]
         utter_buttons(dispatcher, "utter_ask_appointment_time", buttons, shop_name=shop.name)
         return []
+
+    def say_current(self, dispatcher: CollectingDispatcher, tracker: Tracker, wording: Wording) -> None:
+        """Moving an appointment: when it is now, the first time the new time is asked ("when is my fitting
+        again? FT-DEMO2, ben@…" gets its answer)."""
+        if tracker.active_loop_name != "reschedule_appointment_form":
+            return
+        if value_before_message(tracker, "requested_slot") == "appointment_time":
+            return
+        found = self.deps.backend.find_appointment(
+            str(tracker.get_slot("appointment_reference")), str(tracker.get_slot("appointment_email"))
+        )
+        if found is not None:
+            shop = self.deps.stores.shop(found.shop)
+            utter(dispatcher, "utter_appointment_current", **appointment_values(found, shop, wording))
 
 
 class ActionAskAppointmentConfirmed(ShopAction):
@@ -82,10 +109,14 @@ class ActionAskAppointmentConfirmed(ShopAction):
             old = self.deps.backend.find_appointment(
                 str(tracker.get_slot("appointment_reference")), str(tracker.get_slot("appointment_email"))
             )
+            response = "utter_ask_reschedule_confirmed"
             if old is not None:
-                before = appointment_values(old, shop, wording)
-                values.update(old_date=before["date"], old_time=before["time"])
-            utter(dispatcher, "utter_ask_reschedule_confirmed", **values)
+                old_shop = self.deps.stores.shop(old.shop)
+                before = appointment_values(old, old_shop, wording)
+                values.update(old_date=before["date"], old_time=before["time"], old_shop_name=old_shop.name)
+                if old_shop.key != shop.key:  # "to your Berlin shop instead"
+                    response = "utter_ask_reschedule_confirmed_other_shop"
+            utter(dispatcher, response, **values)
         else:
             utter(dispatcher, "utter_ask_appointment_confirmed", **values)
         return []

@@ -59,8 +59,9 @@ class ActionSubmitRescheduleAppointment(ShopAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
         confirmed = tracker.get_slot("appointment_confirmed")
-        reference, email, when = (
-            tracker.get_slot(s) for s in ("appointment_reference", "appointment_email", "appointment_time")
+        reference, email, when, shop_key = (
+            tracker.get_slot(s)
+            for s in ("appointment_reference", "appointment_email", "appointment_time", "appointment_shop")
         )
         if confirmed is False:
             utter(dispatcher, "utter_appointment_not_rescheduled")
@@ -68,7 +69,8 @@ class ActionSubmitRescheduleAppointment(ShopAction):
             wording = Wording(domain)
             moment = datetime.fromisoformat(str(when))
             try:
-                moved = self.deps.backend.reschedule_appointment(str(reference), str(email), moment)
+                shop_key = str(shop_key) if shop_key else None  # another shop when the customer named one
+                moved = self.deps.backend.reschedule_appointment(str(reference), str(email), moment, shop_key)
             except AppointmentNotFoundError:
                 utter(dispatcher, "utter_appointment_not_found")
             except SlotUnavailableError as e:

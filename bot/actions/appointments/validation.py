@@ -36,10 +36,25 @@ from bot.actions.verification import (
     conversation_key,
     end_form,
 )
-from bot.actions.when import When, read_when
+from bot.actions.when import When, named_weekday, read_when
 from bot.customers.identity import CUSTOMER_SHOP_SLOT
 
 _REFERENCE = re.compile(r"\bFT[- ]?([A-Z0-9]{4,6})\b", re.I)
+TIME_FORMS = ("appointment_form", "reschedule_appointment_form")
+"""The forms that ask for an appointment time."""
+
+
+def day_from_button(tracker: Tracker) -> bool:
+    """Was the chosen day (`appointment_day`, before this message) picked with a day button?"""
+    events = list(tracker.events)
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    said, picked = "", False
+    for item in events[:last_user]:
+        if item.get("event") == "user":
+            said = str(item.get("text") or "")
+        elif item.get("event") == "slot" and item.get("name") == "appointment_day":
+            picked = item.get("value") is not None and said.startswith("/")
+    return picked
 
 
 class _AppointmentValidation(ShopFormValidation):
@@ -96,6 +111,7 @@ class _AppointmentValidation(ShopFormValidation):
             shop.timezone,
             self.deps.now(),
             known_day=date.fromisoformat(known) if isinstance(known, str) else None,
+            weekday=named_weekday(text),
         )
         chosen = value_before_message(tracker, "appointment_time")
         if isinstance(when, When) and when.at is None and when.part is None and isinstance(chosen, str):
@@ -110,9 +126,23 @@ class _AppointmentValidation(ShopFormValidation):
             updates["appointment_part"] = tracker.get_slot("appointment_part")  # "afternoon", then "wednesday"
         return updates
 
+    def day_named(self, tracker: Tracker) -> str | None:
+        """This message's text when it names a day of the week that no slot mapping read ("fitting in
+        berlin for tues": no date entity), in a form that asks for a time that is not chosen yet."""
+        if self.form_name() not in TIME_FORMS or tracker.get_slot("appointment_time"):
+            return None
+        text = latest_text(tracker)
+        if not latest_entities(tracker, "weekday") or text.startswith("/"):
+            return None
+        return None if "appointment_time" in tracker.slots_to_validate() else text
+
     def pending_time(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
-        """A time given before the shop was known, checked now that it is."""
-        pending, shop = tracker.get_slot("appointment_time_text"), self.shop(tracker)
+        """A time given before the shop was known, checked now that it is; or a day named in this message."""
+        pending, shop, named = tracker.get_slot("appointment_time_text"), self.shop(tracker), self.day_named(tracker)
+        if named is not None and shop is None:  # checked as soon as the shop is known
+            tracker.slots["appointment_time_text"] = named
+            return [SlotSet("appointment_time_text", named)]
+        pending = named or pending
         if not pending or shop is None or tracker.get_slot("appointment_time"):
             return []
         updates = self._check(dispatcher, tracker, domain, shop, str(pending), use_entities=False)
@@ -125,6 +155,25 @@ class _AppointmentValidation(ShopFormValidation):
 
     def cross_check(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
         return self.pending_time(dispatcher, tracker, domain)
+
+    def move_time(self, tracker: Tracker) -> dict[str, Any]:
+        """Another shop after a time was chosen ("actually make it London"): the same day and time of
+        day are checked again at the new shop (by `pending_time`), and the booking asked again."""
+        chosen = tracker.get_slot("appointment_time")
+        if chosen is None and "appointment_time" not in tracker.slots_to_validate() and day_from_button(tracker):
+            return {"appointment_day": None}  # a day picked among the other shop's free days: this shop's days
+        if not isinstance(chosen, str) or "appointment_time" in tracker.slots_to_validate():
+            return {}  # no time yet, or one given in this same message (checked for this shop)
+        try:
+            moment = datetime.fromisoformat(chosen)
+        except ValueError:
+            return {"appointment_time": None}
+        return {
+            "appointment_time": None,
+            "appointment_day": moment.date().isoformat(),
+            "appointment_time_text": moment.strftime("%H:%M"),
+            "appointment_confirmed": None,
+        }
 
 
 class _AppointmentConfirmation:
@@ -148,6 +197,10 @@ class ValidateAppointmentForm(_AppointmentConfirmation, _AppointmentValidation):
         if key == "customer_service":
             utter(dispatcher, "utter_appointment_shop_not_bookable")
             return {"appointment_shop": None}
+        country = latest_entity(tracker, "country")
+        in_country = self.deps.stores.in_country(country, APPOINTMENT_SHOPS) if isinstance(country, str) else None
+        if key not in APPOINTMENT_SHOPS and in_country is not None:  # "the one in germany"
+            key = in_country.key
         if key not in APPOINTMENT_SHOPS or key not in self.deps.stores.shops:
             utter(dispatcher, "utter_appointment_shop_unknown", given=str(value or ""))
             return {"appointment_shop": None}
@@ -182,23 +235,6 @@ class ValidateAppointmentForm(_AppointmentConfirmation, _AppointmentValidation):
         tracker.slots["appointment_email"] = email
         utter(dispatcher, "utter_using_verified_email", email=str(email))
         return [SlotSet("appointment_email", email)]
-
-    def move_time(self, tracker: Tracker) -> dict[str, Any]:
-        """Another shop after a time was chosen ("actually make it London"): the same day and time of
-        day are checked again at the new shop (by `pending_time`), and the booking asked again."""
-        chosen = tracker.get_slot("appointment_time")
-        if not isinstance(chosen, str) or "appointment_time" in tracker.slots_to_validate():
-            return {}  # no time yet, or one given in this same message (checked for this shop)
-        try:
-            moment = datetime.fromisoformat(chosen)
-        except ValueError:
-            return {"appointment_time": None}
-        return {
-            "appointment_time": None,
-            "appointment_day": moment.date().isoformat(),
-            "appointment_time_text": moment.strftime("%H:%M"),
-            "appointment_confirmed": None,
-        }
 
 
 class _ExistingAppointmentValidation(_AppointmentValidation):
@@ -239,10 +275,25 @@ class _ExistingAppointmentValidation(_AppointmentValidation):
         events: Events = []
         if tracker.get_slot(VERIFIED_EMAIL) != found.email:  # the reference and email proved the customer
             events.append(SlotSet(VERIFIED_EMAIL, found.email))
-        if tracker.get_slot("appointment_shop") != found.shop:
-            tracker.slots["appointment_shop"] = found.shop
-            events.append(SlotSet("appointment_shop", found.shop))
+        key = self.shop_for(tracker, found.shop)
+        if tracker.get_slot("appointment_shop") != key:
+            updates = {
+                "appointment_shop": key,
+                **(self.move_time(tracker) if tracker.get_slot("appointment_shop") else {}),
+            }
+            tracker.slots.update(updates)
+            events += [SlotSet(k, v) for k, v in updates.items()]
         return events + self.pending_time(dispatcher, tracker, domain)
+
+    def shop_for(self, tracker: Tracker, booked: str) -> str:
+        """The appointment's shop; a move names another one ("to your Berlin shop instead"), kept after."""
+        named = latest_entity(tracker, "shop")
+        if self.form_name() != "reschedule_appointment_form":
+            return booked
+        if isinstance(named, str) and named in APPOINTMENT_SHOPS and named in self.deps.stores.shops:
+            return named
+        current = tracker.get_slot("appointment_shop")
+        return current if isinstance(current, str) and current in APPOINTMENT_SHOPS else booked
 
 
 class ValidateRescheduleAppointmentForm(_AppointmentConfirmation, _ExistingAppointmentValidation):

@@ -175,8 +175,10 @@ class ShopBackend(Catalogue, Protocol):
         """The booked appointment only if BOTH reference and email match, else None."""
         ...
 
-    def reschedule_appointment(self, reference: str, email: str, starts_at: datetime) -> Appointment:
-        """Move a booking to another free slot of the same shop, atomically (old freed, new taken)."""
+    def reschedule_appointment(
+        self, reference: str, email: str, starts_at: datetime, shop: str | None = None
+    ) -> Appointment:
+        """Move a booking to another free slot of the same shop (or of `shop`), atomically (old freed, new taken)."""
         ...
 
     def cancel_appointment(self, reference: str, email: str) -> Appointment:

@@ -386,12 +386,14 @@ class SqlShopBackend:
             row = self._appointment_row(s, reference, email)
             return _appointment(row, row.slot) if row is not None else None
 
-    def reschedule_appointment(self, reference: str, email: str, starts_at: datetime) -> Appointment:
+    def reschedule_appointment(
+        self, reference: str, email: str, starts_at: datetime, shop: str | None = None
+    ) -> Appointment:
         with self.write() as s:
             row = self._appointment_row(s, reference, email)
             if row is None:
                 raise AppointmentNotFoundError(f"no booked appointment {reference} for that email")
-            slot = self._take_slot(s, row.slot.shop, starts_at)
+            slot = self._take_slot(s, shop or row.slot.shop, starts_at)
             row.slot_id = slot.id
             row.slot = slot
             try:

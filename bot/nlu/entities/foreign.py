@@ -27,14 +27,21 @@ FOREIGN_WEEKDAYS = {
     "vendredi": "friday",
     "samedi": "saturday",
     "dimanche": "sunday",
+    "lunedì": "monday",
+    "martedì": "tuesday",
+    "mercoledì": "wednesday",
+    "giovedì": "thursday",
+    "venerdì": "friday",
+    "sabato": "saturday",
+    "domenica": "sunday",
 }
-"""German and French weekday names and the English day they name."""
+"""German, French and Italian weekday names and the English day they name."""
 
 FOREIGN_WEEKDAY = re.compile(rf"(?<!\w)({'|'.join(FOREIGN_WEEKDAYS)})s?(?!\w)", re.IGNORECASE)
 _UHR = re.compile(r"(?<![\w:])(\d{1,2})\s?uhr(?:\s?(\d{2}))?(?!\w)", re.IGNORECASE)  # 15 Uhr, 15 Uhr 30
 _HEURE = re.compile(r"(?:(?<=\bà )|(?<=\ba )|(?<=\bvers ))(\d{1,2})h(\d{2})?(?!\w)", re.IGNORECASE)  # à 15h, vers 15h30
 _ON = re.compile(r"(?<!\w)(?:am|le)(?=\s+(?:" + "|".join(FOREIGN_WEEKDAYS) + r"))", re.IGNORECASE)
-_AT = re.compile(r"(?<!\w)(?:um|à|a)(?=\s+\d)", re.IGNORECASE)
+_AT = re.compile(r"(?<!\w)(?:um|à|a|alle)(?=\s+\d)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
