@@ -48,6 +48,11 @@ SUMMARY = "utter_product_summary"
 PreferencesLookup = Callable[[ConversationState], ShopperPreferences | None]
 
 
+ABSTAINED_SHOPPING_MIN = 0.5
+"""An abstained-on message goes to product search only when its first-ranked shopping intent has at least this
+confidence ("gift for my dad": 0.84; gibberish such as "blorp": 0.20)."""
+
+
 class Shopping:
     def __init__(
         self,
@@ -115,7 +120,10 @@ class Shopping:
         if turn.parse.intent.name != intent_names.FALLBACK:
             return False
         ranked = [s for s in turn.parse.intent_ranking if s.name != intent_names.FALLBACK]
-        return bool(ranked) and ranked[0].name in intent_names.PRODUCTS
+        # gibberish ("blorp") also ranks something first, with little confidence: not a shopper
+        return (
+            bool(ranked) and ranked[0].name in intent_names.PRODUCTS and ranked[0].confidence >= ABSTAINED_SHOPPING_MIN
+        )
 
     def answer(self, state: ConversationState, turn: Turn, intent: str | None = None) -> bool:
         """Answer a shopping message (as `intent`, default the classifier's); False without a catalogue."""

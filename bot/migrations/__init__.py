@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,9 +28,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 
-from bot.dialogue.tracker_store import database_file, make_engine
+from bot.database_file import damaged_database, database_file, make_engine
 from bot.migrations.schema import all_metadata, table_names
 
 log = logging.getLogger("supportbot.migrations")
@@ -92,7 +93,13 @@ def migrate_for_serving(url: str) -> None:
     start migrates. A migration that fails on a reachable database stops the start (raised)."""
     try:
         revision = upgrade(url)
-    except OperationalError as e:
+    except (DatabaseError, sqlite3.DatabaseError) as e:
+        if damaged_database(url, e) is not None:
+            # the server's start-up then stops with the one line that names the file and the fix
+            log.warning("database migrations skipped: the database file cannot be read")
+            return
+        if not isinstance(e, OperationalError):
+            raise
         log.warning(
             "database migrations skipped: cannot reach the database (%s); run `supportbot db upgrade` when it is back",
             str(e).splitlines()[0][:200],

@@ -13,6 +13,7 @@ from bot.dialogue.handoff import InMemoryHandoffStore
 from tests.actions.conftest import STORES, make_tracker, run_action
 from tests.actions.conftest import backend as backend  # noqa: F401  (fixtures)
 from tests.actions.conftest import domain as domain  # noqa: F401
+from tests.actions.conftest import seeded_template as seeded_template  # noqa: F401
 
 SUNDAY = datetime(2026, 12, 27, 12, 0, tzinfo=UTC)
 MONDAY = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)
