@@ -51,9 +51,6 @@ class IsolatedDatabase:
         self._pristine = folder / "shop.pristine.db"
         self._seeded_at: float | None = None
 
-    def _create_every_table(self) -> None:
-        _create_every_table_in(self.url)
-
     def reset(self, seed: Callable[[], None]) -> None:
         """Fresh demo data: `seed()` once, then a copy of the seeded file restored before each conversation
         (milliseconds instead of seconds: re-seeding writes the whole catalogue). Re-seeded when the
@@ -66,7 +63,11 @@ class IsolatedDatabase:
             return
         seed()
         _forget_cached_settings()
-        self._create_every_table()  # the snapshot must hold the tables other stores create on first use
+        # the snapshot holds every table, as a served database does (`serve` migrates): the stores that create
+        # theirs on first use would lose them to the next restore
+        from bot.migrations import upgrade
+
+        upgrade(self.url)
         _copy_sqlite(self.path, self._pristine)
         self._seeded_at = now
 
@@ -98,18 +99,6 @@ def _forget_cached_settings() -> None:
     except ImportError:  # a project without the reference handlers
         return
     reset_backend_cache()
-
-
-def _create_every_table_in(url: str) -> None:
-    from bot.database_file import make_engine
-    from bot.migrations.schema import all_metadata
-
-    engine = make_engine(url)
-    try:
-        for metadata in all_metadata():
-            metadata.create_all(engine)
-    finally:
-        engine.dispose()
 
 
 def _copy_sqlite(source: Path, target: Path) -> None:
