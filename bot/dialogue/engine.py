@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from bot.dialogue.action_runner import ActionRejected, ActionRunner
@@ -32,7 +33,7 @@ from bot.errors import ActionError
 from bot.products.advisor import ProductAdvisor
 from bot.products.cards import CardLinks
 from bot.responses import ResponseRenderer
-from bot.types import Reply
+from bot.types import FALLBACK_INTENT, IntentScore, Reply
 
 __all__ = ["DialogueEngine", "KnowledgeAnswerer", "KnowledgeOutcome", "Turn"]
 
@@ -59,8 +60,10 @@ class DialogueEngine:
         products: ProductAdvisor | None = None,
         links: CardLinks | None = None,
         customers: MemoryConfig | None = None,
+        foreign_min_confidence: float = 0.7,
     ) -> None:
         self.domain = domain
+        self.foreign_min_confidence = foreign_min_confidence
         self.renderer = renderer
         self.runner = runner
         self.languages = frozenset(languages)
@@ -114,6 +117,7 @@ class DialogueEngine:
         tone = self.tone.begin(state, turn)
         if not self.memory.answer_pending(state, turn):
             self._language_notice(state, turn)
+            self._unsure_in_another_language(state, turn)
             requests = self.requests.requests(state.active_loop, turn, parts)
             if len(requests) < 2:
                 self._step(state, turn)
@@ -209,6 +213,30 @@ class DialogueEngine:
         if queued_now and state.pending_requests and state.active_loop:
             waiting = [PendingRequest.from_json(p).text for p in state.pending_requests]
             self.utter(state, turn, "utter_request_queued", {"request": '", "'.join(waiting)})
+
+    def _unsure_in_another_language(self, state: ConversationState, turn: Turn) -> None:
+        """The classifier learnt English: a message in another language that it places only weakly (below
+        `foreign_min_confidence`), with no entity and no task under way, is not acted on — a guessed flow
+        ("What's your order number?" to "je voudrais parler à quelqu'un") is worse than the language notice
+        alone, which already says how to reach a person who speaks the customer's language."""
+        parse = turn.parse
+        if (
+            not parse.language
+            or parse.language in self.languages
+            or parse.abstained
+            or parse.entities
+            or state.active_loop
+            or parse.intent.confidence >= self.foreign_min_confidence
+        ):
+            return
+        unsure = IntentScore(FALLBACK_INTENT, parse.intent.confidence)
+        turn.parse = replace(
+            parse,
+            intent=unsure,
+            intent_ranking=(unsure, *parse.intent_ranking),
+            abstained=True,
+            fallback_reason="language",
+        )
 
     def _language_notice(self, state: ConversationState, turn: Turn) -> None:
         """A message in a language the bot does not answer in: once per conversation, say in that

@@ -326,6 +326,8 @@ class Policy:
             self.run_rule(state, turn, rule)
         elif not engine.speech.utter(state, turn, f"utter_{intent}"):
             engine.speech.utter(state, turn, "utter_ask_rephrase")
+        if state.paused and state.active_loop == form:
+            engine.forms.deactivate(state)  # handed to a person: the team takes it from here, no question follows
         if state.active_loop == form:
             engine.speech.utter(state, turn, "utter_form_reminder")
             if isinstance(requested, str):

@@ -168,4 +168,6 @@ class ProductQuery:
 def _whole(value: float | None) -> str | None:
     if value is None:
         return None
+    if round(value * 100) % 100 == 99:  # "cheaper ones" is a limit one cent below a shown price: say the price
+        value = round(value + 0.01, 2)
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
