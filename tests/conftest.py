@@ -1,8 +1,9 @@
 """Test-session setup: tests never touch the developer's `.supportbot/` state or database.
 
 Every test session gets a fresh temporary state folder (models, indexes, SQLite database); the
-embedding cache is shared with the project (it is keyed by model and text, so sharing is safe) to keep
-integration tests fast on a second run. Fixtures for the real model are session-scoped: it loads once.
+embedding cache and the model store are shared with the project (they are keyed by content, so sharing is
+safe) to keep integration tests fast: a model is trained once, not once per fixture. Fixtures for the
+real model are session-scoped: it loads once.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ["SUPPORTBOT_STATE_DIR"] = str(_SESSION_STATE / "state")
 os.environ.setdefault("SUPPORTBOT_EMBEDDING_CACHE", str(ROOT / ".supportbot" / "cache" / "embeddings.sqlite"))
+# Trained models are shared by content hash too (bot/model_store.py): a fixture with its own state folder
+# copies the model another one trained from the same data instead of training it again (30-60 s each).
+os.environ.setdefault("SUPPORTBOT_MODEL_STORE", str(ROOT / ".supportbot" / "model-store"))
 os.environ["SUPPORTBOT_PROJECT_DIR"] = str(ROOT)
 
 

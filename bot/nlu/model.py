@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bot import model_store
 from bot.encoding import Encoded, Encoder, ProgressCallback, encode_with_layers, layer_names_for
 from bot.errors import ModelError, NotTrainedError, TrainingDataError
 from bot.nlu.classifier import ClassifierConfig, EmbeddingIntentClassifier, IntentPrediction
@@ -74,13 +75,16 @@ def train_nlu(
     force: bool = False,
     progress: ProgressCallback | None = None,
     on_stage: Callable[[str], None] | None = None,
+    store: Path | None = None,
 ) -> TrainResult:
-    """Train (or reuse) the model for this data; the new model becomes `current` only on success."""
+    """Train (or reuse) the model for this data; the new model becomes `current` only on success. With a
+    `store` (`bot.model_store`), a model trained elsewhere from the same data is copied instead of trained,
+    and a model trained here is published there."""
     extra = extra or {}
     start = time.perf_counter()
     fingerprint = model_fingerprint(data, extra, config, encoder)
     target = models_dir / f"nlu-{fingerprint[:16]}"
-    if not force and (target / "meta.json").exists():
+    if not force and model_store.fetch(store, models_dir, target.name):
         _point_current(models_dir, target)
         meta = json.loads((target / "meta.json").read_text())
         return TrainResult(target, fingerprint, False, time.perf_counter() - start, meta.get("report", {}))
@@ -119,6 +123,7 @@ def train_nlu(
         shutil.rmtree(target)
     tmp.rename(target)
     _point_current(models_dir, target)
+    model_store.publish(store, target)
     return TrainResult(target, fingerprint, True, time.perf_counter() - start, meta["report"])
 
 

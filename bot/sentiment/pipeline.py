@@ -65,7 +65,9 @@ def train_for_settings(
     support, general = examples
     directory = _models_dir(settings)
     directory.mkdir(parents=True, exist_ok=True)
-    return train_sentiment(support, encoder, directory, general=general, force=force, progress=progress)
+    return train_sentiment(
+        support, encoder, directory, general=general, force=force, progress=progress, store=settings.model_store_path
+    )
 
 
 def load_for_settings(settings: Settings, encoder: Encoder) -> LexiconEmbeddingSentimentModel | None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from bot import model_store
 from bot.encoding import Encoder, ProgressCallback, encode_with_layers, layer_names_for
 from bot.errors import ModelError, NotTrainedError
 from bot.sentiment.data import SentimentExample, examples_fingerprint
@@ -77,13 +78,15 @@ def train_sentiment(
     config: SentimentTrainingConfig | None = None,
     force: bool = False,
     progress: ProgressCallback | None = None,
+    store: Path | None = None,
 ) -> SentimentTrainResult:
-    """Train (or reuse) the head for these examples; the new model becomes current only on success."""
+    """Train (or reuse) the head for these examples; the new model becomes current only on success. With a
+    `store` (`bot.model_store`), a head trained elsewhere from the same examples is copied, not trained."""
     config = config or SentimentTrainingConfig()
     start = time.perf_counter()
     fingerprint = sentiment_fingerprint(support, general, config, encoder)
     target = models_dir / f"{PREFIX}{fingerprint[:16]}"
-    if not force and (target / "meta.json").exists():
+    if not force and model_store.fetch(store, models_dir, target.name):
         _point_current(models_dir, target)
         saved = json.loads((target / "meta.json").read_text())
         return SentimentTrainResult(target, fingerprint, False, time.perf_counter() - start, saved.get("report", {}))
@@ -119,6 +122,7 @@ def train_sentiment(
         shutil.rmtree(target)
     tmp.rename(target)
     _point_current(models_dir, target)
+    model_store.publish(store, target)
     return SentimentTrainResult(target, fingerprint, True, time.perf_counter() - start, report)
 
 
