@@ -125,7 +125,7 @@ def train(
 
 @app.command()
 def validate(knowledge: KnowledgeOpt = None) -> None:
-    """Check intents, responses, domain and knowledge files; exit 1 on errors."""
+    """Check intents, responses, domain, knowledge and page-trigger files; exit 1 on errors."""
     from bot import bootstrap
     from bot.data_checks import check_training_data
 
@@ -134,6 +134,7 @@ def validate(knowledge: KnowledgeOpt = None) -> None:
     problems = list(project.problems)
     problems.extend(check_training_data(project, bootstrap.make_encoder(settings), settings=settings))
     problems.extend(_knowledge_problems(settings))
+    problems.extend(_trigger_problems(settings))
     print_problems(problems)
     errors = [p for p in problems if p.severity == "error"]
     warnings = len(problems) - len(errors)
@@ -151,6 +152,15 @@ def _knowledge_problems(settings: Settings) -> list[Problem]:
     from bot import bootstrap
 
     return list(validate_knowledge(settings, bootstrap.make_encoder(settings)))
+
+
+def _trigger_problems(settings: Settings) -> list[Problem]:
+    """The page triggers file's problems, with file:line as the trigger loader reports them."""
+    from bot.errors import display_path
+    from bot.proactive.triggers import load_triggers
+
+    path = settings.path(settings.triggers_file)
+    return load_triggers(path, display_path(path, settings.project_dir))[1]
 
 
 def _load_assistant(settings: Settings) -> Any:

@@ -2,10 +2,11 @@
 
 What goes (everything older than the cut-off): conversation events (what was said, and the slots and
 metadata they carried) and the state rows of conversations idle since then; the text of feedback
-comments; resolved handoff tickets, and the transcripts of tickets still open; unanswered questions;
-messages the bot queued to say first (`proactive_outbox`), reminders that fired or were cancelled
-(`proactive_reminders`; a reminder still waiting stays until it fires); the customer messages quoted in
-learning suggestions (`bot.customers.suggestion_texts.purge_before`).
+comments; resolved handoff tickets with their live rows (`handoff_live`: the agent who took the ticket
+and the email the customer left for the reply), and the transcripts of tickets still open; unanswered
+questions; messages the bot queued to say first (`proactive_outbox`), reminders that are done — fired,
+dropped, cancelled or failed (`proactive_reminders`; a reminder still waiting stays until it fires); the
+customer messages quoted in learning suggestions (`bot.customers.suggestion_texts.purge_before`).
 What stays: customer profiles (preferences and the short records of past conversations, which hold no
 text) — they go with "forget me" or `supportbot customers delete`.
 
@@ -20,6 +21,8 @@ import logging
 import time
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
 from bot.customers.database import Deleted, PersonalDatabase, delete_rows
 from bot.customers.suggestion_texts import purge_before
 from bot.dialogue.handoff import HandoffStatus
@@ -29,8 +32,8 @@ log = logging.getLogger("supportbot.customers")
 DAY = 86400.0
 PURGE_EVERY_SECONDS = DAY
 """How often a running server purges (besides once at start-up)."""
-DONE_REMINDERS = ("fired", "cancelled")
-"""Reminder states past which a reminder is only history (`bot.proactive.reminders`)."""
+DONE_REMINDERS = ("fired", "dropped", "cancelled", "failed")
+"""Reminder states past which a reminder is only history (`bot.proactive.reminders.DONE`)."""
 
 
 def purge_conversations(database: PersonalDatabase, days: int, *, now: float | None = None) -> Deleted:
@@ -55,6 +58,10 @@ def purge_conversations(database: PersonalDatabase, days: int, *, now: float | N
         if tables.tickets is not None:
             t = tables.tickets
             resolved = (t.c.created_at < moment) & (t.c.status == HandoffStatus.RESOLVED.value)
+            if tables.live is not None:  # first: their live rows hold the email left for the reply
+                ticket = tables.live.c.ticket_id  # also a live row left by a ticket purged before this rule
+                gone = ticket.in_(select(t.c.id).where(resolved)) | ticket.not_in(select(t.c.id))
+                delete_rows(conn, tables.live, gone, purged)
             delete_rows(conn, t, resolved, purged)
             still_open = (t.c.created_at < moment) & (t.c.transcript_json != "[]")
             blanked = conn.execute(t.update().where(still_open).values(transcript_json="[]")).rowcount

@@ -61,6 +61,10 @@ class Outbox(Protocol):
         """Mark the item delivered by `worker`; False when another worker (or call) already did."""
         ...
 
+    def holds(self, sender_id: str, reply_id: str) -> bool:
+        """Does a row of the sender (delivered or not) carry the reply with this id?"""
+        ...
+
     def purge(self, before: float) -> int: ...
 
 
@@ -107,6 +111,11 @@ class SqlOutbox:
         with self.engine.begin() as conn:
             return bool(conn.execute(statement).rowcount == 1)
 
+    def holds(self, sender_id: str, reply_id: str) -> bool:
+        query = select(outbox_table.c.replies).where(outbox_table.c.sender_id == sender_id)
+        with self.engine.connect() as conn:
+            return any(_has_reply(json.loads(row[0]), reply_id) for row in conn.execute(query))
+
     def purge(self, before: float) -> int:
         with self.engine.begin() as conn:
             return int(conn.execute(delete(outbox_table).where(outbox_table.c.created_at < before)).rowcount)
@@ -121,6 +130,10 @@ def _item(row: Any) -> OutboxItem:
     return OutboxItem(
         int(row["id"]), str(row["sender_id"]), json.loads(row["replies"]), float(row["created_at"]), row["delivered_at"]
     )
+
+
+def _has_reply(replies: list[dict[str, Any]], reply_id: str) -> bool:
+    return any(isinstance(r, dict) and r.get("id") == reply_id for r in replies)
 
 
 class InMemoryOutbox:
@@ -153,6 +166,10 @@ class InMemoryOutbox:
                 return False
             self._items[item_id] = OutboxItem(item.id, item.sender_id, item.replies, item.created_at, self._clock())
             return True
+
+    def holds(self, sender_id: str, reply_id: str) -> bool:
+        with self._lock:
+            return any(i.sender_id == sender_id and _has_reply(i.replies, reply_id) for i in self._items.values())
 
     def purge(self, before: float) -> int:
         with self._lock:

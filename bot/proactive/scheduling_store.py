@@ -2,9 +2,10 @@
 
 The engine keeps the events an action returns in the conversation (`bot.dialogue.events.OtherEvent`), so
 a handler's `ReminderScheduled` / `ReminderCancelled` arrive here as `reminder` / `cancel_reminder` events
-among `state.new_events`. `save` reads them, saves the turn, then schedules and cancels. A reminder that
-cannot be kept (due in the past, no intent) is logged with the reason and not stored; the turn itself is
-saved either way. Everything else is the wrapped store's.
+among `state.new_events`. `save` reads them, saves the turn, then schedules and cancels them in the turn's
+order. A reminder that cannot be kept (due in the past, no intent) is logged with the reason and not
+stored; the turn itself and the turn's other reminders and cancellations are kept either way. Everything
+else is the wrapped store's.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 from bot.dialogue.state import ConversationState
 from bot.dialogue.tracker_store import TrackerStore
 from bot.proactive.errors import ReminderError
-from bot.proactive.reminders import Cancellation, Reminder, Scheduler, reminder_changes
+from bot.proactive.reminder_events import reminder_changes
+from bot.proactive.reminders import Cancellation, Reminder, Scheduler
 
 log = logging.getLogger("supportbot.proactive")
 
@@ -33,17 +35,21 @@ class SchedulingTrackerStore:
         return self.inner.load(sender_id)
 
     def save(self, state: ConversationState) -> None:
-        scheduled: list[Reminder] = []
-        cancelled: list[Cancellation] = []
-        try:
-            scheduled, cancelled = reminder_changes(state.sender_id, state.new_events, self._clock())
-        except ReminderError as e:
-            log.error("a reminder was not scheduled: %s", e, extra={"sender": state.sender_id})
+        changes: list[Reminder | Cancellation] = []
+        now = self._clock()
+        for item in state.new_events:
+            try:
+                scheduled, cancelled = reminder_changes(state.sender_id, [item], now)
+            except ReminderError as e:  # this one only: the turn's other reminders are kept
+                log.error("a reminder was not scheduled: %s", e, extra={"sender": state.sender_id})
+                continue
+            changes.extend([*scheduled, *cancelled])
         self.inner.save(state)
-        for cancellation in cancelled:
-            self.scheduler.cancel(cancellation)
-        for reminder in scheduled:
-            self.scheduler.schedule(reminder)
+        for change in changes:
+            if isinstance(change, Reminder):
+                self.scheduler.schedule(change)
+            else:
+                self.scheduler.cancel(change)
 
     def history(self, sender_id: str, limit: int = 200) -> list[dict[str, Any]]:
         return self.inner.history(sender_id, limit)

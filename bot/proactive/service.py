@@ -5,6 +5,12 @@
 
 The server calls both (`server/routes/events.py`, the reminder loop in `server/push.py`); the checks come
 first, so a refused event stores nothing.
+
+A reminder is delivered when its intent ran in the conversation and its messages are in the outbox; only
+then is it marked fired. A failed delivery releases the claim (due again after a back-off; failed, and
+logged, after the scheduler's `max_attempts`). The run carries the reminder's `once_key`, so a reminder
+claimed again after its worker fired it and died before marking it (or after its claim expired) runs
+nothing a second time: the earlier run's messages are queued only if the outbox does not hold them yet.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any
 from bot.assistant import Assistant
 from bot.proactive.events import EventCatalog
 from bot.proactive.outbox import Outbox
-from bot.proactive.reminders import Reminder, Scheduler
+from bot.proactive.reminders import DROPPED, Reminder, Scheduler
 from bot.proactive.runner import Triggered, run_external_intent
 
 log = logging.getLogger("supportbot.proactive")
@@ -46,26 +52,39 @@ class ProactiveService:
         return self._deliver(run_external_intent(self.assistant, sender, name, checked))
 
     def fire_due(self, worker: str) -> list[Triggered]:
-        """Fire the reminders due now that this worker claimed (each one once, whatever the workers)."""
+        """Fire the reminders due now that this worker claimed (each one once, whatever the workers and
+        crashes); the ones delivered by this call."""
         fired: list[Triggered] = []
         for reminder in self.scheduler.claim_due(self.clock(), worker):
             try:
-                if reminder.kill_on_user_message and self._customer_wrote_since(reminder):
-                    log.info("reminder %s dropped: the customer wrote since it was set", reminder.name)
-                else:
-                    triggered = run_external_intent(
-                        self.assistant, reminder.sender_id, reminder.intent, reminder.entities
-                    )
-                    fired.append(self._deliver(triggered))
-            except Exception:
-                log.exception("reminder %s for %s failed", reminder.name, reminder.sender_id)
-            finally:
-                self.scheduler.finish(reminder.id)
+                dropped = reminder.kill_on_user_message and self._customer_wrote_since(reminder)
+                triggered = None if dropped else self._fire(reminder)
+            except Exception:  # any failure of the turn or the outbox: released for a retry, never lost
+                log.exception("reminder %s for %s was not delivered", reminder.name, reminder.sender_id)
+                self.scheduler.release(reminder, self.clock())
+                continue
+            if triggered is None:
+                log.info("reminder %s dropped: the customer wrote since it was set", reminder.name)
+                self.scheduler.finish(reminder, DROPPED)
+            elif self.scheduler.finish(reminder):
+                fired.append(triggered)
+            else:
+                log.warning("reminder %s: its claim expired while it fired; it was not marked here", reminder.name)
         return fired
 
+    def _fire(self, reminder: Reminder) -> Triggered:
+        once = reminder.once_key
+        run = run_external_intent(self.assistant, reminder.sender_id, reminder.intent, reminder.entities, once=once)
+        return self._deliver(run)
+
     def _deliver(self, triggered: Triggered) -> Triggered:
-        if triggered.replies:
-            self.outbox.put(triggered.sender, [r.as_dict() for r in triggered.replies])
+        messages = triggered.messages
+        if not messages:
+            return triggered
+        first = str(messages[0].get("id") or "")
+        if triggered.earlier is not None and first and self.outbox.holds(triggered.sender, first):
+            return triggered  # a reminder fired again: its messages are already queued (or were delivered)
+        self.outbox.put(triggered.sender, messages)
         return triggered
 
     def _customer_wrote_since(self, reminder: Reminder) -> bool:

@@ -22,7 +22,7 @@ from bot.customers.sql import SqlCustomerStore
 from bot.customers.store import CustomerNotFoundError
 from bot.dialogue.action_runner import InProcessActionRunner
 from bot.dialogue.engine import DialogueEngine, Turn
-from bot.dialogue.handoff import get_handoff_store
+from bot.dialogue.handoff import Agent, SqlHandoffStore, TranscriptLine, get_handoff_store
 from bot.dialogue.memory import MemoryConfig
 from bot.dialogue.state import ConversationState, event
 from bot.dialogue.tracker_store import SqlTrackerStore
@@ -96,11 +96,15 @@ def world(project: Any, tmp_path: Path) -> Iterator[World]:
 ANNA_TYPED = ("where is my order AN-10001 anna@exmaple.com", "sorry it is anna@example.com")
 ANNA_QUESTION = "do you sell velvet opera gloves for my cousin"
 BEN_QUESTION = "do you sell velvet opera gloves for my uncle"
+ANNA_CONTACT = "anna.private@example.net"
+"""The email Anna left for the agent's reply (`handoff_live.contact_email`), mentioned nowhere else."""
+ANNA_CALLBACK = "can someone call me back about the gloves"
 
 
 def anna_and_ben(world: World) -> None:
     """Anna: a failed then a good verification, her shop remembered, a question nobody could answer, a
-    handoff in a second conversation, a feedback comment. Ben: one conversation that must survive."""
+    handoff in a second conversation, a ticket of the first one taken live by an agent (she left an email
+    for the reply) and handed back, a feedback comment. Ben: one conversation that must survive."""
     world.say(
         "conv-anna-1", "order_status", ANNA_TYPED[0], (("order_number", "AN-10001"), ("email", "anna@exmaple.com"))
     )
@@ -109,6 +113,7 @@ def anna_and_ben(world: World) -> None:
     world.say("conv-anna-1", "faq", ANNA_QUESTION)
     SqliteUnansweredStore(world.folder / "shop.db").record(ANNA_QUESTION, [("gift-cards", 0.2)])
     world.say("conv-anna-2", "human_handoff", "I want a person, I'm anna@example.com", (("email", "anna@example.com"),))
+    taken_live(world.url)
     feedback = SqlFeedbackStore.from_url(world.url)
     feedback.record(Feedback("conv-anna-1", "r1", "down", comment="please mail me at Anna@Example.com"))
     world.say(
@@ -121,6 +126,17 @@ def anna_and_ben(world: World) -> None:
     SqliteUnansweredStore(world.folder / "shop.db").record("do you ship to the moon", [("delivery", 0.1)])
     feedback.engine.dispose()
     proactive_and_learning(world)
+
+
+def taken_live(url: str) -> None:
+    """A ticket of Anna's first conversation that an agent took in the console, where Anna left an email for
+    the reply (`handoff_live`), then handed back to the bot (resolved)."""
+    handoffs = SqlHandoffStore.from_url(url)
+    ticket = handoffs.open("conv-anna-1", "asked for a person", [TranscriptLine("customer", ANNA_CALLBACK)])
+    handoffs.take(ticket.id, Agent(7, "Maria"))
+    handoffs.set_contact_email(ticket.id, ANNA_CONTACT)
+    handoffs.close(ticket.id)
+    handoffs.engine.dispose()
 
 
 def proactive_and_learning(world: World) -> None:
@@ -186,8 +202,10 @@ def test_export_is_complete(world: World) -> None:
     said = [e["text"] for c in data["conversations"] for e in c["events"] if e["event"] == "user"]
     assert ANNA_TYPED[0] in said and ANNA_QUESTION in said
     assert [f["comment"] for f in data["feedback"]] == ["please mail me at Anna@Example.com"]
-    assert [t["sender_id"] for t in data["handoff_tickets"]] == ["conv-anna-2"]
+    assert [t["sender_id"] for t in data["handoff_tickets"]] == ["conv-anna-2", "conv-anna-1"]
     assert any("anna@example.com" in line["text"] for line in data["handoff_tickets"][0]["transcript"])
+    live = data["handoff_tickets"][1]
+    assert (live["status"], live["agent_name"], live["contact_email"]) == ("resolved", "Maria", ANNA_CONTACT)
     assert {f["key"] for f in data["failed_verifications"]} == {"conversation:conv-anna-1"}
     assert [q["text"] for q in data["unanswered_questions"]] == [ANNA_QUESTION]
     assert [m["replies"] for m in data["proactive_messages"]] == [[{"text": "Your order AN-10001 has shipped."}]]
@@ -208,10 +226,13 @@ def test_delete_leaves_nothing_behind_in_any_table(world: World) -> None:
         "conv-anna-1",
         "conv-anna-2",
         ANNA_QUESTION,
+        ANNA_CONTACT,
+        ANNA_CALLBACK,
         *ANNA_TYPED,
     )
     before = scan(world.url, *needles)
     assert {"conversations", "conversation_events", "feedback", "shop_handoff_tickets", "kb_unanswered"} <= set(before)
+    assert ANNA_CONTACT in before["handoff_live"]
     assert {"customer_profiles", "verification_failures"} <= set(before)
     assert {"proactive_outbox", "proactive_reminders", "learning_suggestions"} <= set(before)
 
@@ -257,12 +278,15 @@ def test_purge_leaves_no_old_conversation_text_in_any_table(world: World) -> Non
         "please mail me",
         "do you ship to the moon",
     )
-    texts = (*texts, BEN_QUESTION, "has shipped")
-    assert {"learning_suggestions", "proactive_outbox"} <= set(scan(world.url, *texts))
+    texts = (*texts, BEN_QUESTION, "has shipped", ANNA_CALLBACK, ANNA_CONTACT)
+    before = scan(world.url, *texts)
+    assert {"learning_suggestions", "proactive_outbox", "shop_handoff_tickets"} <= set(before)
+    assert before["handoff_live"] == [ANNA_CONTACT]  # the resolved ticket's live row: the email left for the reply
 
     purged = purge_conversations(world.records.database, 30, now=time.time() + 31 * DAY)
 
     assert purged.rows["conversation_events"] > 0 and purged.rows["kb_unanswered"] == 2
+    assert purged.rows["shop_handoff_tickets"] == 1 and purged.rows["handoff_live"] == 1
     assert scan(world.url, *texts) == {}
     profile = world.records.customers.find(Identity.email("anna@example.com"))
     assert profile is not None and profile.preferences == {"shop": "berlin"}  # preferences are not text: kept
