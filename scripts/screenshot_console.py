@@ -1,10 +1,12 @@
-"""Take the screenshots in docs/console.md: the staff console's inbox, a live handoff, search, test panel, analytics.
+"""Take the screenshots in docs/console.md: the staff console's inbox, a live handoff, search, test panel,
+analytics and the admins' Customers page.
 
     .venv/bin/python scripts/screenshot_console.py        # starts its own server (trains once), writes docs/img/
 
 It makes a fresh state folder, seeds the sample conversations (`bot.analytics.sample`) for today and adds an
-admin and an agent to its database, then starts the server. A customer asks for a person in the widget (one
-browser context); the agent, signed in to the console (another), takes the conversation and replies.
+admin and an agent to its database, then starts the server. A customer verifies an order and asks for a person
+in the widget (one browser context); the agent, signed in to the console (another), sees the proven customer in
+the inbox, takes the conversation and replies; the admin (a third) looks the customer up.
 Needs Debian's chromium (`make browser-deps`).
 """
 
@@ -35,6 +37,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]  # fmt: skip
 PASSWORD = "correct horse battery staple"
 AGENT_EMAIL = "maria@example.com"
+ADMIN_EMAIL = "ann@example.com"
+CUSTOMER_EMAIL = "anna@example.com"
 VIEWPORT = {"width": 1280, "height": 800}
 
 
@@ -50,7 +54,7 @@ def prepare(state: Path) -> dict[str, str]:
         zone = ZoneInfo(settings.timezone)
         seed_sample(engine, datetime.now(zone).date(), zone)
         services = StaffServices.from_engine(engine, settings)
-        services.accounts.add("ann@example.com", PASSWORD, "admin", "Ann")
+        services.accounts.add(ADMIN_EMAIL, PASSWORD, "admin", "Ann")
         services.accounts.add(AGENT_EMAIL, PASSWORD, "agent", "Maria")
     finally:
         engine.dispose()
@@ -80,9 +84,9 @@ def new_page(browser: Browser, width: int = VIEWPORT["width"]) -> Page:
     return page
 
 
-def sign_in(page: Page, base: str) -> None:
+def sign_in(page: Page, base: str, email: str = AGENT_EMAIL) -> None:
     page.goto(f"{base}/console")
-    page.get_by_label("Email").fill(AGENT_EMAIL)
+    page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_label("Password").press("Enter")
     expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
@@ -94,6 +98,10 @@ def customer_asks_for_a_person(page: Page, base: str) -> tuple[Locator, int]:
     chat = page.locator("supportbot-chat")
     expect(chat.locator(".msg.bot").first).to_be_visible(timeout=20_000)
     box = chat.get_by_label("Message")
+    answers = chat.locator(".msg.bot").count()
+    box.fill(f"where is my order AN-10001? my email is {CUSTOMER_EMAIL}")  # proves who the customer is
+    box.press("Enter")
+    expect(chat.locator(".msg.bot").nth(answers)).to_be_visible(timeout=20_000)
     box.fill("I want to talk to a person")
     box.press("Enter")
     handed = chat.locator(".msg.bot", has_text="ticket #")
@@ -126,10 +134,10 @@ def take(browser: Browser, base: str, out: Path) -> None:
     agent.get_by_role("button", name="Take conversation").click()
     expect(chat.locator(".msg.bot").last).to_contain_text("Maria from our team joined the conversation.")
     reply = agent.get_by_label(re.compile("Your reply"))
-    reply.fill("Hello, this is Maria. How can I help? If it is about an order, please send me its number.")
+    reply.fill("Hello Anna, this is Maria. I can see AN-10001 is on its way with DHL. What can I do for you?")
     reply.press("Enter")
-    expect(chat.locator(".msg.bot.agent", has_text="its number")).to_be_visible(timeout=10_000)
-    expect(agent.get_by_role("log", name="Conversation")).to_contain_text("its number")
+    expect(chat.locator(".msg.bot.agent", has_text="What can I do for you?")).to_be_visible(timeout=10_000)
+    expect(agent.get_by_role("log", name="Conversation")).to_contain_text("What can I do for you?")
     shoot(agent, out / "console-handoff.png", full_page=True)  # the header, transcript and reply box
     chat.locator(".messages").evaluate("el => { el.scrollTop = el.scrollHeight; }")
     shoot(customer, out / "console-widget-agent.png")
@@ -148,6 +156,14 @@ def take(browser: Browser, base: str, out: Path) -> None:
     agent.goto(f"{base}/console/analytics")
     expect(agent.get_by_role("heading", name="Analytics", level=1)).to_be_visible()
     shoot(agent, out / "console-analytics.png")
+
+    admin = new_page(browser)
+    sign_in(admin, base, ADMIN_EMAIL)
+    admin.goto(f"{base}/console/customers")
+    admin.get_by_label("Email or shop customer id").fill(CUSTOMER_EMAIL)
+    admin.get_by_label("Email or shop customer id").press("Enter")
+    expect(admin.get_by_role("button", name="Export JSON")).to_be_visible()
+    shoot(admin, out / "console-customers.png")
 
 
 def main() -> None:

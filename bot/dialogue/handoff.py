@@ -19,7 +19,9 @@ A live agent (the console's inbox, `server/console/live.py`) works a ticket thro
 
 `take` is one conditional UPDATE (`… WHERE agent_id IS NULL AND the ticket is open`): of two agents racing
 for one ticket exactly one wins, the other gets `HandoffTakenError` ("Maria took this conversation at
-10:42 UTC"). `close` twice gets `HandoffClosedError` the second time and changes nothing. What the live
+10:42 UTC"). `close(id, agent)` is one conditional UPDATE too (`… WHERE the ticket is open AND its agent is
+this one or nobody`): an agent cannot hand back a conversation another agent took in the meantime
+(`HandoffTakenError`). `close` twice gets `HandoffClosedError` the second time and changes nothing. What the live
 agent needs beyond the original ticket (the agent, when they took it and were last seen, when the
 customer last typed, the email to reply to outside opening hours) is kept in the side table
 `handoff_live` (one row per ticket, created with the ticket; tickets of older databases get theirs at
@@ -174,8 +176,10 @@ class HandoffStore(Protocol):
         a ticket one already holds returns it."""
         ...
 
-    def close(self, ticket_id: int) -> HandoffTicket:
-        """Resolve an open ticket (handed back). Raises HandoffClosedError when it already was."""
+    def close(self, ticket_id: int, agent: Agent | None = None) -> HandoffTicket:
+        """Resolve an open ticket (handed back). With `agent`: only while that agent holds it or nobody
+        does, checked in the same step that closes it (HandoffTakenError when another agent holds it).
+        Raises HandoffClosedError when it already was resolved."""
         ...
 
     def seen(self, ticket_id: int, agent_id: int) -> bool:
@@ -268,10 +272,11 @@ class InMemoryHandoffStore:
             self._tickets[ticket_id] = ticket
             return ticket
 
-    def close(self, ticket_id: int) -> HandoffTicket:
+    def close(self, ticket_id: int, agent: Agent | None = None) -> HandoffTicket:
         with self._lock:
             ticket = self._known(ticket_id)
-            if ticket.status is HandoffStatus.RESOLVED:
+            held_by_other = agent is not None and ticket.agent is not None and ticket.agent.id != agent.id
+            if ticket.status is HandoffStatus.RESOLVED or held_by_other:
                 raise taken_error(ticket)
             ticket = replace(ticket, status=HandoffStatus.RESOLVED, resolved_at=self.clock())
             self._tickets[ticket_id] = ticket
@@ -436,13 +441,17 @@ class SqlHandoffStore:
             return ticket
         raise taken_error(ticket)
 
-    def close(self, ticket_id: int) -> HandoffTicket:
-        t = handoff_tickets
+    def close(self, ticket_id: int, agent: Agent | None = None) -> HandoffTicket:
+        t, live = handoff_tickets, handoff_live
+        closable = (t.c.id == ticket_id) & (t.c.status == HandoffStatus.OPEN.value)
+        if agent is not None:  # the holder is checked by the UPDATE itself: no window between check and close
+            others = select(live.c.ticket_id).where(
+                (live.c.ticket_id == ticket_id) & live.c.agent_id.is_not(None) & (live.c.agent_id != agent.id)
+            )
+            closable = closable & t.c.id.not_in(others)
         with self._transaction("write") as conn:
             closed = conn.execute(
-                t.update()
-                .where((t.c.id == ticket_id) & (t.c.status == HandoffStatus.OPEN.value))
-                .values(status=HandoffStatus.RESOLVED.value, resolved_at=self.clock())
+                t.update().where(closable).values(status=HandoffStatus.RESOLVED.value, resolved_at=self.clock())
             ).rowcount
             ticket = self._current(conn, ticket_id)
         if closed != 1:

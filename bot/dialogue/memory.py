@@ -66,6 +66,8 @@ NOT_TOPICS = frozenset(
     | MEMORY_INTENTS
 )
 """Intents that say nothing about what a conversation was about."""
+SIGNED_IN_NOTE = "signed_in"
+"""The session note naming the shop's customer id a signed token proved on the latest message."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,22 @@ def stored_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
     """The message's metadata as it is kept in the conversation: never the customer token (a credential),
     nor a client's claim of who the customer is (only the dialogue hands that to the greeting action)."""
     return {k: v for k, v in metadata.items() if k not in (TOKEN_METADATA_KEY, KNOWN_CUSTOMER_METADATA_KEY)}
+
+
+def proven_identities(state: ConversationState) -> tuple[Identity, ...]:
+    """Who the conversation's customer proved to be in this session, read from the memory's notes (for staff
+    tools such as the console inbox): the shop's customer id when the latest message the dialogue handled
+    carried a valid signed token, and the email an action verified. Empty when anonymous."""
+    notes = state.customer
+    if notes.get("session") != state.session_id:
+        return ()
+    found: list[Identity] = []
+    signed_in, verified = notes.get(SIGNED_IN_NOTE), notes.get("verified")
+    if isinstance(signed_in, str) and signed_in:
+        found.append(Identity("shop", signed_in))
+    if isinstance(verified, str) and verified:
+        found.append(Identity.email(verified))
+    return tuple(found)
 
 
 class CustomerMemory:
@@ -127,6 +145,10 @@ class CustomerMemory:
             return
         notes = self.notes(state)
         identity = self._token_identity(turn)
+        if identity is not None:  # kept for staff (`proven_identities`): the shop's id, never the token
+            notes[SIGNED_IN_NOTE] = identity.value
+        else:
+            notes.pop(SIGNED_IN_NOTE, None)
         if identity is None and notes.get("verified"):
             identity = Identity.email(str(notes["verified"]))
         if identity is not None:

@@ -2,8 +2,8 @@
 
 One module per area, each with its own `router`: `accounts` (sign in/out, staff, audit log), `inbox` (live
 agent handoff), `conversations` (transcript search and review), `knowledge` (entries, test panel,
-suggestions), `analytics`. `access` is the contract they share (roles, CSRF, `render`); `sessions` signs
-members in.
+suggestions), `analytics`, `customers` (admins: what is stored about a customer, export, delete). `access`
+is the contract they share (roles, CSRF, `render`); `sessions` signs members in.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
 from bot.config import Settings
-from server.console import accounts, analytics, conversations, inbox, knowledge
-from server.console.access import ConsoleError, ConsoleLoginRequired, render
+from server.console import accounts, analytics, conversations, customers, inbox, knowledge
+from server.console.access import ConsoleError, ConsoleLoginRequired, render, wants_json
 from server.console.sessions import install_sessions
 from server.errors import error_body
 
@@ -22,13 +22,12 @@ from server.errors import error_body
 def install_console(app: FastAPI, settings: Settings) -> None:
     install_sessions(app, settings)
     app.add_exception_handler(ConsoleError, _console_error)  # type: ignore[arg-type]
-    for module in (accounts, inbox, conversations, knowledge, analytics):
+    for module in (accounts, inbox, conversations, knowledge, analytics, customers):
         app.include_router(module.router)
 
 
 async def _console_error(request: Request, exc: ConsoleError) -> Response:
-    wants_json = request.url.path.startswith("/console/api/") or "application/json" in request.headers.get("accept", "")
-    if wants_json:
+    if wants_json(request):
         return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
     if isinstance(exc, ConsoleLoginRequired):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

@@ -11,7 +11,9 @@ single page may install `StaticConsoleSession` instead, which signs in a fixed m
 
 Not signed in: `ConsoleLoginRequired` (a 303 to `/console/login?next=...` for a page, a 401 in the JSON
 error shape for `/console/api/...`). Signed in without the role: `ConsoleForbidden` (403). A missing or
-wrong CSRF token: `ConsoleCsrfRejected` (403). `server/console/__init__.py` installs the handlers.
+wrong CSRF token: `ConsoleCsrfRejected` (403). `server/console/__init__.py` installs the handlers. Nothing a
+person typed is lost to an expired session: a form route that holds such text checks `csrf_valid` itself and
+shows the form again with the text (the knowledge editor does).
 """
 
 from __future__ import annotations
@@ -110,9 +112,8 @@ class RequireRole:
         return staff
 
 
-async def require_csrf(request: Request) -> None:
-    """A dependency for every state-changing console route: the session's token must come back in the
-    `X-CSRF-Token` header or the `csrf_token` form field."""
+async def csrf_valid(request: Request) -> bool:
+    """Whether the session's CSRF token came back in the `X-CSRF-Token` header or the `csrf_token` form field."""
     expected = csrf_token(request)
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
@@ -121,8 +122,23 @@ async def require_csrf(request: Request) -> None:
         form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    if not expected or not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
-        raise ConsoleCsrfRejected("the form's security token is missing or out of date: reload the page and try again")
+    return bool(expected and sent and hmac.compare_digest(sent.encode(), expected.encode()))
+
+
+CSRF_REJECTED = "the form's security token is missing or out of date: reload the page and try again"
+
+
+async def require_csrf(request: Request) -> None:
+    """A dependency for every state-changing console route: the session's token must come back in the
+    `X-CSRF-Token` header or the `csrf_token` form field. A route that holds text a person typed may check
+    `csrf_valid` itself instead, and show the form again with that text (`knowledge.knowledge_save`)."""
+    if not await csrf_valid(request):
+        raise ConsoleCsrfRejected(CSRF_REJECTED)
+
+
+def wants_json(request: Request) -> bool:
+    """A `/console/api/...` call or a client asking for JSON: errors answer in the JSON error shape."""
+    return request.url.path.startswith("/console/api/") or "application/json" in request.headers.get("accept", "")
 
 
 NAV: list[tuple[str, str, StaffRole]] = [
@@ -131,6 +147,7 @@ NAV: list[tuple[str, str, StaffRole]] = [
     ("Knowledge", "/console/knowledge", StaffRole.AGENT),
     ("Suggestions", "/console/suggestions", StaffRole.EDITOR),
     ("Analytics", "/console/analytics", StaffRole.AGENT),
+    ("Customers", "/console/customers", StaffRole.ADMIN),
     ("Staff", "/console/staff", StaffRole.ADMIN),
     ("Audit log", "/console/audit", StaffRole.ADMIN),
 ]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -29,6 +29,7 @@ from server.console.access import (
     StaffMember,
     StaffRole,
     audit,
+    csrf_token,
     current_staff,
     render,
     require_csrf,
@@ -116,6 +117,14 @@ async def logout(request: Request, staff: Member) -> Response:
     response = _redirect(request, "/console/login")
     clear_session_cookie(response, request)
     return response
+
+
+@router.get("/api/session")
+def session_api(request: Request, staff: Member) -> Response:
+    """The signed-in member and their session's CSRF token (401 when signed out), for a page whose form outlived
+    the session it was loaded in: `static/console/keep.js` refreshes the form's token before posting it again."""
+    body = {"email": staff.email, "role": staff.role.value, "csrf_token": csrf_token(request)}
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 # -- staff ----------------------------------------------------------------------------------------------------

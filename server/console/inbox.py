@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from bot.customers.identity import VERIFIED_EMAIL_SLOT
 from bot.dialogue.handoff import (
     Agent,
     HandoffClosedError,
@@ -35,6 +36,8 @@ from bot.dialogue.handoff import (
     HandoffTicket,
     utc_now,
 )
+from bot.dialogue.memory import proven_identities
+from bot.dialogue.state import ConversationState
 from server.console.access import RequireRole, StaffMember, StaffRole, audit, render, require_csrf
 from server.console.live import MAX_AGENT_TEXT, LiveHandoff, LiveView, live_of
 from server.errors import error_body
@@ -46,8 +49,8 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 Member = Annotated[StaffMember, Depends(RequireRole(StaffRole.AGENT))]
 Csrf = Depends(require_csrf)
 TicketId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-IDENTITY_SLOTS = ("verified_email", "verified_order")
-"""Slots that hold what the customer proved in this conversation (bot/actions/verification.py)."""
+VERIFIED_ORDER_SLOT = "verified_order"
+"""The slot holding the order the customer verified with its email in this conversation."""
 TRIED_TURNS = 3
 
 
@@ -140,17 +143,32 @@ def what_the_bot_tried(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return turns[-TRIED_TURNS:]
 
 
+def identity_of(state: ConversationState | None) -> dict[str, str]:
+    """Who the customer proved to be: `shop_customer` (the shop's customer id, from the signed token of a
+    customer signed in on the shop's site), `email` and `order` (an order number verified with its email).
+    Read from the customer memory's session notes (`proven_identities`) and the verification slots; empty
+    when the customer is anonymous."""
+    if state is None:
+        return {}
+    found: dict[str, str] = {}
+    for identity in proven_identities(state):
+        found["shop_customer" if identity.kind == "shop" else "email"] = identity.value
+    for key, slot in (("email", VERIFIED_EMAIL_SLOT), ("order", VERIFIED_ORDER_SLOT)):
+        value = state.slots.get(slot)
+        if key not in found and isinstance(value, str) and value.strip():
+            found[key] = value.strip()
+    return found
+
+
 def summary(live: LiveHandoff, ticket: HandoffTicket, now: datetime) -> dict[str, Any]:
     """A ticket for the inbox: the transcript, identity, sentiment and what the bot tried."""
     events = live.assistant.history(ticket.sender_id, 300)
     state = live.assistant.tracker_store.load(ticket.sender_id)
-    slots = state.slots if state is not None else {}
-    identity = {name: slots[name] for name in IDENTITY_SLOTS if slots.get(name)}
     session = state.events if state is not None else events  # with the actions run (history has only messages)
     return {
         **ticket_out(ticket, now),
         "transcript": transcript(events)[-40:],
-        "identity": identity,
+        "identity": identity_of(state),
         "sentiment": latest_sentiment(events),
         "tried": what_the_bot_tried(session),
     }

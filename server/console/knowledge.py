@@ -4,6 +4,7 @@
     GET  /console/knowledge/test?q=…             the test panel: top 5 entries, intent ranking, the customer's answer
     GET  /console/knowledge/{entry id}           one entry (a form for editors, read-only for agents)
     POST /console/knowledge/{entry id}           editors: write the edit to its Markdown file, then reload
+                                                 (session ended / stale CSRF token: the form again, text kept)
     GET  /console/suggestions                    editors: the open learning suggestions with their evidence
     POST /console/suggestions/{id}/accept|reject editors: decide one (the same `Learner` as /admin/learn)
 
@@ -31,7 +32,20 @@ from bot.faq.trial import Trial, try_question
 from bot.learning.changes import Overrides
 from bot.learning.errors import LearningError
 from bot.learning.learner import Learner
-from server.console.access import RequireRole, StaffMember, StaffRole, audit, render, require_csrf
+from server.console.access import (
+    CSRF_REJECTED,
+    ConsoleCsrfRejected,
+    ConsoleLoginRequired,
+    RequireRole,
+    StaffMember,
+    StaffRole,
+    audit,
+    csrf_valid,
+    current_staff,
+    render,
+    require_csrf,
+    wants_json,
+)
 from server.routes.admin_learn import LearningHTTPError, get_learner
 from server.turns import NotReady, ready_assistant
 
@@ -162,23 +176,45 @@ def knowledge_entry(request: Request, entry_id: EntryId, staff: AgentDep) -> Res
     return _entry_page(request, entry, staff)
 
 
-@router.post("/knowledge/{entry_id:path}", dependencies=[CsrfDep])
+async def _kept(request: Request, entry_id: str, form: dict[str, str]) -> Response | None:
+    """When the edit cannot be saved because the session ended or the form's CSRF token is out of date (a
+    new session since the page was loaded): the form again with the person's text and what to do, so
+    nothing typed is lost. None when the edit may go on. JSON clients get the usual 403 / 401."""
+    staff = current_staff(request)
+    if staff is not None:
+        RequireRole(StaffRole.EDITOR)(request)  # an agent is refused (403) whatever the token
+    valid = await csrf_valid(request)
+    if staff is not None and valid:
+        return None
+    if wants_json(request):
+        if not valid:
+            raise ConsoleCsrfRejected(CSRF_REJECTED)
+        raise ConsoleLoginRequired("sign in to the console first")
+    context = {"entry_id": entry_id, "form": form, "signed_out": staff is None}
+    return render(request, "console/knowledge_kept.html", context, status_code=401 if staff is None else 403)
+
+
+@router.post("/knowledge/{entry_id:path}")
 async def knowledge_save(
     request: Request,
     entry_id: EntryId,
-    staff: EditorDep,
     question: Annotated[str, Form(max_length=2000)] = "",
     alternates: Annotated[str, Form(max_length=20_000)] = "",
     answer: Annotated[str, Form(max_length=MAX_ANSWER)] = "",
     file_hash: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
+    """Save an edit (editors; the CSRF token is checked by `_kept`, which keeps the text when it fails)."""
+    form = {"question": question, "alternates": alternates, "answer": answer, "file_hash": file_hash}
+    kept = await _kept(request, entry_id, form)
+    if kept is not None:
+        return kept
+    staff = RequireRole(StaffRole.EDITOR)(request)
     service = _knowledge(request)
     if service is None:
         return _not_ready(request)
     entry = service.snapshot.entry(entry_id)
     if entry is None:
         return render(request, "console/error.html", {"message": f"there is no entry '{entry_id}'"}, status_code=404)
-    form = {"question": question, "alternates": alternates, "answer": answer, "file_hash": file_hash}
     edit = EntryEdit.from_form(question, alternates, answer)
     try:
         await run_in_threadpool(

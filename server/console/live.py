@@ -40,7 +40,6 @@ from bot.dialogue.handoff import (
     HandoffStore,
     HandoffTicket,
     get_handoff_store,
-    taken_error,
     utc_now,
 )
 from bot.dialogue.state import ConversationState, event
@@ -134,11 +133,9 @@ class LiveHandoff:
 
     def hand_back(self, ticket_id: int, agent: Agent) -> HandoffTicket:
         """Close the ticket and give the conversation back to the bot, which says so. A second hand back
-        raises HandoffClosedError and changes nothing; a conversation another agent holds, HandoffTakenError."""
-        held = self._ticket(ticket_id)
-        if held.taken and held.agent is not None and held.agent.id != agent.id:
-            raise taken_error(held)
-        ticket = self.handoffs.close(ticket_id)
+        raises HandoffClosedError and changes nothing; a conversation another agent holds, HandoffTakenError
+        (checked by the close itself, so an agent taking it meanwhile cannot lose it to this hand back)."""
+        ticket = self.handoffs.close(ticket_id, agent)
 
         def resume(state: ConversationState) -> None:
             if state.paused:

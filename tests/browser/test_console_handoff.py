@@ -2,8 +2,8 @@
 agent signed in to the console in a second browser context sees it arrive in the inbox, takes it, types
 (the widget shows "Maria is typing…") and replies (in the widget, with her name, within 1 s of the send),
 sees the customer typing, and hands back (the bot says so and answers again). Two agents racing to take
-one conversation: one wins, the other is told who did. A socket.io client (rasa-webchat's channel)
-receives the agent's reply too.
+one conversation: one wins, the other is told who did. An agent whose session ends mid-reply signs in again
+and finds the unsent reply as it was. A socket.io client (rasa-webchat's channel) receives the agent's reply too.
 
 The real app (real model, lifespan: the push hub and its outbox poller run) is served in a thread on
 loopback with its own SQLite database; members are added through `bot.staff` as the CLI would.
@@ -125,6 +125,7 @@ def test_an_agent_takes_answers_and_hands_back(served: str, browser: Browser, co
     agent.get_by_role("button", name="Take conversation").click()
     expect(chat.locator(".msg.bot").last).to_contain_text("Maria from our team joined the conversation.")
     expect(agent.locator("[data-holder]")).to_have_text("answered by Maria")
+    expect(agent.get_by_role("button", name="Take conversation")).to_be_hidden()  # taken: nothing left to take
 
     reply = agent.get_by_label(re.compile("Your reply"))
     reply.press_sequentially("Hello, this is Maria")
@@ -179,6 +180,46 @@ def test_two_agents_race_to_take_one_conversation(served: str, browser: Browser,
     expect(alerts[loser]).to_have_text(re.compile(rf"^{winner} took this conversation at \d\d:\d\d UTC$"))
     expect(alerts[1 - loser]).to_be_hidden()
     expect((maria, jonas)[loser].get_by_label(re.compile("Your reply"))).to_be_disabled()
+    for page in (maria, jonas):  # taken: neither page offers to take it any more
+        expect(page.get_by_role("button", name="Take conversation")).to_be_hidden()
+
+
+def test_an_unsent_reply_survives_the_session_ending(served: str, browser: Browser, contexts: list[Any]) -> None:
+    customer = open_page(contexts, browser)
+    chat, ticket = customer_asks_for_a_person(customer, served)
+    agent = open_page(contexts, browser)
+    sign_in(agent, served, "maria@example.com")
+    agent.goto(f"{served}/console/handoffs/{ticket}")
+    agent.get_by_role("button", name="Take conversation").click()
+    expect(agent.locator("[data-holder]")).to_have_text("answered by Maria")
+    reply = agent.get_by_label(re.compile("Your reply"))
+    expect(reply).to_be_enabled()
+    reply.press_sequentially("Your refund for AN-10001 left us on")
+
+    # the session ends (signed out in another tab of the same browser): the page's next poll gets 401 and
+    # reloads to the sign-in page; signing in again brings the agent back with the reply as it was
+    other = agent.context.new_page()
+    other.goto(f"{served}/console")
+    other.get_by_role("button", name="Sign out").click()
+    expect(other.get_by_label("Password")).to_be_visible()
+    other.close()
+    expect(agent.get_by_label("Password")).to_be_visible()
+    agent.get_by_label("Email").fill("maria@example.com")
+    agent.get_by_label("Password").fill(PASSWORD)
+    agent.get_by_label("Password").press("Enter")
+    expect(agent.get_by_role("heading", name=f"Conversation {ticket}")).to_be_visible()
+    reply = agent.get_by_label(re.compile("Your reply"))
+    expect(reply).to_have_value("Your refund for AN-10001 left us on")
+    expect(reply).to_be_enabled()  # still hers: she was away for less than the agent timeout
+
+    # once sent, the draft is gone: a reload shows an empty box
+    reply.press_sequentially(" Monday.")
+    reply.press("Enter")
+    expect(chat.locator(".msg.bot.agent", has_text="left us on Monday.")).to_be_visible()
+    expect(reply).to_have_value("")
+    agent.reload()
+    expect(agent.get_by_role("log", name="Conversation")).to_contain_text("left us on Monday.")
+    expect(agent.get_by_label(re.compile("Your reply"))).to_have_value("")
 
 
 def test_a_socketio_customer_receives_the_agents_reply(served: str, browser: Browser, contexts: list[Any]) -> None:

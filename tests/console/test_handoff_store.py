@@ -116,6 +116,69 @@ def test_two_threads_racing_exactly_one_wins(store: HandoffStore) -> None:
         assert store.get(ticket.id).agent == won[0]  # type: ignore[union-attr]
 
 
+def test_closing_for_an_agent_is_refused_while_another_agent_holds_it(store: HandoffStore, clock: Clock) -> None:
+    ticket = store.open("u1", "help", [])
+    store.take(ticket.id, MARIA)
+    clock.advance(200)
+    store.requeue_stale(clock.now - timedelta(seconds=120))  # Maria's console went away ...
+    store.take(ticket.id, JONAS)  # ... and Jonas took the conversation
+    with pytest.raises(HandoffTakenError) as refused:
+        store.close(ticket.id, MARIA)  # Maria's late hand back
+    assert str(refused.value) == "Jonas took this conversation at 10:45 UTC"
+    kept = store.get(ticket.id)
+    assert kept is not None and kept.taken and kept.agent == JONAS and kept.status is HandoffStatus.OPEN
+    assert store.close(ticket.id, JONAS).status is HandoffStatus.RESOLVED  # the holder may
+
+
+def test_closing_for_an_agent_works_while_nobody_holds_it(store: HandoffStore) -> None:
+    ticket = store.open("u1", "help", [])
+    assert store.close(ticket.id, MARIA).status is HandoffStatus.RESOLVED
+    with pytest.raises(HandoffClosedError):
+        store.close(ticket.id, MARIA)
+
+
+def test_a_hand_back_racing_another_agents_take_never_closes_their_conversation(
+    store: HandoffStore, clock: Clock
+) -> None:
+    for round_ in range(10):
+        ticket = store.open(f"back{round_}", "help", [])
+        store.take(ticket.id, MARIA)
+        clock.advance(200)
+        store.requeue_stale(clock.now - timedelta(seconds=120))
+        barrier = threading.Barrier(2)
+        outcome: dict[str, object] = {}
+
+        def take(
+            ticket_id: int = ticket.id, barrier: threading.Barrier = barrier, outcome: dict[str, object] = outcome
+        ) -> None:
+            barrier.wait()
+            try:
+                outcome["take"] = store.take(ticket_id, JONAS)
+            except HandoffClosedError as e:
+                outcome["take"] = e
+
+        def hand_back(
+            ticket_id: int = ticket.id, barrier: threading.Barrier = barrier, outcome: dict[str, object] = outcome
+        ) -> None:
+            barrier.wait()
+            try:
+                outcome["close"] = store.close(ticket_id, MARIA)
+            except HandoffTakenError as e:
+                outcome["close"] = e
+
+        threads = [threading.Thread(target=take), threading.Thread(target=hand_back)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        final = store.get(ticket.id)
+        assert final is not None
+        if isinstance(outcome["close"], HandoffTakenError):  # Jonas was first: his conversation stays open
+            assert final.status is HandoffStatus.OPEN and final.agent == JONAS
+        else:  # Maria's hand back was first: Jonas is told it was handed back
+            assert final.status is HandoffStatus.RESOLVED and isinstance(outcome["take"], HandoffClosedError)
+
+
 def test_an_agent_not_seen_for_the_timeout_loses_the_conversation(store: HandoffStore, clock: Clock) -> None:
     ticket = store.open("u1", "help", [])
     other = store.open("u2", "help", [])

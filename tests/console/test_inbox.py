@@ -3,6 +3,7 @@ real engine on the fake encoder, the SQL handoff store and the SQL outbox the wi
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from bot.assistant import Assistant
 from bot.config import Settings
+from bot.customers.identity import sign_customer_token
 from bot.dialogue.handoff import Agent, SqlHandoffStore
 from bot.dialogue.state import ConversationState, event
 from bot.proactive.outbox import SqlOutbox
@@ -25,6 +27,8 @@ from server.console.live import LiveHandoff, live_of
 from server.conversation_tokens import tokens_of
 from server.push import PushHub
 from tests.console.conftest import ConsoleClient, make_console_app
+from tests.customers.conftest import SECRET, Chat, make_bot
+from tests.customers.conftest import project as project  # noqa: F401  (the reference domain)
 
 ROOT = Path(__file__).resolve().parents[2]
 Clients = Callable[..., ConsoleClient]
@@ -72,6 +76,7 @@ def handed_over(app: FastAPI, sender: str, *, text: str = "I want to talk to a p
     )
     state.add(event("action", name="action_human_handoff"))
     state.set_slot("verified_email", "ana@example.com")
+    state.set_slot("verified_order", "AN-10001")
     assistant.tracker_store.save(state)
     return int(app.state.handoffs.open(sender, text, []).id)
 
@@ -95,7 +100,7 @@ def test_the_inbox_lists_waiting_conversations_with_what_an_agent_needs(
     assert [t["id"] for t in data["waiting"]] == [first, second] and data["count"] == 2  # oldest first
     ticket = data["waiting"][0]
     assert ticket["status"] == "waiting" and ticket["waiting_seconds"] >= 0
-    assert ticket["identity"] == {"verified_email": "ana@example.com"}
+    assert ticket["identity"] == {"email": "ana@example.com", "order": "AN-10001"}
     assert ticket["sentiment"] == {"label": "negative", "score": 0.8}
     assert ticket["tried"][0] == {
         "text": "where is my parcel",
@@ -109,6 +114,76 @@ def test_the_inbox_lists_waiting_conversations_with_what_an_agent_needs(
     assert page.status_code == 200 and "(2) Inbox" in page.text
     assert "<script>alert" not in page.text and "&lt;script&gt;alert(" in page.text  # customer text is text
     assert 'aria-live="polite"' in page.text
+
+
+def handed_over_chat(app: FastAPI, chat: Chat) -> int:
+    """The conversation a real dialogue engine (customer memory on) held, handed over: paused and saved."""
+    chat.state.paused = True
+    app.state.assistant.tracker_store.save(chat.state)
+    return int(app.state.handoffs.open(chat.state.sender_id, "a person please", []).id)
+
+
+def signed_in(customer_id: str, *, secret: str = SECRET) -> dict[str, Any]:
+    """The message metadata of a customer signed in on the shop's site (the widget's `data-customer-token`)."""
+    return {"customer_token": sign_customer_token(secret, customer_id, int(time.time()) + 3600)}
+
+
+def test_a_customer_proven_by_the_shops_signed_token_is_shown(
+    console_client: Clients, console_app: FastAPI, project: Any
+) -> None:
+    bot = make_bot(project)
+    bot.engine.memory.clock = time.time
+    chat = bot.chat("token-a")
+    chat.say("ask_hours", "is the Berlin shop open now?", [("shop", "berlin")], metadata=signed_in("cust-4711"))
+    ticket = handed_over_chat(console_app, chat)
+    agent = console_client("agent")
+    [waiting] = agent.get("/console/api/inbox").json()["waiting"]
+    assert waiting["id"] == ticket and waiting["identity"] == {"shop_customer": "cust-4711"}
+    page = agent.get(f"/console/handoffs/{ticket}").text
+    assert "Proven customer:" in page and "signed in on the shop&#39;s site as customer cust-4711" in page
+    assert "cust-4711" in agent.get("/console").text
+    stored = console_app.state.assistant.tracker_store.load("token-a")
+    assert stored is not None and "customer_token" not in json.dumps(stored.to_json())  # the id, never the token
+
+
+def test_an_order_verified_customer_is_shown_and_a_forged_token_proves_nothing(
+    console_client: Clients, console_app: FastAPI, project: Any
+) -> None:
+    bot = make_bot(project)
+    bot.engine.memory.clock = time.time
+    verified = bot.chat("verified-a")
+    verified.say(
+        "order_status",
+        "where is my order AN-10001 anna@example.com",
+        [("order_number", "AN-10001"), ("email", "anna@example.com")],
+    )
+    forged = bot.chat("forged-a")
+    forged.say("ask_hours", "is the Berlin shop open now?", metadata=signed_in("cust-9", secret="not-the-shops"))
+    first, second = handed_over_chat(console_app, verified), handed_over_chat(console_app, forged)
+    agent = console_client("agent")
+    identities = {t["id"]: t["identity"] for t in agent.get("/console/api/inbox").json()["waiting"]}
+    assert identities == {first: {"email": "anna@example.com"}, second: {}}
+    assert "verified email anna@example.com" in agent.get(f"/console/handoffs/{first}").text
+    assert "Not verified" in agent.get(f"/console/handoffs/{second}").text
+
+
+def test_a_signed_in_customer_who_also_verified_an_order_shows_both(
+    console_client: Clients, console_app: FastAPI, project: Any
+) -> None:
+    bot = make_bot(project)
+    bot.engine.memory.clock = time.time
+    chat = bot.chat("both-a")
+    chat.say(
+        "order_status",
+        "where is my order AN-10003 ben@example.com",
+        [("order_number", "AN-10003"), ("email", "ben@example.com")],
+        metadata=signed_in("cust-42"),
+    )
+    ticket = handed_over_chat(console_app, chat)
+    agent = console_client("agent")
+    [waiting] = agent.get("/console/api/inbox").json()["waiting"]
+    assert waiting["id"] == ticket
+    assert waiting["identity"] == {"shop_customer": "cust-42", "email": "ben@example.com"}
 
 
 def test_take_one_wins_and_the_customer_is_told_who_joined(console_client: Clients, console_app: FastAPI) -> None:

@@ -187,7 +187,44 @@ def test_an_edit_without_the_csrf_token_is_refused(console: Console) -> None:
     values = form_of(client.get(f"/console/knowledge/{ENTRY}").text)
     values["csrf_token"] = "wrong"
     assert client.post(f"/console/knowledge/{ENTRY}", data=values).status_code == 403
+    json_client = client.post(f"/console/knowledge/{ENTRY}", data=values, headers={"Accept": "application/json"})
+    assert json_client.status_code == 403 and json_client.json()["error"]["code"] == "csrf_rejected"
     assert console.audit == []
+
+
+def test_an_edit_with_an_out_of_date_token_keeps_the_text_and_saves_again(console: Console) -> None:
+    client = console.client(StaffRole.EDITOR)  # signed in again since the page was loaded: a new CSRF token
+    before = read_text(console.project / "knowledge/payments.md")
+    values = form_of(client.get(f"/console/knowledge/{ENTRY}").text)
+    values.update(csrf_token="token-of-the-session-that-ended", answer="Three payments: <my long careful text>.")
+    kept = client.post(f"/console/knowledge/{ENTRY}", data=values)
+    assert kept.status_code == 403 and "security token was out of date" in kept.text
+    assert "Three payments: &lt;my long careful text&gt;." in kept.text  # nothing typed is lost (and it is text)
+    assert read_text(console.project / "knowledge/payments.md") == before and console.audit == []
+    again = form_of(kept.text)
+    assert again["csrf_token"] == CSRF and again["answer"] == values["answer"]  # the form carries the new token
+    saved = client.post(f"/console/knowledge/{ENTRY}", data=again)
+    assert saved.status_code == 303 and "my long careful text" in read_text(console.project / "knowledge/payments.md")
+    assert console.audit == [("knowledge.edit", f"knowledge/payments.md#{ENTRY}")]
+
+
+def test_an_edit_posted_after_the_session_ended_keeps_the_text_and_asks_to_sign_in(console: Console) -> None:
+    before = read_text(console.project / "knowledge/payments.md")
+    values = form_of(console.client(StaffRole.EDITOR).get(f"/console/knowledge/{ENTRY}").text)
+    values["answer"] = "An hour of careful writing."
+    kept = console.client(None).post(f"/console/knowledge/{ENTRY}", data=values)  # the session expired meanwhile
+    assert kept.status_code == 401 and "Your console session has ended" in kept.text
+    assert "An hour of careful writing." in kept.text and values["question"] in kept.text
+    assert f'href="/console/login?next=/console/knowledge/{ENTRY}" target="_blank"' in kept.text
+    assert "keep.js" in kept.text  # refreshes the token after signing in again, before posting
+    assert read_text(console.project / "knowledge/payments.md") == before and console.audit == []
+
+
+def test_an_agent_is_refused_an_edit_whatever_the_token(console: Console) -> None:
+    client = console.client(StaffRole.AGENT)
+    values = {"csrf_token": "stale", "question": "Q?", "answer": "A.", "alternates": "", "file_hash": ""}
+    refused = client.post(f"/console/knowledge/{ENTRY}", data=values)
+    assert refused.status_code == 403 and "needs the editor role" in refused.text and "<textarea" not in refused.text
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,11 @@
     return (error && error.message) || `The server answered ${result.status}; try again.`;
   }
 
+  function sessionEnded(result) {
+    const code = result.data && result.data.error && result.data.error.code;
+    return result.status === 401 || (result.status === 403 && code === "csrf_rejected");
+  }
+
   function el(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
@@ -35,6 +40,26 @@
   function minutes(seconds) {
     const m = Math.floor(seconds / 60);
     return m < 1 ? "under a minute" : `${m} min`;
+  }
+
+  // Who the customer proved to be (mirrors templates/console/identity.html).
+  const IDENTITY_LABELS = {
+    shop_customer: "signed in on the shop's site as customer",
+    email: "verified email",
+    order: "verified order",
+  };
+
+  function identityLine(identity, anonymous) {
+    const ids = Object.entries(identity || {});
+    if (!ids.length) {
+      const none = el("p", "muted", anonymous);
+      none.dataset.identity = "";
+      return none;
+    }
+    const who = el("p");
+    who.dataset.identity = "";
+    who.append(el("strong", null, "Proven customer: "), ids.map(([k, v]) => `${IDENTITY_LABELS[k] || k} ${v}`).join("; "));
+    return who;
   }
 
   // -- the inbox ------------------------------------------------------------------------------------
@@ -70,14 +95,7 @@
       const asked = el("p");
       asked.append(el("strong", null, "Asked: "), t.reason);
       li.append(asked);
-      const ids = Object.entries(t.identity || {});
-      if (ids.length) {
-        const who = el("p");
-        who.append(el("strong", null, "Verified: "), ids.map(([k, v]) => `${k.replace("verified_", "")} ${v}`).join(", "));
-        li.append(who);
-      } else {
-        li.append(el("p", "muted", "Not verified"));
-      }
+      li.append(identityLine(t.identity, "Not verified: the customer has not proven who they are"));
       if ((t.tried || []).length) {
         const tried = el("p");
         const said = t.tried.map((turn) => {
@@ -169,6 +187,20 @@
     let ticket = null;
     let lastTyping = 0;
 
+    // The unsent reply survives a reload (a poll answered 401 when the session ended: sign in, come back):
+    // kept in this tab's sessionStorage per conversation, restored here, dropped once it is sent.
+    const draftKey = `supportbot.console.draft.${id}`;
+    function keepDraft() {
+      try {
+        if (text.value) window.sessionStorage.setItem(draftKey, text.value);
+        else window.sessionStorage.removeItem(draftKey);
+      } catch (e) { /* storage refused (private mode, quota): the text stays in the box */ }
+    }
+    try {
+      const draft = window.sessionStorage.getItem(draftKey);
+      if (draft && !text.value) text.value = draft;
+    } catch (e) { /* no storage: nothing to restore */ }
+
     function showError(message) {
       error.textContent = message;
       error.hidden = !message;
@@ -208,6 +240,7 @@
           show(result.data.ticket);
           typing.textContent = result.data.customer_typing ? "The customer is typing…" : "";
         } else if (result.status === 401) {
+          keepDraft(); // the reload goes to the sign-in page and back here, where the draft is restored
           window.location.reload();
           return;
         }
@@ -237,7 +270,13 @@
       const value = text.value.trim();
       if (!value) return;
       const result = await act(`${base}/messages`, { text: value });
-      if (result.ok) text.value = "";
+      if (result.ok) {
+        text.value = "";
+        keepDraft();
+      } else if (sessionEnded(result)) {
+        keepDraft(); // signed out, or signed in again elsewhere (a new CSRF token): reload, keep the reply
+        window.location.reload();
+      }
     });
     text.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -246,6 +285,7 @@
       }
     });
     text.addEventListener("input", () => {
+      keepDraft();
       const now = Date.now();
       if (!mine() || now - lastTyping < 2000 || !text.value) return;
       lastTyping = now;
