@@ -240,6 +240,33 @@ def postgres_problem(admin_url: str = POSTGRES_ADMIN_URL) -> str | None:
     return None
 
 
+def postgres_service_problem() -> str | None:
+    """Why the machine's PostgreSQL cannot be restarted here (it is not a local `pg_ctlcluster` service), or None."""
+    import shutil
+
+    if not Path("/etc/postgresql").is_dir() or shutil.which("pg_ctlcluster") is None:
+        return "PostgreSQL is not a local pg_ctlcluster service here: it cannot be restarted"
+    return None
+
+
+def pg_ctlcluster(action: str) -> subprocess.CompletedProcess[str]:
+    """`pg_ctlcluster <newest version> main <action>` (start, restart) on the machine's PostgreSQL: other
+    processes of the machine use it too, so a restart is for the tests and benchmark that mean it."""
+    version = sorted(p.name for p in Path("/etc/postgresql").iterdir())[-1]
+    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def ensure_postgres_up(attempts: int = 30) -> None:
+    """Start the machine's PostgreSQL until it answers (after a restart that went wrong); AssertionError if not."""
+    for _ in range(attempts):
+        if postgres_problem() is None:
+            return
+        pg_ctlcluster("start")
+        time.sleep(1)
+    raise AssertionError(f"PostgreSQL did not come back: {postgres_problem()}")
+
+
 def haproxy_config(
     node_ports: Sequence[int], *, port: int, error_file: Path | None = None, check_interval_ms: int = 500
 ) -> str:
@@ -363,11 +390,70 @@ class HaproxyProcess:
         self.stop()
 
 
+class RedisProcess:
+    """A private `redis-server` (`executable`, Debian's) on loopback `port` (a free one by default), without
+    persistence (`--save "" --appendonly no`): `url` is its `SUPPORTBOT_REDIS_URL`. `stop()` then `start()`
+    restarts it on the same port, empty, as a Redis without persistence comes back. For tests that take Redis
+    away: never the machine's Redis on 6379, which other processes use. Entering starts it and waits for PING.
+    """
+
+    def __init__(self, executable: str, *, port: int | None = None, log: Path | None = None) -> None:
+        self.executable = executable
+        self.port = port if port is not None else free_port()
+        self.url = f"redis://{HOST}:{self.port}/0"
+        self.log_path = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10) -> None:
+        """Start the server and wait until it answers PING (ServerNotReady if it exits or does not answer)."""
+        log = str(self.log_path) if self.log_path is not None else ""
+        command = [self.executable, "--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly", "no",
+                   "--daemonize", "no", "--logfile", log]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while not self.ping():
+            if self.process.poll() is not None:
+                raise ServerNotReady(f"redis-server on port {self.port} exited with status {self.process.returncode}")
+            if time.monotonic() > deadline:
+                raise ServerNotReady(f"redis-server on port {self.port} did not answer PING after {timeout:.0f} s")
+            time.sleep(0.05)
+
+    def ping(self) -> bool:
+        """Does the server answer PING now? (One try, no client-side retries.)"""
+        try:
+            with socket.create_connection((HOST, self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """SIGTERM (Redis closes every client connection and exits), SIGKILL after 10 s."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> RedisProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
 class ClusterNodes:
     """`count` bot nodes (`supportbot serve`, each its own process on its own loopback port) sharing the
-    settings in `env` (the database URL, the knowledge folder, the state folder with the trained model, the
-    secret key; later the Redis URL). Logs go to `logs/node<i>.log`. A node can be killed and restarted on
-    the same port, so the balancer's configuration stays valid.
+    settings in `env` (`cluster_environment`: the database URL, the knowledge folder, the state folder with the
+    trained model, the secret key, the Redis URL when there is one). Logs go to `logs/node<i>.log`. A node can
+    be killed and restarted on the same port, so the balancer's configuration stays valid.
 
     `start()` starts node 0 first and waits until it is ready (it creates the tables the nodes share), then
     the others at once."""
@@ -529,6 +615,7 @@ class LoadTurn:
     status: int | None  # None: no HTTP answer at all (connection refused or reset)
     node: str | None = None
     error: str | None = None  # the JSON error's code, or the transport error
+    retry_after: str | None = None  # the `Retry-After` header of an error answer
 
     @property
     def acknowledged(self) -> bool:
@@ -579,7 +666,10 @@ def simulate_customers(
                     results[index].append(LoadTurn(sender, text, started, ended, 200, node))
                     continue
                 code = _error_code(answer)
-                results[index].append(LoadTurn(sender, text, started, ended, answer.status_code, node, code))
+                retry_after = answer.headers.get("retry-after")
+                results[index].append(
+                    LoadTurn(sender, text, started, ended, answer.status_code, node, code, retry_after)
+                )
                 time.sleep(0.05)
 
     threads = [threading.Thread(target=customer, args=(i,), daemon=True) for i in range(customers)]
@@ -597,6 +687,47 @@ def _error_code(answer: httpx.Response) -> str:
         return f"not JSON: {answer.text[:80]!r}"
     error = body.get("error") if isinstance(body, dict) else None
     return str(error.get("code")) if isinstance(error, dict) else f"not the error shape: {str(body)[:80]}"
+
+
+@dataclass(frozen=True)
+class OutageCheck:
+    """What the customers saw while a service the nodes need (PostgreSQL, Redis) went away and came back."""
+
+    turns: int
+    errors: int  # turns not acknowledged
+    before_outage: list[str]  # errors that ended before the service went away (there should be none)
+    wrong: list[str]  # errors that are not a 503 with an expected code and a `Retry-After`
+    slow: list[float]  # seconds taken by the errors slower than the fail-fast limit
+    recovered_after: float | None  # when the last error ended, in seconds after the service was back
+    answered_after: int  # turns sent after the service was back and acknowledged
+
+    def ok(self, recovery_seconds: float) -> bool:
+        recovered = self.recovered_after is None or self.recovered_after <= recovery_seconds
+        return not (self.before_outage or self.wrong or self.slow) and recovered and self.answered_after > 0
+
+
+def outage_check(
+    turns: Sequence[LoadTurn], *, down: float, back: float, codes: set[str], fail_fast_seconds: float
+) -> OutageCheck:
+    """Sort the turns of a run in which a service went away at `down` and answered again at `back`
+    (monotonic seconds): requests must fail fast (`fail_fast_seconds`) with a 503 in the JSON error shape
+    (`codes`) and `Retry-After`, only from the outage on, and stop failing soon after `back`."""
+    errors = [t for t in turns if not t.acknowledged]
+    return OutageCheck(
+        turns=len(turns),
+        errors=len(errors),
+        before_outage=[f"{t.status} {t.error} {t.text!r}" for t in errors if t.ended < down],
+        wrong=sorted(
+            {
+                f"{t.status} {t.error} Retry-After={t.retry_after}"
+                for t in errors
+                if t.status != 503 or t.error not in codes or not t.retry_after
+            }  # fmt: skip
+        ),
+        slow=[round(t.ended - t.started, 2) for t in errors if t.ended - t.started > fail_fast_seconds],
+        recovered_after=round(max(t.ended for t in errors) - back, 2) if errors else None,
+        answered_after=sum(1 for t in turns if t.acknowledged and t.started > back),
+    )
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,13 @@
   the machine's Redis) or `SUPPORTBOT_REDIS_URL`, when set, is passed to every node: the nodes then coordinate
   through Redis (locks with fencing, reload broadcast, shared limits) as on several machines.
 
-PostgreSQL and haproxy are services of the machine (`make cluster-deps` installs haproxy). Missing, the
-tests skip locally and FAIL in CI (`CI` set), like the browser tests without chromium. Node logs go to
-`test-artifacts/cluster/`.
+* `redis_cluster`: 2 more nodes (own database, same shared folders) coordinating through a PRIVATE
+  `redis-server` on a free port (`RedisProcess`), which a test may stop and start again; the machine's Redis
+  on 6379 is never restarted (other processes use it).
+
+PostgreSQL, haproxy and redis-server are services or packages of the machine (`make cluster-deps` installs
+haproxy). Missing, the tests skip locally and FAIL in CI (`CI` set), like the browser tests without chromium
+(`missing_requirement`). Node logs go to `test-artifacts/cluster/`.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +34,7 @@ from server.testing import (
     ClusterNodes,
     HaproxyProcess,
     PostgresDatabase,
+    RedisProcess,
     ServerNotReady,
     balancer_error_file,
     cluster_environment,
@@ -49,7 +55,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "restarts_postgres: restarts the machine's PostgreSQL (runs last)")
 
 
-def _missing(what: str) -> None:
+def missing_requirement(what: str) -> None:
+    """Skip the test, or fail it when `CI` is set: CI must run the cluster tests, not skip them."""
     if os.environ.get("CI"):
         pytest.fail(f"{what}; CI must provide it for the cluster tests (docs/deploy.md)", pytrace=False)
     pytest.skip(what)
@@ -59,7 +66,7 @@ def _missing(what: str) -> None:
 def haproxy_path() -> str:
     path = shutil.which("haproxy")
     if path is None:
-        _missing("haproxy is not installed (run `make cluster-deps`)")
+        missing_requirement("haproxy is not installed (run `make cluster-deps`)")
     assert path is not None
     return path
 
@@ -68,7 +75,7 @@ def haproxy_path() -> str:
 def postgres_database() -> Iterator[PostgresDatabase]:
     problem = postgres_problem()
     if problem is not None:
-        _missing(problem)
+        missing_requirement(problem)
     with PostgresDatabase() as database:
         yield database
 
@@ -114,37 +121,93 @@ class Cluster:
             self.nodes.node(index).wait_ready(READY_TIMEOUT_SECONDS)
 
 
-@pytest.fixture(scope="session")
-def cluster(haproxy_path: str, postgres_database: PostgresDatabase, shared_dirs: SharedDirs) -> Iterator[Cluster]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    env = cluster_environment(
+def node_environment(
+    database: PostgresDatabase, dirs: SharedDirs, redis_url: str | None, **settings: str
+) -> dict[str, str]:
+    """What every node of a test cluster gets (`cluster_environment`), plus `settings`."""
+    defaults = {
+        "rate_limit_per_minute": "0",
+        "rate_limit_per_ip_per_minute": "0",
+        "learning_retrain": "false",
+        "encoder_threads": "1",
+        "turn_threads": "4",
+    }
+    return cluster_environment(
         os.environ,
         project_dir=ROOT,
-        state_dir=shared_dirs.state,
-        knowledge_dir=shared_dirs.knowledge,
-        database_url=postgres_database.url,
+        state_dir=dirs.state,
+        knowledge_dir=dirs.knowledge,
+        database_url=database.url,
         secret_key=secrets.token_urlsafe(32),
-        redis_url=os.environ.get("SUPPORTBOT_CLUSTER_REDIS_URL") or os.environ.get("SUPPORTBOT_REDIS_URL"),
+        redis_url=redis_url,
         embedding_cache=str(ROOT / ".supportbot" / "cache" / "embeddings.sqlite"),
-        rate_limit_per_minute="0",
-        rate_limit_per_ip_per_minute="0",
-        learning_retrain="false",
-        encoder_threads="1",
-        turn_threads="4",
+        **(defaults | settings),
     )
+
+
+@contextmanager
+def running_cluster(
+    haproxy_path: str, env: Mapping[str, str], count: int, logs: Path
+) -> Iterator[tuple[str, ClusterNodes]]:
+    """Prepare once, start `count` nodes with `env` and HAProxy in front; the balancer's URL and the nodes.
+    A failure to start fails the test with the first line of the cause and where the logs are."""
+    logs.mkdir(parents=True, exist_ok=True)
     try:
-        prepare_cluster(env, cwd=ROOT, log=ARTIFACTS / "prepare.log")
+        prepare_cluster(env, cwd=ROOT, log=logs / "prepare.log")
     except ServerNotReady as e:
         pytest.fail(str(e), pytrace=False)
-    nodes = ClusterNodes(NODES, env, logs=ARTIFACTS, cwd=ROOT)
+    nodes = ClusterNodes(count, env, logs=logs, cwd=ROOT)
     port = free_port()
-    config = haproxy_config(nodes.ports, port=port, error_file=balancer_error_file(ARTIFACTS / "503.http"))
+    config = haproxy_config(nodes.ports, port=port, error_file=balancer_error_file(logs / "503.http"))
     try:
-        with nodes, HaproxyProcess(haproxy_path, config, port=port, config_path=ARTIFACTS / "haproxy.cfg") as proxy:
-            _wait_balanced(proxy.url, NODES)
-            yield Cluster(proxy.url, nodes, postgres_database, shared_dirs)
+        with nodes, HaproxyProcess(haproxy_path, config, port=port, config_path=logs / "haproxy.cfg") as proxy:
+            _wait_balanced(proxy.url, count)
+            yield proxy.url, nodes
     except ServerNotReady as e:
-        pytest.fail(f"{str(e).splitlines()[0]}; see {ARTIFACTS}", pytrace=False)
+        pytest.fail(f"{str(e).splitlines()[0]}; see {logs}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def cluster(haproxy_path: str, postgres_database: PostgresDatabase, shared_dirs: SharedDirs) -> Iterator[Cluster]:
+    redis_url = os.environ.get("SUPPORTBOT_CLUSTER_REDIS_URL") or os.environ.get("SUPPORTBOT_REDIS_URL")
+    env = node_environment(postgres_database, shared_dirs, redis_url)
+    with running_cluster(haproxy_path, env, NODES, ARTIFACTS) as (url, nodes):
+        yield Cluster(url, nodes, postgres_database, shared_dirs)
+
+
+@dataclass
+class RedisCluster(Cluster):
+    """A cluster whose nodes coordinate through a Redis of its own, which a test may stop and start again."""
+
+    redis: RedisProcess
+
+
+REDIS_CLUSTER_NODES = 2
+
+
+@pytest.fixture(scope="module")
+def redis_cluster(haproxy_path: str, shared_dirs: SharedDirs) -> Iterator[RedisCluster]:
+    """2 nodes and HAProxy, with their own database and a private `redis-server` on a free port. Rate limits
+    are on (high enough never to refuse this load) so that their fail-open path runs while Redis is away."""
+    server = shutil.which("redis-server")
+    if server is None:
+        missing_requirement("redis-server is not installed (apt-get install redis-server)")
+    assert server is not None
+    problem = postgres_problem()
+    if problem is not None:
+        missing_requirement(problem)
+    logs = ARTIFACTS / "redis-restart"
+    logs.mkdir(parents=True, exist_ok=True)
+    with PostgresDatabase() as database, RedisProcess(server, log=logs / "redis.log") as redis:
+        env = node_environment(
+            database,
+            shared_dirs,
+            redis.url,
+            rate_limit_per_minute="100000",
+            rate_limit_per_ip_per_minute="100000",
+        )
+        with running_cluster(haproxy_path, env, REDIS_CLUSTER_NODES, logs) as (url, nodes):
+            yield RedisCluster(url, nodes, database, shared_dirs, redis)
 
 
 def _wait_balanced(url: str, count: int, timeout: float = 30) -> None:

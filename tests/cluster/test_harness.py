@@ -1,5 +1,6 @@
 """The cluster harness itself (server/testing.py): the history check finds every kind of damage, and the
-generated HAProxy configuration is one haproxy accepts. No database or node needed."""
+generated HAProxy configuration is one haproxy accepts. No database or node needed. deploy/'s files:
+test_deploy_files.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from server.testing import LoadTurn, balancer_error_file, check_histories, haproxy_config
+from server.testing import (
+    LoadTurn,
+    RedisProcess,
+    balancer_error_file,
+    check_histories,
+    haproxy_config,
+    outage_check,
+)
 
 
 def turn(sender: str, text: str, at: float, status: int | None = 200) -> LoadTurn:
@@ -59,16 +67,49 @@ def test_haproxy_accepts_the_generated_configuration(tmp_path: Path) -> None:
     assert "balance roundrobin" in text and "httpchk GET /readyz" in text and "cookie" not in text
 
 
-def test_the_deploy_folder_configuration_is_valid(tmp_path: Path) -> None:
-    """deploy/haproxy.cfg with the compose host names replaced by loopback (they resolve only in compose)."""
-    haproxy = shutil.which("haproxy")
-    if haproxy is None:
-        pytest.skip("haproxy is not installed (make cluster-deps)")
-    deploy = Path(__file__).resolve().parents[2] / "deploy"
-    text = (deploy / "haproxy.cfg").read_text()
-    text = text.replace("/usr/local/etc/haproxy/503.json.http", str(deploy / "503.json.http"))
-    for node in ("bot1", "bot2", "bot3"):
-        text = text.replace(f"{node}:8000", "127.0.0.1:8000")
-    (tmp_path / "haproxy.cfg").write_text(text)
-    checked = subprocess.run([haproxy, "-c", "-f", str(tmp_path / "haproxy.cfg")], capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+def failed(
+    at: float, took: float = 0.01, status: int = 503, code: str = "store_unavailable", retry: str = "1"
+) -> LoadTurn:
+    return LoadTurn("c", f"t{at}", at, at + took, status, "node0", code, retry)
+
+
+def test_an_outage_that_failed_fast_in_the_error_shape_and_recovered_passes() -> None:
+    turns = [turn("c", "t0", 0), failed(10.0), failed(10.5), turn("c", "t12", 12.2)]
+    check = outage_check(turns, down=9.9, back=12.0, codes={"store_unavailable"}, fail_fast_seconds=2.5)
+    assert check.ok(recovery_seconds=5.0) and check.errors == 2 and check.answered_after == 1
+    assert check.recovered_after == -1.49
+
+
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        (failed(5.0), "before_outage"),
+        (failed(10.0, status=500, code="internal_error"), "wrong"),
+        (failed(10.0, code="not_ready", retry=""), "wrong"),
+        (failed(10.0, took=3.0), "slow"),
+        (failed(17.5), "recovered_after"),
+    ],
+)
+def test_each_way_an_outage_can_go_wrong_is_found(bad: LoadTurn, problem: str) -> None:
+    turns = [turn("c", "t0", 0), failed(10.0), bad, turn("c", "t19", 19.0)]
+    check = outage_check(turns, down=9.9, back=12.0, codes={"store_unavailable"}, fail_fast_seconds=2.5)
+    assert not check.ok(recovery_seconds=5.0)
+    assert getattr(check, problem)
+
+
+def test_a_private_redis_restarts_empty_on_the_same_port(tmp_path: Path) -> None:
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    import redis
+
+    with RedisProcess(server, log=tmp_path / "redis.log") as private:
+        assert private.port != 6379 and private.url == f"redis://127.0.0.1:{private.port}/0"
+        client = redis.Redis.from_url(private.url)
+        client.set("kept", "1")
+        private.stop()
+        assert not private.ping()
+        private.start()
+        assert private.ping() and client.get("kept") is None
+        client.close()
+    assert not private.ping()
