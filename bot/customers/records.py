@@ -77,9 +77,11 @@ class PersonalRecords:
         profile = self.customers.find(identity)
         email = identity.value if identity.kind == "email" else (profile.email if profile else None)
         senders = {c.sender_id for c in profile.conversations} if profile else set()
-        if email:
-            with self.database.transaction("read") as (conn, tables):
+        with self.database.transaction("read") as (conn, tables):
+            if email:
                 senders |= _senders_mentioning(conn, tables, email)
+            if identity.kind == "shop":  # a signed-in customer who never gave consent has no profile to link them
+                senders |= _senders_signed_in(conn, tables, identity.value)
         person = Person(asked, email, profile, tuple(sorted(senders)))
         if not person.found:
             raise CustomerNotFoundError(asked)
@@ -227,6 +229,21 @@ def _senders_mentioning(conn: Connection, tables: Tables, email: str) -> set[str
             query = select(table.c.sender_id).where(_mentions(table.c[column], email)).distinct()
             found |= {str(r[0]) for r in conn.execute(query)}
     return found
+
+
+SIGNED_IN_NOTE = "signed_in"
+"""The conversation note (bot.dialogue.memory) holding the shop customer id proven by a signed token."""
+
+
+def _senders_signed_in(conn: Connection, tables: Tables, customer_id: str) -> set[str]:
+    """Conversations whose saved state notes this shop customer as signed in."""
+    if tables.conversations is None:
+        return set()
+    value = json.dumps(customer_id)
+    notes = [f'"{SIGNED_IN_NOTE}": {value}', f'"{SIGNED_IN_NOTE}":{value}']
+    column = tables.conversations.c.state
+    query = select(tables.conversations.c.sender_id).where(or_(*(column.contains(n, autoescape=True) for n in notes)))
+    return {str(r[0]) for r in conn.execute(query)}
 
 
 def _customer_texts(conversations: Iterable[dict[str, Any]]) -> set[str]:

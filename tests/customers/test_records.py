@@ -269,6 +269,21 @@ def test_delete_of_a_signed_in_customer_leaves_nothing_in_any_table(world: World
     assert scan(world.url, *needles) == {}
 
 
+def test_a_signed_in_customer_without_a_profile_is_found_exported_and_deleted(world: World) -> None:
+    """No consent, so no profile: the conversation is still theirs (the signed-in note) and goes with them."""
+    customer = {"customer_token": sign_customer_token(SECRET, "cust-0042", int(time.time()) + 3600)}
+    world.say("conv-yan", "faq", "do yan's invoices come in teal", **customer)
+    world.say("conv-other", "faq", "do you sell teal scarves")  # someone else, anonymous
+    assert world.records.customers.find(Identity("shop", "cust-0042")) is None
+
+    exported = world.records.export("cust-0042")
+    assert [c["sender_id"] for c in exported["conversations"]] == ["conv-yan"]
+
+    world.records.delete("cust-0042")
+    assert scan(world.url, "conv-yan", "invoices come in teal") == {}
+    assert scan(world.url, "conv-other")  # the anonymous conversation stays
+
+
 def test_purge_leaves_no_old_conversation_text_in_any_table(world: World) -> None:
     anna_and_ben(world)
     texts: tuple[str, ...] = (
