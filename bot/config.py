@@ -211,12 +211,23 @@ class Settings(BaseSettings):
     conversation_retention_days: int = Field(
         90,
         ge=0,
-        description="Conversation text older than this many days (messages, feedback comments, handoff transcripts, "
-        "unanswered questions) is purged by `serve` at start-up and daily, or by `supportbot customers purge`; "
-        "0 = keep it forever.",
+        description="Conversation text older than this many days (messages, feedback comments, handoff tickets with "
+        "their live rows, unanswered questions, queued proactive messages, finished reminders) is purged by `serve` "
+        "at start-up and daily, or by `supportbot customers purge`; 0 = keep it forever (docs/customers.md).",
     )
 
     # Speaking first (docs/proactive.md)
+    reminder_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A claimed reminder not fired within this many seconds (its worker died) is claimed again.",
+    )
+    reminder_max_attempts: int = Field(
+        5, ge=1, description="Deliveries of one reminder tried (crashed claims included) before it is marked failed."
+    )
+    reminder_retry_seconds: float = Field(
+        5.0, gt=0, description="Wait before retrying a failed reminder; doubled at each further attempt."
+    )
     proactive_poll_seconds: float = Field(
         0.5,
         gt=0,

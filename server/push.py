@@ -238,7 +238,12 @@ def start_proactive(
     """Build the outbox, scheduler, service and hub onto `app.state`; start their loops (call from the lifespan)."""
     url = settings.resolved_database_url
     outbox = SqlOutbox.from_url(url)
-    scheduler = SqlScheduler.from_url(url)
+    scheduler = SqlScheduler.from_url(
+        url,
+        lease_seconds=settings.reminder_lease_seconds,
+        max_attempts=settings.reminder_max_attempts,
+        retry_seconds=settings.reminder_retry_seconds,
+    )
     if not isinstance(assistant.tracker_store, SchedulingTrackerStore):
         assistant.tracker_store = SchedulingTrackerStore(assistant.tracker_store, scheduler)
     service = ProactiveService(assistant, outbox, scheduler)
