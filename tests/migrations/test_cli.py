@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from bot.config import get_settings
 from bot.dialogue.tracker_store import make_engine
+from bot.errors import BackendError
 from bot.migrations import VERSION_TABLE, head
 from bot.migrations.cli import db_app
 from bot.migrations.schema import table_names
@@ -64,3 +65,21 @@ def test_the_commands_are_registered_as_supportbot_db() -> None:
 
     assert ("bot.migrations.cli", "db_app", "db") in PLUGINS
     assert {command.name for command in db_app.registered_commands} == {"upgrade", "current"}
+
+
+@pytest.mark.parametrize("command", ["upgrade", "current"])
+def test_an_unreachable_database_is_one_clear_error_without_the_password(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUPPORTBOT_DATABASE_URL", "postgresql+psycopg://nobody:s3cret@127.0.0.1:1/nothing")
+    monkeypatch.setenv("SUPPORTBOT_STATE_DIR", str(tmp_path / "state"))
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(db_app, [command])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code != 0
+    assert isinstance(result.exception, BackendError)
+    message = str(result.exception)
+    assert "127.0.0.1:1/nothing" in message and "SUPPORTBOT_DATABASE_URL" in message
+    assert "s3cret" not in message
