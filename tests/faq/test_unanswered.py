@@ -5,20 +5,17 @@ from, the one shared table; a table older versions created in SQLite is used as 
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.config import Settings
 from bot.faq.unanswered import SqliteUnansweredStore, SqlUnansweredStore
+from tests.databases import fresh_database
 
-POSTGRES_URL = os.environ.get("SUPPORTBOT_TEST_POSTGRES_URL", "")
 OLD_SCHEMA = (
     "CREATE TABLE kb_unanswered (id INTEGER PRIMARY KEY, text TEXT NOT NULL, created_at REAL NOT NULL, "
     "top_scores TEXT NOT NULL, embedding BLOB)"
@@ -28,22 +25,7 @@ OLD_SCHEMA = (
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database: an SQLite file, or a schema of its own in SUPPORTBOT_TEST_POSTGRES_URL's database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'bot.db'}"
-        return
-    if not POSTGRES_URL:
-        pytest.skip("set SUPPORTBOT_TEST_POSTGRES_URL to run the store on PostgreSQL too")
-    schema = f"unanswered_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield from fresh_database(str(request.param), tmp_path, "unanswered", "the store")
 
 
 def unit(*values: float) -> np.ndarray:

@@ -5,42 +5,24 @@ is stamped and completed, its rows kept; several nodes upgrading at once migrate
 from __future__ import annotations
 
 import importlib
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, MetaData, create_engine, inspect, text
+from sqlalchemy import Engine, MetaData, inspect, text
 
 from bot.dialogue.tracker_store import make_engine
 from bot.feedback import Feedback, SqlFeedbackStore
 from bot.feedback import _metadata as feedback_metadata
 from bot.migrations import BASELINE, VERSION_TABLE, current, head, upgrade
 from bot.migrations.schema import all_metadata, table_names
-
-POSTGRES_URL = os.environ.get("SUPPORTBOT_TEST_POSTGRES_URL", "")
+from tests.databases import fresh_database
 
 
 def _fresh(kind: str, tmp_path: Path, name: str) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / f'{name}.db'}"
-        return
-    if not POSTGRES_URL:
-        pytest.skip("set SUPPORTBOT_TEST_POSTGRES_URL to run the migrations on PostgreSQL too")
-    schema = f"migrations_{name}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield from fresh_database(kind, tmp_path, f"migrations_{name}", "the migrations")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,9 +6,7 @@ SUPPORTBOT_TEST_POSTGRES_URL is set (`.ci/run` sets it)."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +21,9 @@ from bot.dialogue.tracker_store import SqlTrackerStore
 from bot.proactive.outbox import SqlOutbox
 from bot.proactive.reminders import CLAIMED, DROPPED, FAILED, FIRED, Reminder, SqlScheduler
 from bot.proactive.service import ProactiveService
+from tests.databases import fresh_database
 from tests.proactive.fake_bot import fake_assistant
 
-POSTGRES_URL = os.environ.get("SUPPORTBOT_TEST_POSTGRES_URL", "")
 NOW = 1_900_000_000.0
 LEASE = 60.0
 RETRY = 5.0
@@ -34,22 +32,7 @@ RETRY = 5.0
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database: an SQLite file, or a schema of its own in SUPPORTBOT_TEST_POSTGRES_URL's database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'bot.db'}"
-        return
-    if not POSTGRES_URL:
-        pytest.skip("set SUPPORTBOT_TEST_POSTGRES_URL to run the reminders on PostgreSQL too")
-    schema = f"reminders_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield from fresh_database(str(request.param), tmp_path, "reminders", "the reminders")
 
 
 class Clock:
