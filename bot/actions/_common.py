@@ -125,8 +125,9 @@ def _titles_from_file(path: Path) -> Mapping[str, Any]:
 class Wording:
     """Language pieces from the domain's `button_titles` (and its `formats`: days, months, joins, lines)."""
 
-    def __init__(self, domain: Mapping[str, Any]) -> None:
-        titles = domain.get("button_titles")
+    def __init__(self, domain: Mapping[str, Any] | None) -> None:
+        # rasa-sdk hands actions `None` when a request's domain is empty and none was cached before
+        titles = domain.get("button_titles") if domain else None
         if not isinstance(titles, Mapping) or not isinstance(titles.get("formats"), Mapping):
             from bot.config import get_settings
 

@@ -98,7 +98,8 @@ def check_time(
         return TimeCheck()
     free = free_times(deps.backend, shop, when.day, now)
     if not free:
-        utter(dispatcher, "utter_appointment_day_full", **values)
+        over = when.day == now.astimezone(shop.timezone).date()  # today, after its last free time
+        utter(dispatcher, "utter_appointment_today_over" if over else "utter_appointment_day_full", **values)
         return TimeCheck()
     moment = when.local(shop.timezone)
     if moment is None:  # a day without a time: the question lists that day's free times

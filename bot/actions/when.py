@@ -212,6 +212,7 @@ def read_when(
         return Week(week.start, part)
     found = _read_when(text, entity_value, entity_span, zone, now, known_day, languages)
     found = _on_weekday(found, weekday, today, text)
+    found = _weekday_already_past(found, weekday, now.astimezone(zone), text)
     if part is None or (isinstance(found, When) and found.at is not None):
         return found
     if isinstance(found, When):
@@ -299,6 +300,21 @@ def _on_weekday(
         return found
     day = next_weekday(weekday, today)
     return When(day, found.at, found.part) if found is not None else When(day)
+
+
+_TODAY = re.compile(r"\b(today|tonight|heute|aujourd'hui)\b", re.I)
+
+
+def _weekday_already_past(
+    found: When | ImpossibleDate | None, weekday: str | None, now_local: datetime, text: str
+) -> When | ImpossibleDate | None:
+    """A named weekday ("this sunday at 3pm") typed on Sunday evening: today's 15:00 has passed, so the customer means next
+    Sunday. Only for a named weekday with a time of day; "today at 3pm" stays today (and is refused)."""
+    if weekday not in WEEKDAYS or not isinstance(found, When) or found.at is None or _TODAY.search(text):
+        return found
+    if found.day != now_local.date() or found.at > now_local.time():
+        return found
+    return When(found.day + timedelta(days=7), found.at, found.part)
 
 
 def _iso_day(value: str | None) -> date | None:

@@ -4,7 +4,7 @@ day picked among one shop's days is not carried to another shop, and a move may 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -180,3 +180,17 @@ def test_italian_french_and_german_days_and_times_are_read() -> None:
     assert time_in_text("vorrei una prova a Londra mercoledì alle 15") == time(15, 0)
     assert time_in_text("jeudi à 15 heures") == time(15, 0)
     assert time_in_text("tuesday at 7am before work") == time(7, 0)  # not "at 7" read as 19:00
+
+
+def test_a_named_weekday_whose_time_has_passed_today_means_next_week() -> None:
+    """Typed on Monday 21 December at 19:00 in Berlin: "this monday at 3pm" is the 28th; "today at 3pm" stays."""
+    evening = datetime(2026, 12, 21, 18, 0, tzinfo=UTC)
+    text = "can i book a fitting this monday at 3pm"
+    found = read_when(text, "2026-12-21T15:00:00+01:00", "this monday at 3pm", BERLIN, evening, weekday="monday")
+    assert found == When(date(2026, 12, 28), time(15, 0))
+    morning = read_when(text, "2026-12-21T15:00:00+01:00", "this monday at 3pm", BERLIN, NOW, weekday="monday")
+    assert morning == When(date(2026, 12, 21), time(15, 0))
+    today = "today at 3pm, monday"
+    assert read_when(today, "2026-12-21T15:00:00+01:00", today, BERLIN, evening, weekday="monday") == When(
+        date(2026, 12, 21), time(15, 0)
+    )

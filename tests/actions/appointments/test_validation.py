@@ -3,6 +3,7 @@ reference and email checked together."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -169,3 +170,21 @@ def test_bad_reference_gets_a_specific_correction(deps: dict[str, Any], domain: 
 
 def test_clock_is_the_fixed_one() -> None:
     assert NOW.isoformat() == "2026-12-21T09:00:00+00:00"
+
+
+def test_today_after_the_last_slot_says_the_day_is_over_not_fully_booked(
+    deps: dict[str, Any], domain: dict[str, Any]
+) -> None:
+    """At 19:00 in Paris on Monday 21 December nothing is left today: not "fully booked", which is untrue."""
+    evening = {**deps, "clock": lambda: datetime(2026, 12, 21, 18, 0, tzinfo=UTC)}
+    text = "today please"
+    tracker = make_tracker(
+        text=text,
+        entities=[entity("time", "2026-12-21T00:00:00+01:00", text, text)],
+        candidates={"appointment_time": "2026-12-21T00:00:00+01:00"},
+        slots={"appointment_shop": "paris"},
+        active_loop="appointment_form",
+    )
+    result = run_action(ValidateAppointmentForm(**evening), tracker, domain)
+    assert result.responses == ["utter_appointment_today_over"]
+    assert result.slots["appointment_time"] is None
