@@ -308,8 +308,8 @@ _TODAY = re.compile(r"\b(today|tonight|heute|aujourd'hui)\b", re.I)
 def _weekday_already_past(
     found: When | ImpossibleDate | None, weekday: str | None, now_local: datetime, text: str
 ) -> When | ImpossibleDate | None:
-    """A named weekday ("this sunday at 3pm") typed on Sunday evening: today's 15:00 has passed, so the customer means next
-    Sunday. Only for a named weekday with a time of day; "today at 3pm" stays today (and is refused)."""
+    """A named weekday with a time that has passed today ("this sunday at 3pm" typed on Sunday evening): the
+    customer means next week's. "today at 3pm" stays today (and is refused)."""
     if weekday not in WEEKDAYS or not isinstance(found, When) or found.at is None or _TODAY.search(text):
         return found
     if found.day != now_local.date() or found.at > now_local.time():

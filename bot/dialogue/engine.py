@@ -22,7 +22,7 @@ from bot.dialogue.forms import FormLoop
 from bot.dialogue.knowledge_context import KnowledgeContext
 from bot.dialogue.memory import CustomerMemory, MemoryConfig, stored_metadata
 from bot.dialogue.policy import Policy
-from bot.dialogue.requests import PendingRequest, RequestSplitter
+from bot.dialogue.requests import FACTS, PendingRequest, RequestSplitter
 from bot.dialogue.shopping import Shopping
 from bot.dialogue.speech import Speech
 from bot.dialogue.state import ConversationState, event
@@ -216,15 +216,16 @@ class DialogueEngine:
 
     def _unsure_in_another_language(self, state: ConversationState, turn: Turn) -> None:
         """The classifier learnt English: a message in another language that it places only weakly (below
-        `foreign_min_confidence`), with no entity and no task under way, is not acted on — a guessed flow
-        ("What's your order number?" to "je voudrais parler à quelqu'un") is worse than the language notice
-        alone, which already says how to reach a person who speaks the customer's language."""
+        `foreign_min_confidence`), with no fact of a task in it (order number, email, reference) and no task
+        under way, is not acted on — a guessed flow ("What's your order number?" to "je voudrais parler à
+        quelqu'un", a fitting booking for "vous avez des pulls en cachemire ?") is worse than the language
+        notice alone, which already says how to reach a person who speaks the customer's language."""
         parse = turn.parse
         if (
             not parse.language
             or parse.language in self.languages
             or parse.abstained
-            or parse.entities
+            or any(e.entity in FACTS for e in parse.entities)
             or state.active_loop
             or parse.intent.confidence >= self.foreign_min_confidence
         ):

@@ -44,6 +44,10 @@ YES_NO = frozenset({intent_names.AFFIRM, intent_names.DENY, intent_names.STOP})
 """Intents a message naming a task may be mistaken for ("actually yes, cancel it after all")."""
 TASK_WORDS = 4
 """A yes or no with this many words or more may name a task ("actually yes, cancel it after all")."""
+QUESTION = re.compile(
+    r"\s*(what|which|how|why|when|where|who|can|could|do|does|did|is|are|will|would|should|shall|may)\b", re.I
+)
+"""A message worded as a question (its first word): a knowledge article that nearly answers it beats a search."""
 _NEGATION = re.compile(r"\b(no|not|never|don't|dont|do not|keep)\b|n't\b", re.I)
 PROTEST_WORDS = 14
 """A message the bot cannot place, this short, right after a refusal is taken as "why?"."""
@@ -110,6 +114,11 @@ class Policy:
             return
         if intent == intent_names.ASK_WHY and engine.speech.explain(state, turn):
             return
+        if intent in intent_names.PRODUCTS and engine.shopping.names_nothing(state, turn):
+            outcome = engine.knowledge_context.in_context(state, turn, record=False)
+            if outcome is not None and outcome.decision in ("answer", "suggest"):  # "I'm between an M and an L"
+                engine.speech.knowledge(state, turn, outcome)
+                return
         if intent in intent_names.PRODUCTS and engine.shopping.answer(state, turn):
             return
         self._answer_intent(state, turn)
@@ -149,11 +158,13 @@ class Policy:
         routed = engine.shopping.route(state, turn)
         if routed is None:
             return False
-        if (routed == intent_names.PRODUCT_SEARCH and not engine.shopping.only_product_facts(turn)) or (
-            turn.parse.intent.name == intent_names.FAQ
-        ):
+        searching = routed == intent_names.PRODUCT_SEARCH or turn.parse.intent.name == intent_names.FAQ
+        if searching and not engine.shopping.only_product_facts(turn):
             outcome = engine.knowledge_context.in_context(state, turn, record=False)
-            if outcome is not None and outcome.decision == "answer":
+            # a question the knowledge base answers, or nearly answers ("what size should I take in coats"),
+            # is not a search; a bare phrase ("raw selvedge denim") is one, whatever the articles suggest
+            asked = routed == intent_names.PRODUCT_SEARCH and QUESTION.match(turn.parse.text) is not None
+            if outcome is not None and (outcome.decision == "answer" or (asked and outcome.decision == "suggest")):
                 state.fallback_count = 0
                 engine.speech.knowledge(state, turn, outcome)
                 return True

@@ -41,8 +41,15 @@ CONSTRAINT_ENTITIES = REFINE_ENTITIES - {"category", "sku"}
 PRODUCT_HINT = 0.15
 """How high a shopping intent must rank for a message the classifier took for a knowledge question to be
 answered by product search instead (when the knowledge base has no confident answer)."""
-FILLER_WORDS = frozenset({"a", "an", "any", "some", "in", "size", "sz", "at", "the", "for", "and", "pls", "please"})
-"""Words a message of product facts may hold besides them ("a wool coat in M pls")."""
+FILLER_WORDS = frozenset(
+    {"a", "an", "any", "some", "in", "size", "sz", "at", "the", "for", "and", "pls", "please", "with", "without", "no"}
+    | {"fit", "waist", "leg", "length", "shop", "store"}  # "slim fit jeans", "jeans 32 waist", "London shop"
+)
+"""Words a message of product facts may hold besides them and the catalogue's tag words ("a wool coat in M pls",
+"sustainable jeans", "mens shirt for the office")."""
+PRODUCT_NAMING = frozenset({"category", "material", "sku", "item", "colour"})
+"""Entities that name or describe a product: a comparison without any, and with nothing shown before, may be
+a policy question in shopping words ("I'm between an M and an L, which should I pick?")."""
 SUMMARY = "utter_product_summary"
 """Renders what a search looked for ("wool · coat · under €200"), given to the other responses as `summary`."""
 PreferencesLookup = Callable[[ConversationState], ShopperPreferences | None]
@@ -87,31 +94,47 @@ class Shopping:
         searched = bool((state.shopping or {}).get("query"))
         if searched and named and named <= CONSTRAINT_ENTITIES and named - {"shop"}:
             return intent_names.PRODUCT_REFINE  # "ok what about beige" after a question in between
-        if named & SIGNAL_ENTITIES and self._shopping_ranked(turn):
+        if named & SIGNAL_ENTITIES and (self._shopping_ranked(turn) or self.only_product_facts(turn)):
             return intent_names.PRODUCT_SEARCH
         if self._abstained_on_shopping(turn):
             return intent_names.PRODUCT_SEARCH
         return None
 
-    @staticmethod
-    def only_product_facts(turn: Turn) -> bool:
-        """The message names a kind and is nothing but product facts ("wool coat", "red linen dress XS
-        london"): a search, whatever a knowledge article about wool or the London shop would say."""
+    def only_product_facts(self, turn: Turn) -> bool:
+        """The message names a kind and is nothing but product facts and the catalogue's tag words ("wool
+        coat", "red linen dress XS london", "sustainable jeans", "slim fit jeans in grey"): a search, whatever
+        a knowledge article about wool, jeans or the London shop would say."""
         parse = turn.parse
         if not any(e.entity == "category" for e in parse.entities):
             return False
         rest = list(parse.text.lower())
         for e in parse.entities:
             rest[e.start : e.end] = " " * (e.end - e.start)
-        return all(word in FILLER_WORDS for word in re.findall(r"[^\W\d_]+", "".join(rest)))
+        tags = self.advisor.tag_words if self.advisor is not None else frozenset()
+        return all(
+            word in FILLER_WORDS or word in tags or word.removesuffix("s") in tags
+            for word in re.findall(r"[^\W\d_]+", "".join(rest))
+        )
+
+    @staticmethod
+    def names_nothing(state: ConversationState, turn: Turn) -> bool:
+        """A comparison that names no product, colour or material, with no product shown before to refer to
+        ("I'm between an M and an L, which should I pick?"): the caller lets a confident knowledge answer win."""
+        if turn.parse.intent.name != intent_names.PRODUCT_COMPARE:
+            return False
+        if {e.entity for e in turn.parse.entities} & PRODUCT_NAMING:
+            return False
+        context = state.shopping or {}
+        return not (context.get("shown") or context.get("focus"))
 
     @staticmethod
     def _shopping_ranked(turn: Turn) -> bool:
         """A knowledge question naming a product ("how do I stop my jumper from pilling") stays one unless
-        the classifier also ranks a shopping intent at `PRODUCT_HINT` or more."""
+        the classifier gives the shopping intents together `PRODUCT_HINT` or more."""
         if turn.parse.intent.name != intent_names.FAQ:
             return True
-        return any(s.name in intent_names.PRODUCTS and s.confidence >= PRODUCT_HINT for s in turn.parse.intent_ranking)
+        shopping = sum(s.confidence for s in turn.parse.intent_ranking if s.name in intent_names.PRODUCTS)
+        return shopping >= PRODUCT_HINT
 
     @staticmethod
     def _abstained_on_shopping(turn: Turn) -> bool:
@@ -130,6 +153,8 @@ class Shopping:
         if self.advisor is None:
             return False
         intent = self._refining(state, turn, intent or turn.parse.intent.name)
+        if intent == intent_names.PRODUCT_PAIRING and self.only_product_facts(turn):
+            intent = intent_names.PRODUCT_SEARCH  # "wide leg trousers black" says nothing of going with anything
         entities: dict[str, list[Any]] = {}
         for e in turn.parse.entities:
             entities.setdefault(e.entity, []).append(e.value)

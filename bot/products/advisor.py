@@ -133,6 +133,11 @@ class ProductAdvisor:
         self.index = index
         self.pairings = pairings
 
+    @property
+    def tag_words(self) -> frozenset[str]:
+        """The words of the catalogue's tags ("sustainable", "office", "wide", "leg"), lower case."""
+        return self.index.tag_words
+
     def answer(self, request: ProductRequest) -> ProductOutcome:
         request = self._spelled(request)
         outcome = ProductOutcome(context=request.context)

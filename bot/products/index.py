@@ -9,6 +9,7 @@ location); the semantic score is one matrix-vector product with the message's on
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -92,6 +93,7 @@ class ProductIndex:
         self.material_vocab = _Vocabulary.of(t for p in products for t in self._material_terms(p))
         self.material_matrix = self.material_vocab.matrix([self._material_terms(p) for p in products])
         self.tag_vocab = _Vocabulary.of(t.lower() for p in products for t in p.tags)
+        self.tag_words = frozenset(w for tag in self.tag_vocab.names for w in re.findall(r"[^\W\d_]+", tag))
         self.tag_matrix = self.tag_vocab.matrix([[t.lower() for t in p.tags] for p in products])
         self.categories = np.array([p.category for p in products], dtype=object)
         self.lexical = LexicalIndex(products)
