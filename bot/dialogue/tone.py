@@ -156,7 +156,8 @@ def offered_person(turn: Turn) -> bool:
 
 
 def record_to_json(record: TurnRecord) -> dict[str, Any]:
-    embedding = None if record.embedding is None else [round(float(x), 5) for x in np.ravel(record.embedding)]
+    vector = None if record.embedding is None else np.ravel(record.embedding).astype(np.float64)
+    embedding = None if vector is None else np.round(vector, 5).tolist()
     return {
         "text": record.text,
         "sentiment": {**record.sentiment.to_json(), "probabilities": list(record.sentiment.probabilities)},

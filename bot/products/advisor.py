@@ -58,7 +58,7 @@ class ShoppingContext:
     def to_json(self) -> dict[str, Any]:
         return {
             "query": self.query.to_json() if self.query else None,
-            "embedding": [round(v, 5) for v in self.embedding],
+            "embedding": np.round(np.asarray(self.embedding, dtype=np.float64), 5).tolist(),
             "shown": list(self.shown),
             "offset": self.offset,
             "focus": self.focus,
