@@ -246,9 +246,9 @@ class ProductAdvisor:
         query = context.query.merge(newer)
         seen = [p for p in (self.index.product(s) for s in context.shown) if p is not None]
         if "cheaper" in refinements and seen:
-            query = replace(query, price_max=min(p.price for p in seen) - 0.01, price_min=None)
+            query = replace(query, price_max=min(p.price for p in seen), price_min=None, price_strict=True)
         if "more_expensive" in refinements and seen:
-            query = replace(query, price_min=max(p.price for p in seen) + 0.01, price_max=None)
+            query = replace(query, price_min=max(p.price for p in seen), price_max=None, price_strict=True)
         for word, tag in (("warmer", "warm winter"), ("lighter", "lightweight summer")):
             if word in refinements:
                 query = replace(query, text=f"{query.text} {tag}")

@@ -202,9 +202,9 @@ class ProductIndex:
         if query.materials:
             keep &= self._any(self.material_matrix, self.material_vocab, query.materials)
         if query.price_min is not None:
-            keep &= self.prices >= query.price_min
+            keep &= self.prices > query.price_min if query.price_strict else self.prices >= query.price_min
         if query.price_max is not None:
-            keep &= self.prices <= query.price_max
+            keep &= self.prices < query.price_max if query.price_strict else self.prices <= query.price_max
         if query.sizes or query.shop:
             keep &= self.in_stock(query.sizes, query.shop)
         return keep

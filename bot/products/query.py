@@ -41,6 +41,8 @@ class ProductQuery:
     materials: frozenset[str] = frozenset()
     price_min: float | None = None
     price_max: float | None = None
+    price_strict: bool = False
+    """the bounds exclude their own value: "cheaper ones" is under the cheapest price shown, not at it"""
     shop: str | None = None
     """a location of `LOCATIONS`: the size (or anything) must be in stock there"""
     skus: tuple[str, ...] = ()
@@ -100,7 +102,7 @@ class ProductQuery:
     def without(self, constraint: str) -> ProductQuery:
         """The query with one constraint dropped."""
         if constraint == "price":
-            return replace(self, price_min=None, price_max=None)
+            return replace(self, price_min=None, price_max=None, price_strict=False)
         if constraint == "shop":
             return replace(self, shop=None)
         empty: frozenset[str] = frozenset()
@@ -122,6 +124,9 @@ class ProductQuery:
             materials=newer.materials or self.materials,
             price_min=newer.price_min if newer.price_min is not None else self.price_min,
             price_max=newer.price_max if newer.price_max is not None else self.price_max,
+            price_strict=newer.price_strict
+            if newer.price_min is not None or newer.price_max is not None
+            else self.price_strict,
             shop=newer.shop or self.shop,
             skus=newer.skus,
             extras={**self.extras, **newer.extras},
@@ -148,6 +153,7 @@ class ProductQuery:
             "materials": sorted(self.materials),
             "price_min": self.price_min,
             "price_max": self.price_max,
+            "price_strict": self.price_strict,
             "shop": self.shop,
         }
 
@@ -161,6 +167,7 @@ class ProductQuery:
             materials=frozenset(data.get("materials") or ()),
             price_min=data.get("price_min"),
             price_max=data.get("price_max"),
+            price_strict=bool(data.get("price_strict")),
             shop=data.get("shop"),
         )
 
@@ -168,6 +175,4 @@ class ProductQuery:
 def _whole(value: float | None) -> str | None:
     if value is None:
         return None
-    if round(value * 100) % 100 == 99:  # "cheaper ones" is a limit one cent below a shown price: say the price
-        value = round(value + 0.01, 2)
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"

@@ -69,6 +69,9 @@ def test_refinements_work_on_the_previous_search(advisor: ProductAdvisor, encode
     cheaper = ask(advisor, encoder, "product_refine", "cheaper ones", dear, refinement=["cheaper"])
     assert said(cheaper)[0][0] == "utter_product_results"
     assert set(said(cheaper)[0][1]) == {"WC-02", "PK-03", "TC-04"}  # coats still, under the €349 shown
+    assert cheaper.answers[0].values["price_max"] == "349"  # "under €349", the price shown, not €348.99
+    again = ShoppingContext.from_json(cheaper.context.to_json())
+    assert again.query is not None and again.query.price_strict and again.query.price_max == 349
     dearer = ask(
         advisor,
         encoder,
