@@ -456,10 +456,24 @@ class ClusterNodes:
     be killed and restarted on the same port, so the balancer's configuration stays valid.
 
     `start()` starts node 0 first and waits until it is ready (it creates the tables the nodes share), then
-    the others at once."""
+    the others at once.
 
-    def __init__(self, count: int, env: Mapping[str, str], *, logs: Path, cwd: Path | None = None) -> None:
+    `own_state`: each node gets a state folder of its own (`own_state/node<i>`) instead of `env`'s, as on
+    separate machines: it then shares only what `env` names (the database, Redis, the knowledge folder and
+    the model store), and rebuilds its caches (the FAISS index) itself. Needs Redis for the per-conversation
+    lock (without it the lock is a file in the shared state folder)."""
+
+    def __init__(
+        self,
+        count: int,
+        env: Mapping[str, str],
+        *,
+        logs: Path,
+        cwd: Path | None = None,
+        own_state: Path | None = None,
+    ) -> None:
         self.env = dict(env)
+        self.own_state = own_state
         self.logs = logs
         self.cwd = cwd
         self.ports = [free_port() for _ in range(count)]
@@ -475,9 +489,10 @@ class ClusterNodes:
     def launch(self, index: int) -> ServerProcess:
         self.starts[index] += 1
         log = self.logs / f"node{index}.{self.starts[index]}.log"
-        node = ServerProcess(
-            serve_command(self.ports[index]), port=self.ports[index], env=self.env, cwd=self.cwd, log=log
-        )
+        env = dict(self.env)
+        if self.own_state is not None:
+            env["SUPPORTBOT_STATE_DIR"] = str(self.own_state / f"node{index}")
+        node = ServerProcess(serve_command(self.ports[index]), port=self.ports[index], env=env, cwd=self.cwd, log=log)
         self.nodes[index] = node
         return node
 
@@ -539,9 +554,9 @@ def cluster_environment(
     **settings: str,
 ) -> dict[str, str]:
     """The environment every node of a cluster shares (docs/deploy.md, "Every setting a node needs"): `base`
-    without its SUPPORTBOT_* variables, then the shared database, knowledge folder, state folder (the trained
-    model, keyed by content hash), secret key, the Redis URL when given, and `settings` (`rate_limit_per_minute`
-    → SUPPORTBOT_RATE_LIMIT_PER_MINUTE)."""
+    without its SUPPORTBOT_* variables, then the shared database, knowledge folder, state folder (see
+    `ClusterNodes(own_state=…)`), secret key, the Redis URL when given, and `settings` (`rate_limit_per_minute`
+    → SUPPORTBOT_RATE_LIMIT_PER_MINUTE; `model_store` → the folder of trained models shared by content hash)."""
     env = {key: value for key, value in base.items() if not key.startswith("SUPPORTBOT_")}
     env.update(
         {

@@ -47,7 +47,11 @@ def test_texts_to_encode(assistant: Assistant, text: str, expected: list[str]) -
 
 def test_encoding_request_names_the_texts_and_the_layer_features(assistant: Assistant) -> None:
     request = assistant.encoding_request(Message("someone", TWO_REQUESTS))
-    assert request == EncodingRequest(tuple(assistant.texts_to_encode(TWO_REQUESTS)), assistant.nlu.layer_names)
+    assert request is not None and request.texts == tuple(assistant.texts_to_encode(TWO_REQUESTS))
+    sentiment = assistant.sentiment.layer_names if assistant.sentiment is not None else ()
+    # what NLU reads and what the sentiment model reads, each once: one encoder pass serves both
+    assert sorted(request.layer_names) == sorted({*assistant.nlu.layer_names, *sentiment})
+    assert request == EncodingRequest(request.texts, assistant.layer_names)
 
 
 @pytest.mark.parametrize("text", ["", "/restart", "x" * 2001])

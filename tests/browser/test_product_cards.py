@@ -245,7 +245,8 @@ WEBCHAT_PAGE = """<!doctype html>
 <script src="/webchat.js"></script>
 <script>
   window.WebChat.default({socketUrl: "%(bot)s", socketPath: "/socket.io/", initPayload: "warm sweaters",
-    embedded: true, title: "Atelier Nord", params: {storage: "session"}}, document.getElementById("webchat"));
+    embedded: true, title: "Atelier Nord", params: {storage: "session"},
+    customMessageDelay: function () { return 0; }}, document.getElementById("webchat"));
 </script>
 </body></html>
 """

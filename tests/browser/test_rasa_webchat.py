@@ -51,7 +51,8 @@ PAGE = """<!doctype html>
     embedded: true,
     title: "Atelier Nord",
     customData: {language: "en"},
-    params: {storage: "session"}
+    params: {storage: "session"},
+    customMessageDelay: function () { return 0; }  // no reading pause between a turn's messages in tests
   }, document.getElementById("webchat"));
 </script>
 </body></html>

@@ -1,8 +1,10 @@
 """Cluster fixtures: several real bot nodes sharing PostgreSQL, behind Debian's HAProxy, on loopback.
 
 * `postgres_database`: a fresh database `supportbot_cluster_<random>` on 127.0.0.1:5432, dropped at the end;
-* `shared_dirs`: a copy of the repository's knowledge/ (the folder every node reads; tests edit it) and one
-  state folder (the trained model, keyed by content hash, trained once by `prepare_cluster`);
+* `shared_dirs`: a copy of the repository's knowledge/ (the folder every node reads; tests edit it), the model
+  store (trained models by content hash: `prepare_cluster` trains once and publishes there, every node fetches
+  from it) and the state folders: with Redis each node has its own, as on separate machines (it rebuilds its
+  FAISS index and fetches the model); without Redis they share one (its file locks are the per-conversation lock);
 * `cluster`: 3 `supportbot serve` nodes with `SUPPORTBOT_DATABASE_URL=postgresql+psycopg://…`, HAProxy in front
   (round-robin, no stickiness, health checks on /readyz). `SUPPORTBOT_CLUSTER_REDIS_URL` (`.ci/run` sets it to
   the machine's Redis) or `SUPPORTBOT_REDIS_URL`, when set, is passed to every node: the nodes then coordinate
@@ -84,6 +86,10 @@ def postgres_database() -> Iterator[PostgresDatabase]:
 class SharedDirs:
     knowledge: Path
     state: Path
+    """the prepare step's state folder; the nodes' own (`nodes/node<i>`) when they coordinate through Redis"""
+    models: Path
+    """the model store every node fetches the trained model from, by content hash"""
+    nodes: Path
 
 
 @pytest.fixture(scope="session")
@@ -92,11 +98,13 @@ def shared_dirs(tmp_path_factory: pytest.TempPathFactory) -> SharedDirs:
     knowledge = base / "knowledge"
     shutil.copytree(ROOT / "knowledge", knowledge)
     state = base / "state"
-    trained = ROOT / ".supportbot" / "models"
-    if trained.is_dir():  # models are keyed by the hash of their data: one trained for the same data is reused
-        shutil.copytree(trained, state / "models")
-    state.mkdir(exist_ok=True)
-    return SharedDirs(knowledge, state)
+    state.mkdir()
+    models = base / "model-store"
+    store = Path(os.environ.get("SUPPORTBOT_MODEL_STORE", ROOT / ".supportbot" / "model-store"))
+    if store.is_dir():  # models are keyed by the hash of their data: one trained for the same data is reused
+        shutil.copytree(store, models)
+    models.mkdir(exist_ok=True)
+    return SharedDirs(knowledge, state, models, base / "nodes")
 
 
 @dataclass
@@ -141,13 +149,14 @@ def node_environment(
         secret_key=secrets.token_urlsafe(32),
         redis_url=redis_url,
         embedding_cache=str(ROOT / ".supportbot" / "cache" / "embeddings.sqlite"),
+        model_store=str(dirs.models),
         **(defaults | settings),
     )
 
 
 @contextmanager
 def running_cluster(
-    haproxy_path: str, env: Mapping[str, str], count: int, logs: Path
+    haproxy_path: str, env: Mapping[str, str], count: int, logs: Path, own_state: Path | None = None
 ) -> Iterator[tuple[str, ClusterNodes]]:
     """Prepare once, start `count` nodes with `env` and HAProxy in front; the balancer's URL and the nodes.
     A failure to start fails the test with the first line of the cause and where the logs are."""
@@ -156,7 +165,7 @@ def running_cluster(
         prepare_cluster(env, cwd=ROOT, log=logs / "prepare.log")
     except ServerNotReady as e:
         pytest.fail(str(e), pytrace=False)
-    nodes = ClusterNodes(count, env, logs=logs, cwd=ROOT)
+    nodes = ClusterNodes(count, env, logs=logs, cwd=ROOT, own_state=own_state)
     port = free_port()
     config = haproxy_config(nodes.ports, port=port, error_file=balancer_error_file(logs / "503.http"))
     try:
@@ -171,7 +180,10 @@ def running_cluster(
 def cluster(haproxy_path: str, postgres_database: PostgresDatabase, shared_dirs: SharedDirs) -> Iterator[Cluster]:
     redis_url = os.environ.get("SUPPORTBOT_CLUSTER_REDIS_URL") or os.environ.get("SUPPORTBOT_REDIS_URL")
     env = node_environment(postgres_database, shared_dirs, redis_url)
-    with running_cluster(haproxy_path, env, NODES, ARTIFACTS) as (url, nodes):
+    # with Redis the nodes are as on separate machines: each its own state folder, sharing only the database,
+    # Redis, the knowledge folder and the model store; without it they share the state folder's file locks
+    own = shared_dirs.nodes if redis_url else None
+    with running_cluster(haproxy_path, env, NODES, ARTIFACTS, own) as (url, nodes):
         yield Cluster(url, nodes, postgres_database, shared_dirs)
 
 
@@ -206,7 +218,10 @@ def redis_cluster(haproxy_path: str, shared_dirs: SharedDirs) -> Iterator[RedisC
             rate_limit_per_minute="100000",
             rate_limit_per_ip_per_minute="100000",
         )
-        with running_cluster(haproxy_path, env, REDIS_CLUSTER_NODES, logs) as (url, nodes):
+        with running_cluster(haproxy_path, env, REDIS_CLUSTER_NODES, logs, shared_dirs.nodes / "redis") as (
+            url,
+            nodes,
+        ):
             yield RedisCluster(url, nodes, database, shared_dirs, redis)
 
 

@@ -16,9 +16,7 @@ its own cookies. To serve something else in the app (an assistant, a handoff sto
 from __future__ import annotations
 
 import itertools
-import os
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, tzinfo
 from pathlib import Path
@@ -29,12 +27,13 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from bot.config import Settings
 from bot.dialogue.tracker_store import make_engine
 from bot.staff import Passwords, StaffServices
 from server.console.access import StaffMember, StaffRole
+from tests.databases import fresh_database
 
 PASSWORD = "correct horse battery staple"
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -130,33 +129,15 @@ def console_client(console_app: FastAPI, staff_services: StaffServices) -> Itera
         client.close()
 
 
-POSTGRES_URL = os.environ.get("SUPPORTBOT_TEST_POSTGRES_URL", "")
-"""A PostgreSQL server to run the console's reports on too (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test;
-`.ci/run` sets it); each test gets a schema of its own, dropped afterwards. Unset: the PostgreSQL cases skip."""
-
-
 def seeded_engine(kind: str, tmp_path: Path, day: date, zone: tzinfo) -> Iterator[Engine]:
-    """An engine (SQLite file or a fresh PostgreSQL schema) holding the known sample conversations of `day`,
-    for a fixture parametrised over `["sqlite", "postgresql"]` to `yield from`."""
+    """An engine (SQLite file or a fresh PostgreSQL schema, `tests/databases.py`) holding the known sample
+    conversations of `day`, for a fixture parametrised over `["sqlite", "postgresql"]` to `yield from`."""
     from bot.analytics.sample import seed_sample
 
-    if kind == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'seeded.db'}")
-        seed_sample(engine, day, zone)
-        yield engine
-        return
-    if not POSTGRES_URL:
-        pytest.skip("set SUPPORTBOT_TEST_POSTGRES_URL to run the report on PostgreSQL too")
-    schema = f"console_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        seed_sample(engine, day, zone)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    for url in fresh_database(kind, tmp_path, "console", "the report"):
+        engine = make_engine(url)
+        try:
+            seed_sample(engine, day, zone)
+            yield engine
+        finally:
+            engine.dispose()

@@ -3,41 +3,26 @@ conversation (a node that lost the lock while stalled), on SQLite and, when give
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.coordination.fencing import Fence, StaleFenceError, fenced
 from bot.dialogue.state import ConversationState, event
 from bot.dialogue.tracker_store import SqlTrackerStore, make_engine
-
-POSTGRES_URL = os.environ.get("SUPPORTBOT_TEST_POSTGRES_URL", "")
+from tests.databases import fresh_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlTrackerStore]:
-    if request.param == "sqlite":
-        yield SqlTrackerStore(make_engine(f"sqlite:///{tmp_path / 'fence.db'}"))
-        return
-    if not POSTGRES_URL:
-        pytest.skip("set SUPPORTBOT_TEST_POSTGRES_URL to run the store on PostgreSQL too")
-    schema = f"fence_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield SqlTrackerStore(engine)
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    for url in fresh_database(request.param, tmp_path, "fence", "the store"):
+        engine = make_engine(url)
+        try:
+            yield SqlTrackerStore(engine)
+        finally:
+            engine.dispose()
 
 
 def write(store: SqlTrackerStore, text_: str, token: int | None) -> None:

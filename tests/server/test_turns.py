@@ -66,6 +66,8 @@ def test_the_encoding_request_names_the_texts_and_the_layer_features_nlu_reads(s
         request = assistant.encoding_request(Message("u3", text))
         assert request is not None
         assert request.texts == tuple(assistant.texts_to_encode(text))
-        assert request.layer_names == assistant.nlu.layer_names
+        sentiment = assistant.sentiment.layer_names if assistant.sentiment is not None else ()
+        # what NLU reads and what the sentiment model reads, each once: one encoder pass serves both
+        assert sorted(request.layer_names) == sorted({*assistant.nlu.layer_names, *sentiment})
     for text in ("/greet", "   ", "x" * 5000):
         assert assistant.encoding_request(Message("u3", text)) is None
