@@ -1,4 +1,5 @@
-"""The `CustomerStore` contract, for the SQL store (SQLite file) and the in-memory fake alike."""
+"""The `CustomerStore` contract, for the SQL store (an SQLite file, and a PostgreSQL schema when
+SUPPORTBOT_TEST_POSTGRES_URL is set) and the in-memory fake alike."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bot.customers.profile import (
 )
 from bot.customers.sql import SqlCustomerStore
 from bot.customers.store import CustomerNotFoundError, CustomerStore, InMemoryCustomerStore
+from tests.databases import fresh_database
 
 ANNA = Identity.email("Anna@Example.com")
 SHOP_ID = Identity("shop", "cust-4711")
@@ -33,14 +35,17 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sql", "memory"])
+@pytest.fixture(params=["sqlite", "postgresql", "memory"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CustomerStore]:
     if request.param == "memory":
         yield InMemoryCustomerStore(clock=Clock())
         return
-    sql = SqlCustomerStore.from_url(f"sqlite:///{tmp_path / 'customers.db'}", clock=Clock())
-    yield sql
-    sql.engine.dispose()
+    for url in fresh_database(str(request.param), tmp_path, "customers", "the customer store"):
+        sql = SqlCustomerStore.from_url(url, clock=Clock())
+        try:
+            yield sql
+        finally:
+            sql.engine.dispose()
 
 
 def test_consent_creates_the_profile_once(store: CustomerStore) -> None:

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from bot.config import Settings
 from bot.proactive.outbox import SqlOutbox
-from bot.proactive.reminders import Reminder, SqlScheduler
+from bot.proactive.reminders import Reminder, SqlScheduler, reminders_table
 from server.app import create_app
 from server.conversation_tokens import tokens_of
 from server.push import push_of
@@ -168,3 +170,60 @@ def test_a_reminder_set_before_a_restart_fires_after_it(tmp_path: Path) -> None:
             time.sleep(0.1)
     assert len(said) == 1 and "FT-DEMO1" in said[0] and "tomorrow" in said[0]
     assert scheduler.waiting() == [] and scheduler.claim_due(time.time() + 3600, "again") == []
+
+
+def _click(replies: list[dict[str, Any]], title: str) -> str:
+    """The payload of the button `title` among `replies` (as the widget sends it when clicked)."""
+    for reply in replies:
+        for button in reply.get("buttons") or ():
+            if button["title"] == title:
+                return str(button["payload"])
+    raise AssertionError(f"no button {title!r} in {[r.get('text') for r in replies]}")
+
+
+def test_yes_remind_me_in_a_conversation_schedules_a_reminder_that_fires_once_after_a_restart(tmp_path: Path) -> None:
+    """The whole path: a booking in the chat, "Yes, remind me", the row the turn wrote, then (the clock moved
+    to its due time, the only thing the test does by hand) a restarted server says it once."""
+    sender, token = "remind-e2e", ""
+    day = date.today() + timedelta(days=4)
+    while day.weekday() not in (1, 2, 3, 4):  # a weekday the Berlin shop opens, days ahead: the reminder is future
+        day += timedelta(days=1)
+    first = create_app(settings(tmp_path))
+    with ServerThread(first, timeout=180) as url:
+
+        def say(text: str) -> list[dict[str, Any]]:
+            nonlocal token
+            headers = {"X-Conversation-Token": token} if token else {}
+            answer = httpx.post(f"{url}/chat", json={"sender": sender, "message": text}, headers=headers, timeout=60)
+            assert answer.status_code == 200, answer.text
+            token = answer.json()["token"]
+            replies: list[dict[str, Any]] = answer.json()["replies"]
+            return replies
+
+        say(f"book a fitting in Berlin on {day:%A %d %B} at 3pm")
+        confirm = say("anna@example.com")
+        booked = say(_click(confirm, "Yes, book it"))
+        reference = next(w for r in booked for w in str(r.get("text")).split() if w.startswith("FT-")).strip(".,;)")
+        offered = say(_click(booked, "Yes, remind me"))
+        assert any("I'll remind you here on" in str(r.get("text")) for r in offered), offered
+    scheduler = SqlScheduler.from_url(settings(tmp_path).resolved_database_url)
+    (reminder,) = scheduler.waiting(sender)
+    assert reminder.intent == "EXTERNAL_appointment_reminder"
+    assert reminder.entities["appointment_reference"] == reference
+    starts = datetime.fromisoformat(str(reminder.entities["starts_at"]))
+    assert starts.date() == day and starts.hour == 15  # 15:00 that day, Berlin time
+    assert abs(reminder.due_at - (starts.timestamp() - 86_400)) < 3600  # the day before
+    with scheduler.engine.begin() as conn:  # the clock moves to the due time; nothing else is touched
+        conn.execute(update(reminders_table).where(reminders_table.c.id == reminder.id).values(due_at=time.time()))
+    second = create_app(settings(tmp_path))
+    with ServerThread(second, timeout=180) as url:
+        deadline = time.monotonic() + 10
+        said: list[str] = []
+        while not any(reference in s for s in said) and time.monotonic() < deadline:
+            said = [m["text"] for m in history(second, url, sender) if m["role"] == "bot"]
+            time.sleep(0.1)
+        time.sleep(1.0)  # several polls of the scheduler: it must not say it twice
+        said = [m["text"] for m in history(second, url, sender) if m["role"] == "bot"]
+    reminders_said = [s for s in said if s.startswith("A reminder:")]
+    assert len(reminders_said) == 1 and reference in reminders_said[0] and "tomorrow" in reminders_said[0]
+    assert scheduler.waiting(sender) == []
