@@ -17,6 +17,7 @@ from bot.encoding import Encoder
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*_\[(])")
 _MARKUP = re.compile(r"!?\[([^\]]*)\]\([^)]*\)|[*_`>#|]+|<[^>]+>")
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 MIN_WORDS = 4
 """A sentence with fewer words is no passage of its own ("See below:")."""
 
@@ -44,4 +45,4 @@ def best_passage(answer: str, query: np.ndarray, encoder: Encoder) -> str | None
     vectors = np.asarray(encoder.encode([plain(s) for s in candidates]), dtype=np.float32)
     scores: Sequence[float] = (vectors @ np.asarray(query, dtype=np.float32).reshape(-1)).tolist()
     best = max(range(len(candidates)), key=lambda i: scores[i])
-    return candidates[best].lstrip("-* ").strip()
+    return _LIST_MARKER.sub("", candidates[best]).strip()  # "- **Jackets**: …" keeps its bold whole

@@ -66,12 +66,16 @@ class LanguageDetector(Protocol):
 
 @dataclass
 class LinguaLanguageDetector:
-    """`min_confidence` for a message of three words or more; a shorter one needs `short_confidence`."""
+    """`min_confidence` for a message of three words or more; a shorter one needs `short_confidence`. A message
+    of `clear_words` words or more, none of them English, is also taken when its language leads every other by
+    `clear_margin` ("vous avez des pulls en ?", its product word blanked: French 0.52, English 0.21)."""
 
     languages: Sequence[str] = ("en", "fr", "de", "es", "it")
     min_confidence: float = 0.6
     short_confidence: float = 0.85
     sure: float = 0.9
+    clear_words: int = 4
+    clear_margin: float = 0.3
     _detector: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -97,8 +101,11 @@ class LinguaLanguageDetector:
         if not values:
             return None
         code, confidence = values[0].language.iso_code_639_1.name.lower(), float(values[0].value)
+        english = sum(w in _ENGLISH for w in words)
+        runner_up = float(values[1].value) if len(values) > 1 else 0.0
+        clear = len(words) >= self.clear_words and not english and confidence - runner_up >= self.clear_margin
         needed = self.min_confidence if len(words) >= 3 else self.short_confidence
-        if confidence < needed or (confidence < self.sure and sum(w in _ENGLISH for w in words) >= 2):
+        if (confidence < needed and not clear) or (confidence < self.sure and english >= 2):
             return None
         return code, confidence
 

@@ -257,7 +257,12 @@ class ProductAdvisor:
         if "more" in refinements and not newer.named():
             self._show(query, embedding, outcome, request.preferences, offset=context.offset + len(context.shown))
             return
-        self._show(query, embedding, outcome, request.preferences)
+        # "cheaper ones" answers with other products than those just shown, even when a constraint has to be
+        # dropped; only when the catalogue has no other at all are the closest in price shown again
+        shown_again = tuple(p.sku for p in seen) if refinements & {"cheaper", "more_expensive"} else ()
+        if shown_again and not rank(self.index, query, embedding, exclude=shown_again).products:
+            shown_again = ()
+        self._show(query, embedding, outcome, request.preferences, exclude=shown_again)
 
     def _anchor(self, query: ProductQuery, context: ShoppingContext) -> Product | None:
         for sku in (*query.skus, context.focus, *context.shown[:1]):

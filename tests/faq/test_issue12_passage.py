@@ -68,3 +68,15 @@ def test_the_entry_just_given_answers_with_its_passage(tmp_path: Path, make_serv
     assert reply.sources[0].id == "click-and-collect"
     first = knowledge.answer(KnowledgeQuery(question))
     assert "checkout" in first.replies[0].text  # the first time, the whole answer
+
+
+def test_a_list_item_passage_keeps_its_bold_whole() -> None:
+    """Only the list marker goes: stripping "- **" left "Jackets**: take the **larger size**." (bold unbalanced)."""
+    answer = (
+        "It depends:\n\n- **Tailoring and jackets**: take the **larger size**.\n- **Knitwear**: take the smaller one."
+    )
+    encoder = FakeEncoder()
+    query = encoder.encode(["Tailoring and jackets: take the larger size."])[0]
+    passage = best_passage(answer, query, encoder)
+    assert passage == "**Tailoring and jackets**: take the **larger size**."
+    assert passage is not None and passage.count("**") % 2 == 0

@@ -173,3 +173,13 @@ def test_compare_two_named_products(advisor: ProductAdvisor, encoder: FakeEncode
     assert said(outcome) == [("utter_product_compare", ["KN-05", "KN-06"])]
     assert outcome.answers[0].values["first"]["materials"] == ["merino"]
     assert said(ask(advisor, encoder, "product_compare", "compare them"))[0][0] == "utter_product_compare_which"
+
+
+def test_cheaper_after_the_cheapest_never_shows_it_again(advisor: ProductAdvisor, encoder: FakeEncoder) -> None:
+    """Nothing cheaper in that kind: a constraint is dropped, but the product just shown is not offered again."""
+    first = ask(advisor, encoder, "product_search", "coats", category=["coats"])
+    cheapest = min(first.context.shown, key=lambda sku: advisor.index.product(sku).price)  # type: ignore[union-attr]
+    context = ShoppingContext(first.context.query, first.context.embedding, (cheapest,))
+    cheaper = ask(advisor, encoder, "product_refine", "cheaper ones", context, refinement=["cheaper"])
+    shown = [sku for _, skus in said(cheaper) for sku in skus]
+    assert cheapest not in shown
