@@ -258,10 +258,17 @@ class ProductAdvisor:
             self._show(query, embedding, outcome, request.preferences, offset=context.offset + len(context.shown))
             return
         # "cheaper ones" answers with other products than those just shown, even when a constraint has to be
-        # dropped; only when the catalogue has no other at all are the closest in price shown again
+        # dropped; when the catalogue has no other at all, it says the cheapest (dearest) shown is the end
         shown_again = tuple(p.sku for p in seen) if refinements & {"cheaper", "more_expensive"} else ()
         if shown_again and not rank(self.index, query, embedding, exclude=shown_again).products:
-            shown_again = ()
+            cheaper = "cheaper" in refinements
+            end = min(seen, key=lambda p: p.price) if cheaper else max(seen, key=lambda p: p.price)
+            values = {**context.query.describe(), "closest": product_values(end), "count": 1, "total": 1}
+            outcome.say(
+                "utter_product_price_end", {**values, "direction": "cheaper" if cheaper else "more_expensive"}, [end]
+            )
+            outcome.context = replace(context, shown=(end.sku,), offset=0, focus=end.sku)
+            return
         self._show(query, embedding, outcome, request.preferences, exclude=shown_again)
 
     def _anchor(self, query: ProductQuery, context: ShoppingContext) -> Product | None:

@@ -183,3 +183,15 @@ def test_cheaper_after_the_cheapest_never_shows_it_again(advisor: ProductAdvisor
     cheaper = ask(advisor, encoder, "product_refine", "cheaper ones", context, refinement=["cheaper"])
     shown = [sku for _, skus in said(cheaper) for sku in skus]
     assert cheapest not in shown
+
+
+def test_cheaper_when_nothing_else_exists_says_it_is_already_the_cheapest(
+    advisor: ProductAdvisor, encoder: FakeEncoder
+) -> None:
+    everything = ask(advisor, encoder, "product_search", "anything", price_max=[100000])
+    all_skus = tuple(p.sku for p in advisor.index.products)
+    context = ShoppingContext(everything.context.query, everything.context.embedding, all_skus)
+    cheaper = ask(advisor, encoder, "product_refine", "cheaper ones", context, refinement=["cheaper"])
+    cheapest = min(advisor.index.products, key=lambda p: p.price)
+    assert said(cheaper) == [("utter_product_price_end", [cheapest.sku])]
+    assert cheaper.answers[0].values["direction"] == "cheaper"
