@@ -68,7 +68,14 @@ class _AppointmentValidation(ShopFormValidation):
     def validate_appointment_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return validate_email("appointment_email", value, dispatcher, tracker)
+        result = validate_email("appointment_email", value, dispatcher, tracker)
+        email = result.get("appointment_email")
+        asked = tracker.get_slot("requested_slot")
+        if email and asked not in (None, "appointment_email") and asked not in tracker.slots_to_validate():
+            # the email given while another question was open ("ben@example.com" when a time was asked):
+            # say it was kept, so the question asked again does not read as if the message was ignored
+            utter(dispatcher, "utter_appointment_email_noted", email=email)
+        return result
 
     def validate_appointment_reference(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -188,3 +188,44 @@ def test_today_after_the_last_slot_says_the_day_is_over_not_fully_booked(
     result = run_action(ValidateAppointmentForm(**evening), tracker, domain)
     assert result.responses == ["utter_appointment_today_over"]
     assert result.slots["appointment_time"] is None
+
+
+def test_an_email_given_while_a_time_is_asked_is_kept_and_said_so(deps: dict[str, Any], domain: dict[str, Any]) -> None:
+    tracker = make_tracker(
+        text="ben@example.com",
+        entities=[entity("email", "ben@example.com", "ben@example.com", "ben@example.com")],
+        candidates={"appointment_email": "ben@example.com"},
+        slots={"appointment_shop": "london", "requested_slot": "appointment_time"},
+        active_loop="appointment_form",
+    )
+    result = run_action(ValidateAppointmentForm(**deps), tracker, domain)
+    assert result.slots["appointment_email"] == "ben@example.com"
+    assert "utter_appointment_email_noted" in result.responses
+
+
+def test_an_email_given_when_asked_for_is_not_noted_twice(deps: dict[str, Any], domain: dict[str, Any]) -> None:
+    tracker = make_tracker(
+        text="ben@example.com",
+        entities=[entity("email", "ben@example.com", "ben@example.com", "ben@example.com")],
+        candidates={"appointment_email": "ben@example.com"},
+        slots={"appointment_shop": "london", "requested_slot": "appointment_email"},
+        active_loop="appointment_form",
+    )
+    result = run_action(ValidateAppointmentForm(**deps), tracker, domain)
+    assert result.slots["appointment_email"] == "ben@example.com"
+    assert "utter_appointment_email_noted" not in result.responses
+
+
+def test_an_email_with_the_time_asked_for_is_not_noted(deps: dict[str, Any], domain: dict[str, Any]) -> None:
+    """ "16:00, ben@example.com" answers the question: the confirmation that follows names the email anyway."""
+    text = "16:00, ben@example.com"
+    tracker = make_tracker(
+        text=text,
+        entities=[entity("email", "ben@example.com", "ben@example.com", text)],
+        candidates={"appointment_email": "ben@example.com", "appointment_time": "2026-12-22T16:00:00+01:00"},
+        slots={"appointment_shop": "paris", "requested_slot": "appointment_time", "appointment_day": "2026-12-22"},
+        active_loop="appointment_form",
+    )
+    result = run_action(ValidateAppointmentForm(**deps), tracker, domain)
+    assert result.slots["appointment_email"] == "ben@example.com"
+    assert "utter_appointment_email_noted" not in result.responses
