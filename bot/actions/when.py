@@ -28,7 +28,7 @@ _TIME = re.compile(
 )
 _WORD_TIMES = {"noon": time(12, 0), "midday": time(12, 0), "midnight": time(0, 0)}
 _DATE_CUE = re.compile(
-    r"\b(today|tomorrow|tonight|day after|next|this|weekend|week|"
+    r"\b(today|tomorrow|tonight|yesterday|day after|next|this|weekend|week|"
     r"mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
     r"|\b\d{1,2}(st|nd|rd|th)\b|\b\d{1,2}[/.-]\d{1,2}\b",
     re.I,
@@ -242,6 +242,9 @@ def _read_when(
     if bare_time and typed_time is not None:
         # "3pm": the day chosen before, else the day dateparser picked (tomorrow once 3pm has passed), else today
         return When(known_day or entity_day or now_local.date(), typed_time)
+    relative = _relative_day(text, now_local.date())
+    if relative is not None:  # "yesterday 3pm" at a London shop while Berlin is already past midnight
+        return When(relative, typed_time)
     ordinal = _ordinal_day(text, now_local.date())
     if ordinal is not None and not entity_value:
         return When(ordinal, typed_time)
@@ -264,6 +267,20 @@ def _read_when(
     if entity_value and not entity_span and local.time() != time(0, 0):
         return When(local.date(), local.time().replace(second=0, microsecond=0))  # a button payload
     return When(local.date())
+
+
+_RELATIVE_DAYS = (("day after tomorrow", 2), ("tomorrow", 1), ("today", 0), ("tonight", 0), ("yesterday", -1))
+_RELATIVE = re.compile(r"\b(" + "|".join(word for word, _ in _RELATIVE_DAYS) + r")\b", re.I)
+
+
+def _relative_day(text: str, today: date) -> date | None:
+    """The day "today", "tomorrow", "yesterday" name in the SHOP's timezone: the date parser counts them from
+    the default timezone's date, a day off for London between 23:00 and midnight."""
+    found = _RELATIVE.search(text)
+    if found is None:
+        return None
+    offset = dict(_RELATIVE_DAYS)[found.group(1).lower()]
+    return today + timedelta(days=offset)
 
 
 WEEKDAY_HORIZON = 14

@@ -318,7 +318,7 @@ def test_the_same_shop_again_keeps_the_chosen_time(deps: dict[str, Any], domain:
 
 def change_day(deps: dict[str, Any], domain: dict[str, Any], chosen: str | None) -> Result:
     text = "no wait, thursday"
-    iso = "2026-12-24T00:00:00+01:00"  # thursday 24: the fully booked Paris day, so use London
+    iso = "2026-12-24T00:00:00+01:00"  # thursday 24, at the London shop
     earlier = turn("tuesday at 11", appointment_time=chosen) if chosen else []
     return validate(
         ValidateAppointmentForm(**deps),

@@ -185,8 +185,9 @@ DEMO_APPOINTMENTS = (
     ("FT-DEMO2", "ben@example.com", "london", 4, 2),
 )
 FULLY_BOOKED_SHOP = "paris"
-FULLY_BOOKED_DAYS_AHEAD = 3
-"""The first day on or after today+3 when Paris is open has every slot booked."""
+FULLY_BOOKED_DAYS_AHEAD = 12
+"""The first day on or after today+12 when Paris is open has every slot booked: beyond the week a weekday's
+name reaches ("thursday" is never that day), within the two weeks that can be booked."""
 
 
 @dataclass(frozen=True)

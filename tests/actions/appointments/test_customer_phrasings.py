@@ -194,3 +194,16 @@ def test_a_named_weekday_whose_time_has_passed_today_means_next_week() -> None:
     assert read_when(today, "2026-12-21T15:00:00+01:00", today, BERLIN, evening, weekday="monday") == When(
         date(2026, 12, 21), time(15, 0)
     )
+
+
+def test_yesterday_and_tomorrow_count_from_the_shops_date_not_berlins() -> None:
+    """At 23:30 in London (00:30 in Berlin, the next day), "yesterday 3pm" is London's yesterday."""
+    london = ZoneInfo("Europe/London")
+    late = datetime(2026, 12, 21, 23, 30, tzinfo=UTC)
+    berlin_yesterday = "2026-12-21T15:00:00+01:00"  # what dateparser counts from Berlin's date (the 22nd)
+    found = read_when("a london fitting for yesterday 3pm?", berlin_yesterday, "yesterday 3pm", london, late)
+    assert found == When(date(2026, 12, 20), time(15, 0))
+    assert read_when("tomorrow at 11", "2026-12-23T11:00:00+01:00", "tomorrow at 11", london, late) == When(
+        date(2026, 12, 22), time(11, 0)
+    )
+    assert read_when("today please", None, "", london, late) == When(date(2026, 12, 21))

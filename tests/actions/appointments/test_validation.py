@@ -96,7 +96,7 @@ def test_a_bare_time_stays_on_the_chosen_day_even_when_dateparser_moved_it(
         ("tuesday at 19:00", "2026-12-22T19:00:00+01:00", "utter_appointment_outside_hours"),  # ends after 19:30
         ("sunday at 11", "2026-12-27T11:00:00+01:00", "utter_appointment_shop_closed"),
         ("christmas day at 11", "2026-12-25T11:00:00+01:00", "utter_appointment_shop_closed_special"),
-        ("thursday at 11", "2026-12-24T11:00:00+01:00", "utter_appointment_day_full"),  # the fully booked day
+        ("saturday 2 january at 11", "2027-01-02T11:00:00+01:00", "utter_appointment_day_full"),  # fully booked
         ("tuesday at 10:30", "2026-12-22T10:30:00+01:00", "utter_appointment_not_a_slot"),
         ("january 20 at 11", "2027-01-20T11:00:00+01:00", "utter_appointment_too_far"),
         ("blah blah", None, "utter_appointment_time_unreadable"),
