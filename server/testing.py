@@ -82,6 +82,16 @@ def uvicorn_command(port: int) -> list[str]:
             "--no-access-log"]  # fmt: skip
 
 
+def terminate(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, then SIGKILL when `process` has not exited after `timeout` seconds; returns once it is gone."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class ServerProcess:
     """`command` in a subprocess serving on `port`; its stdout and stderr go to `log` (else nowhere)."""
 
@@ -120,12 +130,7 @@ class ServerProcess:
 
     def stop(self, timeout: float = 60) -> None:
         """SIGTERM, then SIGKILL when the server has not exited after `timeout` seconds."""
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process, timeout)
         if self._log is not None:
             self._log.close()
 
@@ -371,12 +376,7 @@ class HaproxyProcess:
                 time.sleep(0.05)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process, 10)
         if self._log is not None:
             self._log.close()
 
@@ -431,12 +431,7 @@ class RedisProcess:
         """SIGTERM (Redis closes every client connection and exits), SIGKILL after 10 s."""
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process, 10)
         self.process = None
 
     def __enter__(self) -> RedisProcess:
