@@ -187,14 +187,14 @@ class ProductAdvisor:
         preferences: ShopperPreferences | None,
         *,
         offset: int = 0,
-        exclude: Sequence[str] = (),
+        ranking: Ranking | None = None,
     ) -> None:
+        """Say the page of `query`'s products from `offset` (`ranking`, when the caller already ranked them)."""
         problem = query.price_problem
         if problem:
             outcome.say("utter_product_price_problem", {"problem": problem, **query.describe()})
-        ranking = rank(
-            self.index, query, embedding, offset=offset, limit=PAGE, exclude=exclude, preferences=preferences
-        )
+        if ranking is None:
+            ranking = rank(self.index, query, embedding, offset=offset, limit=PAGE, preferences=preferences)
         vector = tuple(float(v) for v in embedding) if embedding is not None else ()
         outcome.context = ShoppingContext(query.sane_prices(), vector, tuple(p.sku for p in ranking.products), offset)
         self._say_ranking(query, ranking, outcome)
@@ -260,7 +260,8 @@ class ProductAdvisor:
         # "cheaper ones" answers with other products than those just shown, even when a constraint has to be
         # dropped; when the catalogue has no other at all, it says the cheapest (dearest) shown is the end
         shown_again = tuple(p.sku for p in seen) if refinements & {"cheaper", "more_expensive"} else ()
-        if shown_again and not rank(self.index, query, embedding, exclude=shown_again).products:
+        ranking = rank(self.index, query, embedding, limit=PAGE, exclude=shown_again, preferences=request.preferences)
+        if shown_again and not ranking.products:
             cheaper = "cheaper" in refinements
             end = min(seen, key=lambda p: p.price) if cheaper else max(seen, key=lambda p: p.price)
             values = {**context.query.describe(), "closest": product_values(end), "count": 1, "total": 1}
@@ -269,7 +270,7 @@ class ProductAdvisor:
             )
             outcome.context = replace(context, shown=(end.sku,), offset=0, focus=end.sku)
             return
-        self._show(query, embedding, outcome, request.preferences, exclude=shown_again)
+        self._show(query, embedding, outcome, request.preferences, ranking=ranking)
 
     def _anchor(self, query: ProductQuery, context: ShoppingContext) -> Product | None:
         for sku in (*query.skus, context.focus, *context.shown[:1]):
