@@ -9,7 +9,6 @@ node that holds the socket pushes what it finds. Both nodes share the cluster's 
 from __future__ import annotations
 
 import contextlib
-import re
 import secrets
 import time
 
@@ -21,11 +20,9 @@ from bot.database_file import make_engine
 from bot.staff import Passwords, StaffServices
 from tests.cluster.conftest import Cluster
 from tests.cluster.test_socketio_across_nodes import WAIT_SECONDS, wait_for, widget
-from tests.console.conftest import FAST_HASHER
+from tests.console.conftest import CSRF_INPUT, FAST_HASHER
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
-
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def signed_in_agent(cluster: Cluster, node: int, name: str) -> httpx.Client:
